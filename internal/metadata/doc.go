@@ -1,0 +1,30 @@
+// Package metadata owns Strata's repository registry: which repositories
+// exist in which organisation, where each one lives on disk (its opaque
+// StorageKey), its default branch and upstream/fork source, the tombstones
+// left by deletions, and the creation times of branches.
+//
+// Git data itself lives in the repositories on disk; this package only
+// records facts that Git cannot: creation order and time, deletion, and the
+// mapping from a client-chosen repository ID (arbitrary, may contain '/') to
+// a filesystem-safe directory name.
+//
+// Store is the contract every backend satisfies; SQLiteStore is the embedded
+// one. The conformance suite in storetest runs against each implementation.
+// Backends normalise driver errors into ErrNotFound, ErrExists and ErrDeleted
+// so callers never see a driver's constraint codes.
+//
+// Decisions callers rely on:
+//   - A repository is identified by (org, id); at most one live repository per
+//     pair. Deleting leaves a tombstone, so a later lookup can tell "deleted"
+//     (ErrDeleted) from "never existed" (ErrNotFound). Recreating a deleted ID
+//     is allowed and yields a new StorageKey and Seq.
+//   - The StorageKey is random and never derived from the ID; a recreated
+//     repository never reuses the directory of its deleted predecessor, so
+//     cleanup of tombstoned directories (DeletedRepos) cannot race a new repo.
+//   - Branch records are keyed by StorageKey, so a recreated repository starts
+//     with none. Branches are ordered by recorded creation time, ties broken
+//     by insertion order, so branches back-filled with an older time (a fork,
+//     a sync, a ref found on disk) sort before ones created later.
+//   - Times are returned in UTC. SQLite keeps nanoseconds; other backends
+//     keep at least whole seconds.
+package metadata

@@ -1,0 +1,149 @@
+package metadata
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// SQLiteStore is the embedded Store: one SQLite file in WAL mode.
+//
+// It holds two pools on the same file. All writes go through w, which has a
+// single connection: database/sql queues writers in-process, so goroutines
+// never contend for SQLite's write lock and never see SQLITE_BUSY. Reads go
+// through r, several connections that WAL lets run beside the writer, so a
+// slow write never stalls GET requests. busy_timeout still covers other
+// processes (an admin CLI) opening the same file.
+type SQLiteStore struct {
+	w *sql.DB
+	r *sql.DB
+}
+
+var _ Store = (*SQLiteStore)(nil)
+
+const busyTimeoutMillis = 5000
+
+// OpenSQLite opens the database at path, creating the file if needed (not
+// its directory), and applies pending migrations. path must name a file;
+// ":memory:" would give each pool its own database.
+func OpenSQLite(path string) (*SQLiteStore, error) {
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	// A file: URI, so a path holding '?', '#' or '%' is escaped rather than
+	// read as query parameters.
+	file := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
+
+	// synchronous=FULL: a commit is on disk before the API acknowledges it.
+	// _txlock=immediate: a write transaction takes the write lock at BEGIN,
+	// so one that started by reading cannot fail upgrading to a writer.
+	w, err := sql.Open("sqlite", dsn(file,
+		"_pragma=journal_mode(WAL)",
+		"_pragma=synchronous(FULL)",
+		"_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+
+	ctx := context.Background()
+	if err := migrate(ctx, w, ms); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+
+	// The reader opens only after the writer has switched the file to WAL
+	// (a persistent setting); query_only keeps a stray write off this pool.
+	r, err := sql.Open("sqlite", dsn(file, "_pragma=query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &SQLiteStore{w: w, r: r}, nil
+}
+
+// dsn returns the connection string for file with the settings every
+// connection needs plus extra.
+func dsn(file url.URL, extra ...string) string {
+	params := append([]string{
+		fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMillis),
+		"_pragma=foreign_keys(1)",
+	}, extra...)
+	file.RawQuery = strings.Join(params, "&")
+	return file.String()
+}
+
+// Close closes both pools. Closing the last connection checkpoints the WAL.
+func (s *SQLiteStore) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// SchemaVersion reports the highest applied migration, for diagnostics.
+func (s *SQLiteStore) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// writeTx runs fn in a transaction on the writer, committing if fn succeeds.
+func (s *SQLiteStore) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// constraint reports whether err is the SQLite constraint violation code
+// (an extended code such as SQLITE_CONSTRAINT_UNIQUE).
+func constraint(err error, code int) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == code
+}
+
+func isUniqueViolation(err error) bool {
+	return constraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) ||
+		constraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+func isForeignKeyViolation(err error) bool {
+	return constraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY)
+}
+
+// newStorageKey returns 128 random bits in hex: filesystem-safe on every
+// platform, case-insensitive filesystems included, and unrelated to the ID.
+func newStorageKey() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand since Go 1.24)
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,110 @@
+package metadata
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Sentinel errors every Store returns (wrapped with context); match them with
+// errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	// ErrDeleted means the name exists only as tombstone(s): the repository
+	// was deleted and not recreated.
+	ErrDeleted = errors.New("deleted")
+)
+
+// BaseRepo is the upstream or fork source of a repository, as sent by
+// clients in base_repo (API §5.1.1). Credentials are not part of it.
+type BaseRepo struct {
+	Provider      string // "code" for a fork in the same org, "github", "gitlab", …
+	Owner         string
+	Name          string
+	DefaultBranch string
+	Operation     string // "fork" for forks
+	Ref           string
+	SHA           string
+	UpstreamHost  string
+}
+
+// Repo is one registered repository, live or tombstoned.
+type Repo struct {
+	Org string // organisation (JWT iss)
+	ID  string // client-chosen repository ID; may contain '/'; case-sensitive
+	// StorageKey is an opaque, filesystem-safe directory name chosen by the
+	// store at creation. It is never derived from ID and never reused.
+	StorageKey    string
+	DefaultBranch string
+	CreatedAt     time.Time // UTC
+	BaseRepo      *BaseRepo // nil when the repository has no upstream or fork source
+	// Seq increases with every creation across all organisations; it orders
+	// repositories by creation and serves as a list cursor.
+	Seq int64
+	// DeletedAt is zero for a live repository and set on tombstones.
+	DeletedAt time.Time
+}
+
+// ListReposOptions selects a page of live repositories.
+type ListReposOptions struct {
+	AfterSeq int64  // only repositories with Seq > AfterSeq
+	Limit    int    // at most Limit repositories; <= 0 means no limit
+	Query    string // case-insensitive substring of ID; "" matches all
+}
+
+// BranchRecord is the recorded creation of a branch.
+type BranchRecord struct {
+	Name      string
+	CreatedAt time.Time // UTC
+	Seq       int64     // insertion order; breaks ties between equal CreatedAt
+}
+
+// Store is the repository registry. Implementations are safe for concurrent
+// use. Every repository query is scoped by org; only DeletedRepos, which
+// serves storage cleanup, spans organisations.
+type Store interface {
+	// CreateRepo registers a live repository. It ignores r.StorageKey, r.Seq
+	// and r.DeletedAt, chooses a new StorageKey and Seq, and sets CreatedAt
+	// to now if it is zero. It returns the repository as Repo would return
+	// it. ErrExists if a live repository (org, id) exists.
+	CreateRepo(ctx context.Context, r Repo) (Repo, error)
+	// Repo returns the live repository (org, id): ErrDeleted if only
+	// tombstones exist, ErrNotFound if it never existed.
+	Repo(ctx context.Context, org, id string) (Repo, error)
+	// DeleteRepo tombstones the live repository and returns it (DeletedAt
+	// set). ErrDeleted if already deleted, ErrNotFound if it never existed.
+	DeleteRepo(ctx context.Context, org, id string) (Repo, error)
+	// ListRepos returns live repositories of org in creation order (Seq
+	// ascending). hasMore reports whether more match after the last one.
+	ListRepos(ctx context.Context, org string, opt ListReposOptions) (repos []Repo, hasMore bool, err error)
+	// SetDefaultBranch changes the live repository's default branch, with
+	// the same errors as Repo.
+	SetDefaultBranch(ctx context.Context, org, id, branch string) error
+	// DeletedRepos returns every tombstone of every organisation in deletion
+	// order, so a cleanup worker can remove their StorageKey directories.
+	DeletedRepos(ctx context.Context) ([]Repo, error)
+
+	// RecordBranch records that branch was created at createdAt (now if
+	// zero) in namespace ("" for normal branches, "ephemeral") of the
+	// repository with storageKey. An existing record keeps its first time,
+	// so calling it again is harmless. ErrNotFound if no repository, live or
+	// deleted, has storageKey.
+	RecordBranch(ctx context.Context, storageKey, namespace, branch string, createdAt time.Time) error
+	// ForgetBranch removes the record, if any, when the branch is deleted.
+	ForgetBranch(ctx context.Context, storageKey, namespace, branch string) error
+	// Branches returns all records of a namespace in creation order:
+	// CreatedAt ascending, then Seq.
+	Branches(ctx context.Context, storageKey, namespace string) ([]BranchRecord, error)
+
+	Close() error
+}
+
+// foldCase maps s to the form ListReposOptions.Query matches on. Upper then
+// lower makes letters with several lower-case forms (σ/ς) compare equal;
+// SQL's lower() would fold ASCII only. Stored folds must be migrated if this
+// ever changes.
+func foldCase(s string) string {
+	return strings.ToLower(strings.ToUpper(s))
+}
