@@ -9,7 +9,8 @@
 // a filesystem-safe directory name.
 //
 // Store is the contract every backend satisfies; SQLiteStore is the embedded
-// one. The conformance suite in storetest runs against each implementation.
+// one, its schema built by the numbered SQL files in migrations/, each
+// applied once and recorded in schema_migrations. The conformance suite in storetest runs against each implementation.
 // Backends normalise driver errors into ErrNotFound, ErrExists and ErrDeleted
 // so callers never see a driver's constraint codes.
 //

@@ -48,6 +48,9 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 	// A file: URI, so a path holding '?', '#' or '%' is escaped rather than
 	// read as query parameters.
 	file := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
+	if !strings.HasPrefix(file.Path, "/") {
+		file.Path = "/" + file.Path // file:///C:/… on Windows
+	}
 
 	// synchronous=FULL: a commit is on disk before the API acknowledges it.
 	// _txlock=immediate: a write transaction takes the write lock at BEGIN,
