@@ -1,0 +1,256 @@
+// Shared setup for the @pierre/storage conformance suite.
+//
+// Environment (set by sdk_test.go):
+//   STRATA_API_URL       https://127.0.0.1:<port>
+//   STRATA_ORG           organisation name (JWT issuer)
+//   STRATA_KEY_FILE      PKCS#8 PEM private key registered for the org
+//   STRATA_STORAGE_HOST  127.0.0.1:<port> (git host, no scheme)
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+import { ApiError, GitStorage, RefUpdateError } from '@pierre/storage';
+
+export { ApiError, GitStorage, RefUpdateError };
+
+function requireEnv(name) {
+  const value = process.env[name];
+  if (!value) {
+    throw new Error(`${name} must be set (run the suite through: go test ./test/sdk/)`);
+  }
+  return value;
+}
+
+export const API_URL = requireEnv('STRATA_API_URL');
+export const ORG = requireEnv('STRATA_ORG');
+export const STORAGE_HOST = requireEnv('STRATA_STORAGE_HOST');
+export const KEY_PEM = readFileSync(requireEnv('STRATA_KEY_FILE'), 'utf8');
+
+export const ZERO_SHA = '0'.repeat(40);
+export const SHA_RE = /^[0-9a-f]{40}$/;
+// RFC 3339 date-time (offset or Z, optional fraction).
+export const RFC3339_RE =
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Per-test timeouts (ms). */
+export const T_SHORT = 60_000;
+export const T_LONG = 300_000;
+
+export const AUTHOR = Object.freeze({ name: 'SDK Author', email: 'author@sdk.example' });
+export const COMMITTER = Object.freeze({ name: 'SDK Committer', email: 'committer@sdk.example' });
+
+export function newStorage(overrides = {}) {
+  return new GitStorage({
+    name: ORG,
+    key: KEY_PEM,
+    apiBaseUrl: API_URL,
+    storageBaseUrl: STORAGE_HOST,
+    ...overrides,
+  });
+}
+
+/** Shared client; every test still works on its own repositories. */
+export const storage = newStorage();
+
+/** A unique, readable repository id. */
+export function uid(prefix = 'sdk') {
+  const rand = randomBytes(4).toString('hex');
+  return `${prefix}-${Date.now().toString(36)}-${rand}`;
+}
+
+/** Creates a fresh, empty repository with a unique id. */
+export async function freshRepo(prefix, options = {}) {
+  const id = options.id ?? uid(prefix);
+  const repo = await storage.createRepo({ ...options, id });
+  assert.equal(repo.id, id);
+  return repo;
+}
+
+/**
+ * Sends one commit built from a map of operations:
+ *   files: { 'path': 'text' | Uint8Array | { content, mode } | null (delete) }
+ */
+export async function commit(repo, files, options = {}) {
+  const builder = repo.createCommit({
+    targetBranch: options.targetBranch ?? repo.defaultBranch ?? 'main',
+    commitMessage: options.message ?? `commit ${randomBytes(3).toString('hex')}`,
+    author: options.author ?? AUTHOR,
+    ...(options.committer ? { committer: options.committer } : {}),
+    ...(options.expectedHeadSha ? { expectedHeadSha: options.expectedHeadSha } : {}),
+    ...(options.baseBranch ? { baseBranch: options.baseBranch } : {}),
+    ...(options.ephemeral ? { ephemeral: true } : {}),
+    ...(options.ephemeralBase ? { ephemeralBase: true } : {}),
+    ...(options.refPolicies ? { refPolicies: options.refPolicies } : {}),
+  });
+  for (const [path, value] of Object.entries(files)) {
+    if (value === null) {
+      builder.deletePath(path);
+    } else if (typeof value === 'string') {
+      builder.addFileFromString(path, value);
+    } else if (value instanceof Uint8Array) {
+      builder.addFile(path, value);
+    } else {
+      const { content, mode } = value;
+      if (typeof content === 'string') {
+        builder.addFileFromString(path, content, mode ? { mode } : undefined);
+      } else {
+        builder.addFile(path, content, mode ? { mode } : undefined);
+      }
+    }
+  }
+  const result = await builder.send();
+  assertCommitResult(result);
+  return result;
+}
+
+/** Shape checks shared by every successful createCommit().send(). */
+export function assertCommitResult(result) {
+  assert.match(result.commitSha, SHA_RE, 'commitSha');
+  assert.match(result.treeSha, SHA_RE, 'treeSha');
+  assert.equal(typeof result.packBytes, 'number');
+  assert.equal(typeof result.blobCount, 'number');
+  assert.equal(result.refUpdate.newSha, result.commitSha, 'refUpdate.newSha == commitSha');
+  assert.match(result.refUpdate.oldSha, SHA_RE, 'refUpdate.oldSha');
+  assert.equal(result.refUpdate.branch, result.targetBranch, 'refUpdate.branch == targetBranch');
+}
+
+/** Git blob id of a byte array ("blob <len>\0" + bytes). */
+export function gitBlobSha(bytes) {
+  const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes);
+  return createHash('sha1').update(`blob ${buf.length}\0`).update(buf).digest('hex');
+}
+
+export function sha256(bytes) {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Reads a Response body fully into a Buffer. */
+export async function bodyBytes(response) {
+  return Buffer.from(await response.arrayBuffer());
+}
+
+export async function readFile(repo, path, options = {}) {
+  const response = await repo.getFileStream({ path, ...options });
+  assert.equal(response.status, 200, `GET file ${path} status`);
+  return bodyBytes(response);
+}
+
+export async function readText(repo, path, options = {}) {
+  return (await readFile(repo, path, options)).toString('utf8');
+}
+
+/** Current head of a branch according to listBranches (walks all pages). */
+export async function branchHead(repo, name, { ephemeral } = {}) {
+  const all = await allBranches(repo, { ephemeral });
+  return all.find((b) => b.name === name)?.headSha;
+}
+
+export async function allBranches(repo, { ephemeral, limit = 100 } = {}) {
+  const out = [];
+  let cursor;
+  for (let page = 0; page < 100; page++) {
+    const res = await repo.listBranches({
+      limit,
+      ...(cursor ? { cursor } : {}),
+      ...(typeof ephemeral === 'boolean' ? { ephemeral } : {}),
+    });
+    out.push(...res.branches);
+    if (!res.hasMore) return out;
+    assert.ok(res.nextCursor, 'hasMore=true requires nextCursor');
+    cursor = res.nextCursor;
+  }
+  throw new Error('listBranches did not terminate within 100 pages');
+}
+
+export async function allCommits(repo, options = {}) {
+  const out = [];
+  let cursor;
+  for (let page = 0; page < 100; page++) {
+    const res = await repo.listCommits({ ...options, limit: options.limit ?? 100, ...(cursor ? { cursor } : {}) });
+    out.push(...res.commits);
+    if (!res.hasMore) return out;
+    assert.ok(res.nextCursor, 'hasMore=true requires nextCursor');
+    cursor = res.nextCursor;
+  }
+  throw new Error('listCommits did not terminate within 100 pages');
+}
+
+/** Sorted list of file paths (legacy listFiles). */
+export async function filePaths(repo, options = {}) {
+  const res = await repo.listFiles(options);
+  return [...res.paths].sort();
+}
+
+function describeError(err) {
+  if (!err) return String(err);
+  const parts = [`${err.name}: ${err.message}`];
+  if (err.status !== undefined) parts.push(`status=${err.status}`);
+  if (err.reason !== undefined) parts.push(`reason=${err.reason}`);
+  if (err.body !== undefined) parts.push(`body=${JSON.stringify(err.body)}`);
+  return parts.join(' ');
+}
+
+/** Awaits a promise that must reject; returns the error. */
+export async function rejection(promiseOrFn, label = 'operation') {
+  try {
+    const value = await (typeof promiseOrFn === 'function' ? promiseOrFn() : promiseOrFn);
+    assert.fail(`${label}: expected a rejection, got success: ${safeJson(value)}`);
+  } catch (err) {
+    if (err instanceof assert.AssertionError) throw err;
+    return err;
+  }
+}
+
+function safeJson(v) {
+  try {
+    return JSON.stringify(v)?.slice(0, 500);
+  } catch {
+    return String(v);
+  }
+}
+
+/** Expects a RefUpdateError whose reason is one of `reasons`. */
+export async function expectRefUpdateError(promiseOrFn, reasons, label) {
+  const err = await rejection(promiseOrFn, label);
+  const allowed = Array.isArray(reasons) ? reasons : [reasons];
+  assert.ok(
+    err instanceof RefUpdateError,
+    `${label}: expected RefUpdateError(${allowed.join('|')}), got ${describeError(err)}`,
+  );
+  assert.ok(
+    allowed.includes(err.reason),
+    `${label}: expected reason ${allowed.join('|')}, got ${describeError(err)}`,
+  );
+  return err;
+}
+
+/** Expects an ApiError whose HTTP status is one of `statuses`. */
+export async function expectApiError(promiseOrFn, statuses, label) {
+  const err = await rejection(promiseOrFn, label);
+  const allowed = Array.isArray(statuses) ? statuses : [statuses];
+  assert.ok(
+    err instanceof ApiError,
+    `${label}: expected ApiError(${allowed.join('|')}), got ${describeError(err)}`,
+  );
+  assert.ok(
+    allowed.includes(err.status),
+    `${label}: expected HTTP ${allowed.join('|')}, got ${describeError(err)}`,
+  );
+  return err;
+}
+
+/** Expects a plain Error with exactly this message. */
+export async function expectErrorMessage(promiseOrFn, message, label) {
+  const err = await rejection(promiseOrFn, label);
+  assert.equal(err?.message, message, `${label}: got ${describeError(err)}`);
+  return err;
+}
+
+/** Asserts a string is an RFC 3339 timestamp close to now. */
+export function assertRecentTimestamp(value, label, slackMs = 10 * 60_000) {
+  assert.equal(typeof value, 'string', `${label} must be a string`);
+  assert.match(value, RFC3339_RE, `${label} must be RFC 3339, got ${value}`);
+  const t = new Date(value).getTime();
+  assert.ok(Number.isFinite(t), `${label} must parse`);
+  assert.ok(Math.abs(Date.now() - t) < slackMs, `${label}=${value} is not close to now`);
+}

@@ -1,0 +1,465 @@
+// Package sdk_test runs the official @pierre/storage TypeScript SDK
+// (pinned to 1.17.1 in package.json) against a freshly built Strata server.
+//
+// The Go test builds ./cmd/strata, generates an ES256 key pair with
+// `strata keygen`, creates a throw-away CA and a TLS certificate for
+// 127.0.0.1, starts `strata serve` over HTTPS on a free port and then runs
+// the Node test files (*.test.mjs) in this directory with `node --test`.
+//
+// Node.js (>= 20) and npm are hard requirements: the test fails (it does not
+// skip) when they are missing.
+//
+// Optional environment variables for local iteration:
+//
+//	STRATA_SDK_TEST_FILES    space-separated list of test files to run
+//	                         (default: every *.test.mjs in this directory)
+//	STRATA_SDK_TEST_PATTERN  passed to node as --test-name-pattern
+package sdk_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	orgName           = "sdk"
+	healthTimeout     = 60 * time.Second
+	defaultNodeBudget = 20 * time.Minute
+)
+
+func TestSDKConformance(t *testing.T) {
+	nodeBin := requireTool(t, "node")
+	npmBin := requireTool(t, "npm")
+
+	sdkDir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("getwd: %v", err)
+	}
+	modRoot := moduleRoot(t, sdkDir)
+	tmp := t.TempDir()
+
+	// 1. Build the server binary.
+	strataBin := filepath.Join(tmp, "strata")
+	if runtime.GOOS == "windows" {
+		strataBin += ".exe"
+	}
+	runCmd(t, modRoot, 5*time.Minute, goTool(t), "build", "-o", strataBin, "./cmd/strata")
+
+	// 2. Generate the organisation key pair.
+	keysDir := filepath.Join(tmp, "keys")
+	runCmd(t, modRoot, time.Minute, strataBin, "keygen", "--out", keysDir, "--alg", "ES256")
+	privKey, pubKey := findKeyPair(t, keysDir)
+	t.Logf("keygen: private key %s, public key %s", filepath.Base(privKey), filepath.Base(pubKey))
+
+	// 3. TLS material for 127.0.0.1.
+	caFile, certFile, keyFile := writeTLSMaterial(t, tmp)
+
+	// 4. Start the server.
+	addr := freeAddr(t)
+	baseURL := "https://" + addr
+	dataDir := filepath.Join(tmp, "data")
+	serverLog := filepath.Join(tmp, "server.log")
+	startServer(t, strataBin, serverLog,
+		"serve",
+		"--addr", addr,
+		"--data-dir", dataDir,
+		"--org", orgName+"="+pubKey,
+		"--tls-cert", certFile,
+		"--tls-key", keyFile,
+	)
+	waitHealthy(t, baseURL, serverLog)
+
+	// 5. Make sure the SDK is installed.
+	if _, err := os.Stat(filepath.Join(sdkDir, "node_modules", "@pierre", "storage", "package.json")); err != nil {
+		t.Logf("node_modules missing; running npm ci")
+		runCmd(t, sdkDir, 5*time.Minute, npmBin, "ci", "--no-audit", "--no-fund")
+	}
+
+	// 6. Run the Node suite.
+	files := testFiles(t, sdkDir)
+	args := []string{"--test", "--test-concurrency=1", "--test-reporter=spec"}
+	if p := strings.TrimSpace(os.Getenv("STRATA_SDK_TEST_PATTERN")); p != "" {
+		args = append(args, "--test-name-pattern="+p)
+	}
+	args = append(args, files...)
+
+	budget := defaultNodeBudget
+	if dl, ok := t.Deadline(); ok {
+		if remaining := time.Until(dl) - 30*time.Second; remaining < budget {
+			budget = remaining
+		}
+	}
+	if budget <= 0 {
+		t.Fatalf("no time left for the node suite (go test -timeout too small)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+
+	cmd := exec.CommandContext(ctx, nodeBin, args...)
+	cmd.Dir = sdkDir
+	cmd.Env = append(os.Environ(),
+		"STRATA_API_URL="+baseURL,
+		"STRATA_ORG="+orgName,
+		"STRATA_KEY_FILE="+privKey,
+		"STRATA_STORAGE_HOST="+addr,
+		"NODE_EXTRA_CA_CERTS="+caFile,
+		"NO_COLOR=1",
+	)
+	cmd.WaitDelay = 10 * time.Second
+	out := t.Output()
+	cmd.Stdout = out
+	cmd.Stderr = out
+	t.Logf("running: node %s", strings.Join(args, " "))
+	start := time.Now()
+	err = cmd.Run()
+	t.Logf("node finished in %s", time.Since(start).Round(time.Millisecond))
+	if ctx.Err() != nil {
+		t.Fatalf("node suite timed out after %s", budget)
+	}
+	if err != nil {
+		t.Fatalf("node suite failed: %v", err)
+	}
+}
+
+// requireTool fails the test when a required executable is not on PATH.
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is required for the SDK conformance suite but was not found on PATH: %v", name, err)
+	}
+	return p
+}
+
+func goTool(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	if root := os.Getenv("GOROOT"); root != "" {
+		p := filepath.Join(root, "bin", "go")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Fatalf("go tool not found on PATH")
+	return ""
+}
+
+func moduleRoot(t *testing.T, dir string) string {
+	t.Helper()
+	cmd := exec.Command(goTool(t), "env", "GOMOD")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err == nil {
+		if gomod := strings.TrimSpace(string(out)); gomod != "" && gomod != os.DevNull {
+			return filepath.Dir(gomod)
+		}
+	}
+	// Fall back to the known layout: test/sdk is two levels below the root.
+	root, absErr := filepath.Abs(filepath.Join(dir, "..", ".."))
+	if absErr != nil {
+		t.Fatalf("cannot locate module root: %v / %v", err, absErr)
+	}
+	return root
+}
+
+// runCmd runs a command to completion and fails the test with its combined
+// output when it does not succeed.
+func runCmd(t *testing.T, dir string, timeout time.Duration, name string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	var buf bytes.Buffer
+	cmd.Stdout = &buf
+	cmd.Stderr = &buf
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s (in %s) failed: %v\n%s", filepath.Base(name), strings.Join(args, " "), dir, err, buf.String())
+	}
+}
+
+// findKeyPair picks the PEM files written by `strata keygen`: the one holding
+// a "PRIVATE KEY" block and the one holding a "PUBLIC KEY" block.
+func findKeyPair(t *testing.T, dir string) (priv, pub string) {
+	t.Helper()
+	var names []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			names = append(names, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("listing %s: %v", dir, err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatalf("read %s: %v", name, err)
+		}
+		for rest := data; ; {
+			var block *pem.Block
+			block, rest = pem.Decode(rest)
+			if block == nil {
+				break
+			}
+			switch {
+			case strings.Contains(block.Type, "PRIVATE KEY") && priv == "":
+				priv = name
+			case strings.Contains(block.Type, "PUBLIC KEY") && pub == "":
+				pub = name
+			}
+		}
+	}
+	if priv == "" || pub == "" {
+		t.Fatalf("strata keygen did not produce a private and a public PEM key in %s (files: %v)", dir, names)
+	}
+	return priv, pub
+}
+
+// writeTLSMaterial creates a throw-away CA and a server certificate for
+// 127.0.0.1 signed by it. It returns the CA certificate (for
+// NODE_EXTRA_CA_CERTS) and the server certificate/key pair.
+func writeTLSMaterial(t *testing.T, dir string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	now := time.Now()
+
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatalf("generate CA key: %v", err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          randomSerial(t),
+		Subject:               pkix.Name{CommonName: "Strata SDK conformance test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatalf("create CA certificate: %v", err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatalf("parse CA certificate: %v", err)
+	}
+
+	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatalf("generate server key: %v", err)
+	}
+	srvTmpl := &x509.Certificate{
+		SerialNumber: randomSerial(t),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:     []string{"localhost"},
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatalf("create server certificate: %v", err)
+	}
+	srvKeyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
+	if err != nil {
+		t.Fatalf("marshal server key: %v", err)
+	}
+
+	caFile = filepath.Join(dir, "tls-ca.pem")
+	certFile = filepath.Join(dir, "tls-cert.pem")
+	keyFile = filepath.Join(dir, "tls-key.pem")
+	writePEM(t, caFile, "CERTIFICATE", caDER, 0o644)
+	writePEM(t, certFile, "CERTIFICATE", srvDER, 0o644)
+	writePEM(t, keyFile, "PRIVATE KEY", srvKeyDER, 0o600)
+	return caFile, certFile, keyFile
+}
+
+func randomSerial(t *testing.T) *big.Int {
+	t.Helper()
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	if err != nil {
+		t.Fatalf("serial: %v", err)
+	}
+	return n
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte, perm os.FileMode) {
+	t.Helper()
+	data := pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+	if err := os.WriteFile(path, data, perm); err != nil {
+		t.Fatalf("write %s: %v", path, err)
+	}
+}
+
+// freeAddr returns 127.0.0.1:<port> for a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatalf("close listener: %v", err)
+	}
+	return addr
+}
+
+// startServer launches the server with its output going to logPath, and
+// registers a cleanup that stops it with SIGTERM (SIGKILL after a grace
+// period) and dumps the log tail when the test failed.
+func startServer(t *testing.T, bin, logPath string, args ...string) {
+	t.Helper()
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatalf("create server log: %v", err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		t.Fatalf("start server: %v", err)
+	}
+	t.Logf("started strata %s (pid %d)", strings.Join(args, " "), cmd.Process.Pid)
+
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	t.Cleanup(func() {
+		select {
+		case err := <-exited:
+			t.Logf("server had already exited: %v", err)
+		default:
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-exited:
+				if err != nil && !isSignalExit(err) {
+					t.Logf("server exit after SIGTERM: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Logf("server did not stop within 15s of SIGTERM; killing it")
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+		}
+		logFile.Close()
+		if t.Failed() {
+			dumpLogTail(t, logPath, 300)
+		}
+	})
+}
+
+func isSignalExit(err error) bool {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return true
+		}
+	}
+	return false
+}
+
+func dumpLogTail(t *testing.T, path string, maxLines int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Logf("cannot read server log: %v", err)
+		return
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > maxLines {
+			lines = lines[1:]
+		}
+	}
+	t.Logf("---- last %d lines of server log (%s) ----\n%s\n---- end of server log ----",
+		len(lines), path, strings.Join(lines, "\n"))
+}
+
+// waitHealthy polls GET /healthz until it answers 200.
+func waitHealthy(t *testing.T, baseURL, logPath string) {
+	t.Helper()
+	client := &http.Client{
+		Timeout: 2 * time.Second,
+		Transport: &http.Transport{
+			// The test CA is only trusted by node (NODE_EXTRA_CA_CERTS).
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // local test server
+		},
+	}
+	deadline := time.Now().Add(healthTimeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(baseURL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			lastErr = fmt.Errorf("GET /healthz: status %d", resp.StatusCode)
+		} else {
+			lastErr = err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	dumpLogTail(t, logPath, 100)
+	t.Fatalf("server at %s did not become healthy within %s: %v", baseURL, healthTimeout, lastErr)
+}
+
+// testFiles lists the node test files to run.
+func testFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	if env := strings.Fields(os.Getenv("STRATA_SDK_TEST_FILES")); len(env) > 0 {
+		return env
+	}
+	matches, err := filepath.Glob(filepath.Join(dir, "*.test.mjs"))
+	if err != nil {
+		t.Fatalf("glob: %v", err)
+	}
+	if len(matches) == 0 {
+		t.Fatalf("no *.test.mjs files in %s", dir)
+	}
+	sort.Strings(matches)
+	files := make([]string, len(matches))
+	for i, m := range matches {
+		files[i] = "./" + filepath.Base(m)
+	}
+	return files
+}
