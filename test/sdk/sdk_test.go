@@ -11,6 +11,8 @@
 //
 // Optional environment variables for local iteration:
 //
+//	STRATA_SDK_BINARY        use this prebuilt strata binary instead of
+//	                         building ./cmd/strata
 //	STRATA_SDK_TEST_FILES    space-separated list of test files to run
 //	                         (default: every *.test.mjs in this directory)
 //	STRATA_SDK_TEST_PATTERN  passed to node as --test-name-pattern
@@ -61,11 +63,16 @@ func TestSDKConformance(t *testing.T) {
 	tmp := t.TempDir()
 
 	// 1. Build the server binary.
-	strataBin := filepath.Join(tmp, "strata")
-	if runtime.GOOS == "windows" {
-		strataBin += ".exe"
+	strataBin := strings.TrimSpace(os.Getenv("STRATA_SDK_BINARY"))
+	if strataBin == "" {
+		strataBin = filepath.Join(tmp, "strata")
+		if runtime.GOOS == "windows" {
+			strataBin += ".exe"
+		}
+		runCmd(t, modRoot, 5*time.Minute, goTool(t), "build", "-o", strataBin, "./cmd/strata")
+	} else {
+		t.Logf("using prebuilt server binary %s (STRATA_SDK_BINARY)", strataBin)
 	}
-	runCmd(t, modRoot, 5*time.Minute, goTool(t), "build", "-o", strataBin, "./cmd/strata")
 
 	// 2. Generate the organisation key pair.
 	keysDir := filepath.Join(tmp, "keys")
