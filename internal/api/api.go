@@ -1,0 +1,66 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/strata-storage/strata/internal/auth"
+	"github.com/strata-storage/strata/internal/metadata"
+	"github.com/strata-storage/strata/internal/repo"
+)
+
+// Limits bound what one request may cost.
+type Limits struct {
+	// MaxJSONBody caps ordinary JSON request bodies.
+	MaxJSONBody int64
+	// MaxUploadBody caps a commit-pack or diff-commit stream.
+	MaxUploadBody int64
+	// MaxLine caps one NDJSON line.
+	MaxLine int
+}
+
+// DefaultLimits are used for zero fields.
+var DefaultLimits = Limits{MaxJSONBody: 1 << 20, MaxUploadBody: 2 << 30, MaxLine: 8 << 20}
+
+// Config is what the API needs from the rest of the server.
+type Config struct {
+	Verifier *auth.Verifier
+	Store    metadata.Store
+	Repos    *repo.Manager
+	Logger   *slog.Logger
+	Limits   Limits
+}
+
+// Handler is the REST API.
+type Handler struct {
+	verifier *auth.Verifier
+	store    metadata.Store
+	repos    *repo.Manager
+	log      *slog.Logger
+	limits   Limits
+	mux      *http.ServeMux
+}
+
+// New returns the REST API handler; mount it at the server root (it routes
+// /api/v1/... itself).
+func New(cfg Config) *Handler {
+	h := &Handler{verifier: cfg.Verifier, store: cfg.Store, repos: cfg.Repos, log: cfg.Logger, limits: cfg.Limits, mux: http.NewServeMux()}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.limits.MaxJSONBody == 0 {
+		h.limits.MaxJSONBody = DefaultLimits.MaxJSONBody
+	}
+	if h.limits.MaxUploadBody == 0 {
+		h.limits.MaxUploadBody = DefaultLimits.MaxUploadBody
+	}
+	if h.limits.MaxLine == 0 {
+		h.limits.MaxLine = DefaultLimits.MaxLine
+	}
+	h.routes()
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(w, r)
+}

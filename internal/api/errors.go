@@ -1,0 +1,135 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/strata-storage/strata/internal/auth"
+	"github.com/strata-storage/strata/internal/commitpack"
+	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/metadata"
+	"github.com/strata-storage/strata/internal/repo"
+)
+
+// httpError is an error with a chosen status, label and client message.
+type httpError struct {
+	status int
+	label  string // result.status label (spec §8.2)
+	msg    string
+	cause  error // logged, never sent
+	extra  map[string]any
+}
+
+func (e *httpError) Error() string {
+	if e.cause != nil {
+		return e.msg + ": " + e.cause.Error()
+	}
+	return e.msg
+}
+
+func (e *httpError) Unwrap() error { return e.cause }
+
+func errorf(status int, label, format string, a ...any) *httpError {
+	return &httpError{status: status, label: label, msg: fmt.Sprintf(format, a...)}
+}
+
+func badRequest(format string, a ...any) *httpError {
+	return errorf(http.StatusBadRequest, "invalid", format, a...)
+}
+
+// classify is the one mapping from errors to HTTP statuses. The engine's
+// errors know nothing of HTTP; their kinds are translated here.
+func classify(err error) *httpError {
+	var he *httpError
+	var denied *auth.DeniedError
+	var cpErr *commitpack.Error
+	var maxErr *http.MaxBytesError
+	var pre *repo.PreconditionError
+	switch {
+	case errors.As(err, &he):
+		return he
+	case errors.As(err, &denied):
+		return &httpError{status: http.StatusForbidden, label: "forbidden", msg: denied.Error()}
+	case errors.As(err, &maxErr):
+		return &httpError{status: http.StatusRequestEntityTooLarge, label: "invalid", msg: fmt.Sprintf("request body exceeds %d bytes", maxErr.Limit)}
+	case errors.As(err, &cpErr):
+		return &httpError{status: http.StatusBadRequest, label: "invalid", msg: cpErr.Error()}
+	case errors.As(err, &pre):
+		return &httpError{status: http.StatusConflict, label: "precondition_failed", msg: pre.Error()}
+	case errors.Is(err, auth.ErrInvalidToken):
+		return &httpError{status: http.StatusUnauthorized, label: "unauthorized", msg: "invalid token"}
+	case errors.Is(err, repo.ErrNotFound), errors.Is(err, metadata.ErrNotFound):
+		return &httpError{status: http.StatusNotFound, label: "not_found", msg: err.Error()}
+	case errors.Is(err, repo.ErrConflict):
+		return &httpError{status: http.StatusConflict, label: "conflict", msg: "the branch was updated concurrently; retry"}
+	case errors.Is(err, repo.ErrExists), errors.Is(err, metadata.ErrExists):
+		return &httpError{status: http.StatusConflict, label: "conflict", msg: err.Error()}
+	case errors.Is(err, repo.ErrInvalid), errors.Is(err, git.ErrInvalidPath), errors.Is(err, git.ErrInvalidRefName):
+		return &httpError{status: http.StatusBadRequest, label: "invalid", msg: err.Error()}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &httpError{status: http.StatusGatewayTimeout, label: "timeout", msg: "request timed out"}
+	case errors.Is(err, context.Canceled):
+		return &httpError{status: 499, label: "timeout", msg: "request cancelled"}
+	}
+	return &httpError{status: http.StatusInternalServerError, label: "internal", msg: "internal error", cause: err}
+}
+
+// writeError sends the error envelope {"error": ...} (spec §4.1).
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	he := classify(err)
+	logError(r, log, he, err)
+	body := map[string]any{"error": he.msg}
+	for k, v := range he.extra {
+		body[k] = v
+	}
+	writeJSON(w, he.status, body)
+}
+
+func logError(r *http.Request, log *slog.Logger, he *httpError, err error) {
+	level := slog.LevelInfo
+	if he.status >= 500 {
+		level = slog.LevelError
+	}
+	log.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "status", he.status, "err", err)
+}
+
+// refFailure carries the ref context of a failed commit-family write.
+type refFailure struct {
+	branch string
+	old    git.ObjectID
+	err    error
+}
+
+func (e *refFailure) Error() string { return e.err.Error() }
+func (e *refFailure) Unwrap() error { return e.err }
+
+// writeRefError sends the commit-pack failure body (spec §5.6.6): the
+// envelope plus a result object whose status becomes RefUpdateError.reason.
+func writeRefError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	he := classify(err)
+	logError(r, log, he, err)
+	result := map[string]any{"success": false, "status": he.label, "message": he.msg}
+	var rf *refFailure
+	if errors.As(err, &rf) {
+		if rf.branch != "" {
+			result["branch"] = rf.branch
+		}
+		if rf.old != "" {
+			result["old_sha"] = string(rf.old)
+		}
+	}
+	writeJSON(w, he.status, map[string]any{"error": he.msg, "result": result})
+}
+
+// writeJSON sends v with the JSON content type every response needs.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,133 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// readJSON decodes a JSON request body into v. An empty body is {} (the
+// SDK sends body-less POST/DELETE with a JSON content type).
+func (h *Handler) readJSON(r *http.Request, v any) error {
+	body := http.MaxBytesReader(nil, r.Body, h.limits.MaxJSONBody)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return err
+		}
+		return badRequest("read request body: %v", err)
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return badRequest("invalid JSON body: %v", err)
+	}
+	return nil
+}
+
+// query wraps the form-decoded query string (spec §1.3).
+type query struct{ v map[string][]string }
+
+func queryOf(r *http.Request) query { return query{r.URL.Query()} }
+
+// str returns the first value of key, trimmed.
+func (q query) str(key string) string {
+	if vs := q.v[key]; len(vs) > 0 {
+		return strings.TrimSpace(vs[0])
+	}
+	return ""
+}
+
+// raw returns the first value of key untouched.
+func (q query) raw(key string) string {
+	if vs := q.v[key]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+func (q query) has(key string) bool { _, ok := q.v[key]; return ok }
+
+// all returns every value of a repeated key.
+func (q query) all(key string) []string { return q.v[key] }
+
+// boolean parses "true"/"false" (the SDK's spelling); absent is def.
+func (q query) boolean(key string, def bool) (bool, error) {
+	s := q.str(key)
+	if s == "" {
+		return def, nil
+	}
+	switch strings.ToLower(s) {
+	case "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
+	}
+	return false, badRequest("%s must be true or false, got %q", key, s)
+}
+
+// limit parses a page size: absent, zero or negative → def; above max → max
+// (spec Q20: clamp rather than fail).
+func (q query) limit(def, max int) (int, error) {
+	s := q.str("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, badRequest("limit must be an integer, got %q", s)
+	}
+	return clampLimit(n, def, max), nil
+}
+
+func clampLimit(n, def, max int) int {
+	if n <= 0 {
+		return def
+	}
+	if n > max {
+		return max
+	}
+	return n
+}
+
+// Cursors are opaque to clients: base64url of a small JSON object, so
+// their shape can change without breaking anyone who treats them as opaque.
+func encodeCursor(v any) string {
+	b, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string, v any) error {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(b, v)
+	}
+	if err != nil {
+		return badRequest("invalid cursor")
+	}
+	return nil
+}
+
+// optString returns nil for "" so optional fields are omitted, never null.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func mustf(cond bool, format string, a ...any) error {
+	if cond {
+		return nil
+	}
+	return badRequest(format, a...)
+}
+
+var _ = fmt.Sprintf

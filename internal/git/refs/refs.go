@@ -1,0 +1,170 @@
+package refs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/strata-storage/strata/internal/git"
+)
+
+// Update is one compare-and-swap of a reference.
+type Update struct {
+	Ref git.ReferenceName
+	// Old is the value the caller observed; git.ZeroOID means "must not exist".
+	Old git.ObjectID
+	// New is the value to store; git.ZeroOID deletes the ref.
+	New git.ObjectID
+}
+
+// IsCreate reports whether u creates the ref.
+func (u Update) IsCreate() bool { return u.Old.IsZero() && !u.New.IsZero() }
+
+// IsDelete reports whether u deletes the ref.
+func (u Update) IsDelete() bool { return u.New.IsZero() }
+
+// MismatchError means the ref was not at the value the caller observed:
+// another writer moved it first.
+type MismatchError struct {
+	Ref    git.ReferenceName
+	Expect git.ObjectID
+	Actual git.ObjectID // empty when git did not say
+}
+
+func (e *MismatchError) Error() string {
+	if e.Expect.IsZero() {
+		return fmt.Sprintf("reference %s already exists", e.Ref)
+	}
+	if e.Actual == "" {
+		return fmt.Sprintf("reference %s is not at %s", e.Ref, e.Expect)
+	}
+	return fmt.Sprintf("reference %s is at %s but expected %s", e.Ref, e.Actual, e.Expect)
+}
+
+// LockedError means another writer held the ref's lock for longer than
+// git's lock timeout.
+type LockedError struct{ Ref git.ReferenceName }
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("reference %s is locked by another writer", e.Ref)
+}
+
+// MissingObjectError means New names an object the repository lacks.
+type MissingObjectError struct {
+	Ref git.ReferenceName
+	OID git.ObjectID
+}
+
+func (e *MissingObjectError) Error() string {
+	return fmt.Sprintf("cannot point %s at missing object %s", e.Ref, e.OID)
+}
+
+// ErrInvalidUpdate is a malformed update (bad ref name or object id).
+var ErrInvalidUpdate = errors.New("invalid ref update")
+
+// Updater applies ref transactions.
+type Updater struct {
+	git *git.Factory
+}
+
+// NewUpdater returns an Updater that runs git through f.
+func NewUpdater(f *git.Factory) *Updater { return &Updater{git: f} }
+
+// Apply performs all updates as one atomic transaction in the repository at
+// gitDir: either every ref moves from its Old to its New value, or none
+// does. Refs are durable (core.fsync=reference) when Apply returns nil.
+//
+// This is the only function in Strata that changes a reference.
+func (u *Updater) Apply(ctx context.Context, gitDir string, updates ...Update) error {
+	if len(updates) == 0 {
+		return nil
+	}
+	var in bytes.Buffer
+	in.WriteString("start\n")
+	for _, up := range updates {
+		if err := git.CheckRefFormat(string(up.Ref)); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidUpdate, err)
+		}
+		old, nw := up.Old, up.New
+		if old == "" {
+			old = git.ZeroOID
+		}
+		if nw == "" {
+			nw = git.ZeroOID
+		}
+		if !git.IsFullHex(string(old)) || !git.IsFullHex(string(nw)) {
+			return fmt.Errorf("%w: %s %s -> %s", ErrInvalidUpdate, up.Ref, old, nw)
+		}
+		fmt.Fprintf(&in, "update %s %s %s\n", up.Ref, nw, old)
+	}
+	in.WriteString("prepare\ncommit\n")
+
+	var out bytes.Buffer
+	p, err := u.git.Start(ctx, gitDir, git.Command{Name: "update-ref", Flags: []string{"--stdin"}},
+		git.WithStdin(&in), git.WithStdout(&out))
+	if err != nil {
+		return fmt.Errorf("update refs: %w", err)
+	}
+	if err := p.Wait(); err != nil {
+		if typed := parseFailure(p.Stderr(), updates); typed != nil {
+			return typed
+		}
+		return fmt.Errorf("update refs: %w", err)
+	}
+	if !strings.Contains(out.String(), "commit: ok") {
+		return fmt.Errorf("update refs: git did not confirm the commit: %q", out.String())
+	}
+	return nil
+}
+
+var (
+	reIsAt      = regexp.MustCompile(`cannot lock ref '([^']+)': is at ([0-9a-f]{40}) but expected ([0-9a-f]{40})`)
+	reExists    = regexp.MustCompile(`cannot lock ref '([^']+)': reference already exists`)
+	reLocked    = regexp.MustCompile(`cannot lock ref '([^']+)': Unable to create '[^']*\.lock': File exists`)
+	reNoRef     = regexp.MustCompile(`cannot lock ref '([^']+)': unable to resolve reference`)
+	reNoObject  = regexp.MustCompile(`trying to write ref '([^']+)' with nonexistent object ([0-9a-f]{40})`)
+	reNonCommit = regexp.MustCompile(`trying to write non-commit object ([0-9a-f]{40}) to branch '([^']+)'`)
+)
+
+// parseFailure turns update-ref's stderr (stable: LANG=C is pinned) into a
+// typed error, or nil when it does not recognise the failure.
+func parseFailure(stderr string, updates []Update) error {
+	expect := func(ref string) git.ObjectID {
+		for _, u := range updates {
+			if string(u.Ref) == ref {
+				return u.Old
+			}
+		}
+		return ""
+	}
+	if m := reIsAt.FindStringSubmatch(stderr); m != nil {
+		return &MismatchError{Ref: git.ReferenceName(m[1]), Actual: git.ObjectID(m[2]), Expect: git.ObjectID(m[3])}
+	}
+	if m := reExists.FindStringSubmatch(stderr); m != nil {
+		return &MismatchError{Ref: git.ReferenceName(m[1]), Expect: git.ZeroOID}
+	}
+	if m := reNoRef.FindStringSubmatch(stderr); m != nil {
+		return &MismatchError{Ref: git.ReferenceName(m[1]), Expect: expect(m[1]), Actual: git.ZeroOID}
+	}
+	if m := reLocked.FindStringSubmatch(stderr); m != nil {
+		return &LockedError{Ref: git.ReferenceName(m[1])}
+	}
+	if m := reNoObject.FindStringSubmatch(stderr); m != nil {
+		return &MissingObjectError{Ref: git.ReferenceName(m[1]), OID: git.ObjectID(m[2])}
+	}
+	if m := reNonCommit.FindStringSubmatch(stderr); m != nil {
+		return fmt.Errorf("%w: %s is not a commit (branch %s)", ErrInvalidUpdate, m[1], m[2])
+	}
+	return nil
+}
+
+// IsConcurrentUpdate reports whether err means another writer won the race
+// (the caller may re-read and retry).
+func IsConcurrentUpdate(err error) bool {
+	var m *MismatchError
+	var l *LockedError
+	return errors.As(err, &m) || errors.As(err, &l)
+}

@@ -1,0 +1,149 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/catfile"
+	"github.com/strata-storage/strata/internal/git/refs"
+)
+
+// RefObserver hears about every successful ref transaction (branch creation
+// times, events). It must not fail the write: the refs already moved.
+type RefObserver interface {
+	RefsUpdated(ctx context.Context, storageKey string, updates []refs.Update)
+}
+
+// Manager locates, creates and removes repositories under one root
+// directory. Directory names are storage keys chosen by the metadata store,
+// never client ids, so no id can escape the root or reach another org.
+type Manager struct {
+	root     string
+	git      *git.Factory
+	cache    *catfile.Cache
+	updater  *refs.Updater
+	observer RefObserver
+	lastMod  *lastModCache
+}
+
+// NewManager returns a Manager for repositories under root.
+func NewManager(root string, f *git.Factory, cache *catfile.Cache, observer RefObserver) (*Manager, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("create repository root: %w", err)
+	}
+	return &Manager{
+		root:     root,
+		git:      f,
+		cache:    cache,
+		updater:  refs.NewUpdater(f),
+		observer: observer,
+		lastMod:  newLastModCache(1 << 16),
+	}, nil
+}
+
+// path maps a storage key to its directory: a two-character fan-out keeps
+// directories small with many repositories.
+func (m *Manager) path(key string) (string, error) {
+	if len(key) < 3 || strings.ContainsAny(key, `/\.`) {
+		return "", fmt.Errorf("%w: bad storage key %q", ErrInvalid, key)
+	}
+	return filepath.Join(m.root, key[:2], key+".git"), nil
+}
+
+// Open returns the repository with the given storage key.
+func (m *Manager) Open(key string) (*Repo, error) {
+	p, err := m.path(key)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, notFound("repository", key)
+		}
+		return nil, fmt.Errorf("open repository %s: %w", key, err)
+	}
+	return m.repo(key, p), nil
+}
+
+func (m *Manager) repo(key, p string) *Repo {
+	return &Repo{key: key, path: p, git: m.git, cache: m.cache, updater: m.updater, observer: m.observer, lastMod: m.lastMod}
+}
+
+// Create makes an empty bare repository whose HEAD names defaultBranch.
+func (m *Manager) Create(ctx context.Context, key, defaultBranch string) (*Repo, error) {
+	p, err := m.path(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := git.ValidateBranchName(defaultBranch); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, fmt.Errorf("create repository %s: %w", key, err)
+	}
+	if _, err := os.Stat(p); err == nil {
+		return nil, fmt.Errorf("create repository %s: %w", key, ErrExists)
+	}
+	// Build in a temporary directory and rename, so a crash never leaves a
+	// half-initialised repository under the real name.
+	tmp, err := os.MkdirTemp(filepath.Dir(p), ".init-")
+	if err != nil {
+		return nil, fmt.Errorf("create repository %s: %w", key, err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := m.git.Run(ctx, "", git.Command{Name: "init", Flags: []string{"--bare", "--quiet", "--initial-branch=" + defaultBranch}, Args: []string{tmp}}); err != nil {
+		return nil, fmt.Errorf("init repository %s: %w", key, err)
+	}
+	// Repository-level settings: receive-pack checks objects it accepts.
+	for _, kv := range [][2]string{{"receive.fsckObjects", "true"}, {"core.bigFileThreshold", "16m"}} {
+		if err := m.git.Run(ctx, tmp, git.Command{Name: "config", Args: []string{kv[0], kv[1]}}); err != nil {
+			return nil, fmt.Errorf("configure repository %s: %w", key, err)
+		}
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return nil, fmt.Errorf("create repository %s: %w", key, err)
+	}
+	if err := syncDir(filepath.Dir(p)); err != nil {
+		return nil, fmt.Errorf("create repository %s: %w", key, err)
+	}
+	return m.repo(key, p), nil
+}
+
+// Remove deletes the repository's directory. It is first renamed out of the
+// way so that it stops being served at once, then removed.
+func (m *Manager) Remove(key string) error {
+	p, err := m.path(key)
+	if err != nil {
+		return err
+	}
+	trash := filepath.Join(m.root, ".trash")
+	if err := os.MkdirAll(trash, 0o755); err != nil {
+		return fmt.Errorf("remove repository %s: %w", key, err)
+	}
+	dst := filepath.Join(trash, key+".git")
+	if err := os.Rename(p, dst); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("remove repository %s: %w", key, err)
+	}
+	if err := os.RemoveAll(dst); err != nil {
+		return fmt.Errorf("remove repository %s: %w", key, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

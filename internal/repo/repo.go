@@ -1,0 +1,245 @@
+package repo
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/catfile"
+	"github.com/strata-storage/strata/internal/git/refs"
+)
+
+// Repo is one bare repository with everything needed to read and write it.
+// It is a cheap value: open one per request.
+type Repo struct {
+	key      string
+	path     string
+	git      *git.Factory
+	cache    *catfile.Cache
+	updater  *refs.Updater
+	observer RefObserver
+	lastMod  *lastModCache
+}
+
+// Key is the repository's storage key.
+func (r *Repo) Key() string { return r.key }
+
+// Path is the repository's directory (a bare repository).
+func (r *Repo) Path() string { return r.path }
+
+// reader checks a cat-file process out of the pool for this repository.
+func (r *Repo) reader(ctx context.Context) (*catfile.Reader, func(), error) {
+	rd, release, err := r.cache.Reader(ctx, r.path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cat-file for %s: %w", r.key, err)
+	}
+	return rd, release, nil
+}
+
+// ReadRef returns the value of a fully qualified ref, or a NotFoundError.
+// It reads git's files directly (loose ref, then packed-refs): every writer
+// replaces them atomically under git's lock protocol, so a lock-free read is
+// always some committed value, and it costs no process.
+func (r *Repo) ReadRef(ref git.ReferenceName) (git.ObjectID, error) {
+	name := string(ref)
+	for depth := 0; depth < 5; depth++ {
+		b, err := os.ReadFile(filepath.Join(r.path, filepath.FromSlash(name)))
+		switch {
+		case err == nil:
+			s := strings.TrimSpace(string(b))
+			if target, ok := strings.CutPrefix(s, "ref: "); ok {
+				name = target
+				continue
+			}
+			if git.IsFullHex(s) {
+				return git.ObjectID(s), nil
+			}
+			return "", fmt.Errorf("read ref %s: malformed content", name)
+		case errors.Is(err, fs.ErrNotExist) || isDirErr(err):
+			return r.readPackedRef(name)
+		default:
+			return "", fmt.Errorf("read ref %s: %w", name, err)
+		}
+	}
+	return "", fmt.Errorf("read ref %s: symbolic ref loop", ref)
+}
+
+func isDirErr(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "is a directory")
+}
+
+func (r *Repo) readPackedRef(name string) (git.ObjectID, error) {
+	f, err := os.Open(filepath.Join(r.path, "packed-refs"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", notFound("ref", name)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read packed-refs: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) < git.HexLen+2 || line[0] == '#' || line[0] == '^' {
+			continue
+		}
+		if string(line[git.HexLen+1:]) == name {
+			return git.ObjectID(line[:git.HexLen]), nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("read packed-refs: %w", err)
+	}
+	return "", notFound("ref", name)
+}
+
+// ResolveBranch returns the tip of branch in namespace ns.
+func (r *Repo) ResolveBranch(ns git.Namespace, branch string) (git.ObjectID, error) {
+	oid, err := r.ReadRef(git.NewBranchReferenceName(ns, branch))
+	if errors.Is(err, ErrNotFound) {
+		return "", notFound("branch", branch)
+	}
+	return oid, err
+}
+
+// ResolveCommit resolves a client-supplied revision to a commit id. In the
+// ephemeral namespace only ephemeral branch names resolve. Otherwise it
+// tries, in order: a full ref name, a branch, a tag, then anything git's
+// revision syntax accepts (short ids, rev~n) — never a "<rev>:<path>".
+func (r *Repo) ResolveCommit(ctx context.Context, ns git.Namespace, rev string) (git.ObjectID, error) {
+	if rev == "" || strings.ContainsAny(rev, "\x00\n\r:") || strings.Contains(rev, "namespaces/") {
+		return "", notFound("revision", rev)
+	}
+	if ns != git.NormalNamespace {
+		oid, err := r.ResolveBranch(ns, strings.TrimPrefix(rev, "refs/heads/"))
+		if err != nil {
+			return "", err
+		}
+		return r.peelCommit(ctx, string(oid), rev)
+	}
+	var candidates []git.ReferenceName
+	if strings.HasPrefix(rev, "refs/") {
+		candidates = []git.ReferenceName{git.ReferenceName(rev)}
+	} else {
+		candidates = []git.ReferenceName{git.NewBranchReferenceName(ns, rev), git.NewTagReferenceName(rev)}
+	}
+	for _, c := range candidates {
+		if git.CheckRefFormat(string(c)) != nil {
+			continue
+		}
+		oid, err := r.ReadRef(c)
+		if err == nil {
+			return r.peelCommit(ctx, string(oid), rev)
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return "", err
+		}
+	}
+	if strings.HasPrefix(rev, "refs/") {
+		return "", notFound("revision", rev)
+	}
+	return r.peelCommit(ctx, rev, rev)
+}
+
+// peelCommit resolves expr (an id or revision) to the commit it names.
+func (r *Repo) peelCommit(ctx context.Context, expr, display string) (git.ObjectID, error) {
+	rd, release, err := r.reader(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	info, err := rd.Info(ctx, expr+"^{commit}")
+	if errors.Is(err, catfile.ErrNotFound) {
+		return "", notFound("revision", display)
+	}
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", display, err)
+	}
+	return info.OID, nil
+}
+
+// HasRefs reports whether the repository has any ref at all, in any namespace.
+func (r *Repo) HasRefs(ctx context.Context) (bool, error) {
+	out, err := r.git.Output(ctx, r.path, git.Command{Name: "for-each-ref", Flags: []string{"--count=1", "--format=%(refname)"}})
+	if err != nil {
+		return false, fmt.Errorf("list refs: %w", err)
+	}
+	return len(bytes.TrimSpace(out)) > 0, nil
+}
+
+// Ref is one reference and the object it points at.
+type Ref struct {
+	Name git.ReferenceName
+	OID  git.ObjectID
+	// Peeled is the commit an annotated tag points at (empty otherwise).
+	Peeled git.ObjectID
+}
+
+// ListRefs lists refs under prefix (e.g. "refs/heads/") in name order.
+func (r *Repo) ListRefs(ctx context.Context, prefix string) ([]Ref, error) {
+	out, err := r.git.Output(ctx, r.path, git.Command{
+		Name:  "for-each-ref",
+		Flags: []string{"--format=%(objectname) %(*objectname) %(refname)"},
+		Args:  []string{prefix},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list refs %s: %w", prefix, err)
+	}
+	var list []Ref
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.SplitN(line, " ", 3)
+		if len(f) != 3 {
+			continue
+		}
+		list = append(list, Ref{OID: git.ObjectID(f[0]), Peeled: git.ObjectID(f[1]), Name: git.ReferenceName(f[2])})
+	}
+	return list, nil
+}
+
+// UpdateRefs applies updates atomically through the single ref-update path
+// and tells the observer. Every ref change Strata makes goes through here.
+func (r *Repo) UpdateRefs(ctx context.Context, updates ...refs.Update) error {
+	if err := r.updater.Apply(ctx, r.path, updates...); err != nil {
+		if refs.IsConcurrentUpdate(err) {
+			return fmt.Errorf("%w: %v", ErrConflict, err)
+		}
+		return err
+	}
+	if r.observer != nil {
+		// The refs moved; the observer must not be able to undo that by
+		// being cancelled with the request.
+		r.observer.RefsUpdated(context.WithoutCancel(ctx), r.key, updates)
+	}
+	return nil
+}
+
+// DefaultBranch reads the branch HEAD names.
+func (r *Repo) DefaultBranch() (string, error) {
+	b, err := os.ReadFile(filepath.Join(r.path, "HEAD"))
+	if err != nil {
+		return "", fmt.Errorf("read HEAD: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	branch, ok := strings.CutPrefix(s, "ref: refs/heads/")
+	if !ok {
+		return "", fmt.Errorf("HEAD is not a branch: %q", s)
+	}
+	return branch, nil
+}
+
+// SetDefaultBranch points HEAD at branch (git symbolic-ref takes HEAD.lock).
+func (r *Repo) SetDefaultBranch(ctx context.Context, branch string) error {
+	if err := git.ValidateBranchName(branch); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return r.git.Run(ctx, r.path, git.Command{Name: "symbolic-ref", Args: []string{"HEAD", "refs/heads/" + branch}})
+}

@@ -1,0 +1,370 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/catfile"
+	"github.com/strata-storage/strata/internal/git/odb"
+	"github.com/strata-storage/strata/internal/git/refs"
+)
+
+// Write collects the blobs of one commit before the commit is made. Blobs
+// are streamed into temporary object files as they arrive; nothing becomes
+// visible until CommitChanges succeeds. Abort it if the commit is not made.
+type Write struct {
+	tx *odb.Transaction
+}
+
+// BeginWrite starts collecting blobs.
+func (r *Repo) BeginWrite() (*Write, error) {
+	tx, err := odb.NewWriter(r.path).Begin()
+	if err != nil {
+		return nil, fmt.Errorf("begin write in %s: %w", r.key, err)
+	}
+	return &Write{tx: tx}, nil
+}
+
+// NewBlob streams one blob of unknown size.
+func (w *Write) NewBlob() *odb.BlobWriter { return w.tx.NewBlob() }
+
+// Abort discards everything written.
+func (w *Write) Abort() { w.tx.Abort() }
+
+// FileChange is one entry of a commit: an upsert of a blob at Path with
+// Mode, or the deletion of the file or directory at Path.
+type FileChange struct {
+	Path   string // CleanPath'ed
+	Delete bool
+	Mode   string // "100644", "100755", "120000" or "160000"
+	OID    git.ObjectID
+}
+
+// CommitRequest describes a commit on a branch.
+type CommitRequest struct {
+	Namespace git.Namespace
+	Branch    string
+	// BaseNamespace/BaseBranch seed Branch when it does not exist yet.
+	BaseNamespace git.Namespace
+	BaseBranch    string
+	// ExpectedHead, when set, must be the branch tip (or the base tip when
+	// the branch is created).
+	ExpectedHead git.ObjectID
+	Changes      []FileChange
+	// Tree, when set, replaces the parent's tree wholesale (restore).
+	Tree      git.ObjectID
+	Author    Signature
+	Committer Signature // zero Name: same as Author
+	Message   string
+}
+
+// CommitResult is a successful commit.
+type CommitResult struct {
+	Commit    git.ObjectID
+	Tree      git.ObjectID
+	Old       git.ObjectID // previous tip, ZeroOID when created
+	PackBytes int64
+	BlobCount int
+}
+
+// Target is where a commit will land: the ref, its parent and the value
+// the ref must still have for the compare-and-swap.
+type Target struct {
+	Ref    git.ReferenceName
+	Parent git.ObjectID // ZeroOID: root commit
+	Old    git.ObjectID // ZeroOID: the ref is created
+}
+
+// ResolveTarget applies spec §5.6.4's parent rules. Callers use it before a
+// long upload to fail fast; CommitChanges calls it again at commit time.
+func (r *Repo) ResolveTarget(ctx context.Context, req CommitRequest) (Target, error) {
+	ref := git.NewBranchReferenceName(req.Namespace, req.Branch)
+	tip, err := r.ReadRef(ref)
+	switch {
+	case err == nil:
+		if req.ExpectedHead != "" && req.ExpectedHead != tip {
+			return Target{}, &PreconditionError{Ref: ref, Expected: req.ExpectedHead, Actual: tip}
+		}
+		return Target{Ref: ref, Parent: tip, Old: tip}, nil
+	case !errors.Is(err, ErrNotFound):
+		return Target{}, err
+	}
+	if req.BaseBranch != "" {
+		base, err := r.ResolveBranch(req.BaseNamespace, req.BaseBranch)
+		if err != nil {
+			return Target{}, err
+		}
+		if req.ExpectedHead != "" && req.ExpectedHead != base {
+			return Target{}, &PreconditionError{Ref: ref, Expected: req.ExpectedHead, Actual: base}
+		}
+		return Target{Ref: ref, Parent: base, Old: git.ZeroOID}, nil
+	}
+	has, err := r.HasRefs(ctx)
+	if err != nil {
+		return Target{}, err
+	}
+	if has {
+		return Target{}, notFound("branch", req.Branch)
+	}
+	if req.ExpectedHead != "" {
+		return Target{}, &PreconditionError{Ref: ref, Expected: req.ExpectedHead, Actual: git.ZeroOID}
+	}
+	return Target{Ref: ref, Parent: git.ZeroOID, Old: git.ZeroOID}, nil
+}
+
+// maxCommitRetries bounds how often a commit without an expected head is
+// rebuilt on a tip that moved underneath it.
+const maxCommitRetries = 5
+
+// CommitChanges makes a commit from w's blobs and req's changes and moves
+// the branch to it with a compare-and-swap. Objects are durable before the
+// ref moves, and the ref is durable before CommitChanges returns. When
+// another writer moves the branch first and the caller gave no expected
+// head, the commit is rebuilt on the new tip; with an expected head the
+// caller gets ErrConflict.
+func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (*CommitResult, error) {
+	now := time.Now().UTC().Truncate(time.Second)
+	if req.Author.When.IsZero() {
+		req.Author.When = now
+	}
+	if req.Committer.Name == "" {
+		req.Committer = req.Author
+	}
+	if req.Committer.When.IsZero() {
+		req.Committer.When = now
+	}
+	message := req.Message
+	if !strings.HasSuffix(message, "\n") {
+		message += "\n"
+	}
+	// The blobs are made durable once; every attempt then writes only its
+	// trees and the commit.
+	if err := w.tx.Commit(); err != nil {
+		return nil, fmt.Errorf("write blobs: %w", err)
+	}
+	_, blobs, blobBytes := w.tx.Stats()
+
+	for attempt := 0; ; attempt++ {
+		target, err := r.ResolveTarget(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		tx, err := odb.NewWriter(r.path).Begin()
+		if err != nil {
+			return nil, fmt.Errorf("begin commit: %w", err)
+		}
+		tree := req.Tree
+		if tree == "" {
+			tree, err = r.buildTree(ctx, tx, target.Parent, req.Changes)
+			if err != nil {
+				tx.Abort()
+				return nil, err
+			}
+		}
+		var parents []git.ObjectID
+		if !target.Parent.IsZero() {
+			parents = []git.ObjectID{target.Parent}
+		}
+		raw, err := odb.EncodeCommit(odb.Commit{
+			Tree:      tree,
+			Parents:   parents,
+			Author:    odb.Signature{Name: req.Author.Name, Email: req.Author.Email, When: req.Author.When},
+			Committer: odb.Signature{Name: req.Committer.Name, Email: req.Committer.Email, When: req.Committer.When},
+			Message:   message,
+		})
+		if err != nil {
+			tx.Abort()
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		commit, err := tx.WriteObject(git.CommitObject, raw)
+		if err != nil {
+			tx.Abort()
+			return nil, fmt.Errorf("write commit: %w", err)
+		}
+		if err := tx.Commit(); err != nil {
+			return nil, fmt.Errorf("write commit: %w", err)
+		}
+		_, _, treeBytes := tx.Stats()
+		err = r.UpdateRefs(ctx, refs.Update{Ref: target.Ref, Old: target.Old, New: commit})
+		if err == nil {
+			return &CommitResult{Commit: commit, Tree: tree, Old: target.Old, PackBytes: blobBytes + treeBytes, BlobCount: blobs}, nil
+		}
+		if !errors.Is(err, ErrConflict) || req.ExpectedHead != "" || attempt >= maxCommitRetries {
+			return nil, err
+		}
+	}
+}
+
+// buildTree applies changes to parent's tree and writes the new trees.
+func (r *Repo) buildTree(ctx context.Context, tx *odb.Transaction, parent git.ObjectID, changes []FileChange) (git.ObjectID, error) {
+	rd, release, err := r.reader(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	root := &treeNode{loaded: true, entries: map[string]*treeEntry{}}
+	if !parent.IsZero() {
+		c, err := readCommitWith(ctx, rd, parent)
+		if err != nil {
+			return "", err
+		}
+		root = &treeNode{oid: c.Tree}
+	}
+	ed := &treeEditor{ctx: ctx, rd: rd, tx: tx}
+	for _, ch := range changes {
+		if ch.Delete {
+			err = ed.remove(root, strings.Split(ch.Path, "/"))
+		} else {
+			err = ed.upsert(root, strings.Split(ch.Path, "/"), ch.Mode, ch.OID)
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return ed.write(root)
+}
+
+const treeMode = "40000"
+
+// treeNode is a directory being edited; entries load lazily, so a commit
+// touching one file reads only the trees on that file's path.
+type treeNode struct {
+	oid     git.ObjectID
+	loaded  bool
+	dirty   bool
+	entries map[string]*treeEntry
+}
+
+type treeEntry struct {
+	mode string
+	oid  git.ObjectID
+	sub  *treeNode // set once a directory is descended into
+}
+
+type treeEditor struct {
+	ctx context.Context
+	rd  *catfile.Reader
+	tx  *odb.Transaction
+}
+
+const maxTreeSize = 64 << 20
+
+func (ed *treeEditor) load(n *treeNode) error {
+	if n.loaded {
+		return nil
+	}
+	info, data, err := ed.rd.ReadObject(ed.ctx, string(n.oid), maxTreeSize)
+	if err != nil {
+		return fmt.Errorf("read tree %s: %w", n.oid, err)
+	}
+	if info.Type != git.TreeObject {
+		return fmt.Errorf("read tree %s: object is a %s", n.oid, info.Type)
+	}
+	list, err := odb.ParseTree(data)
+	if err != nil {
+		return fmt.Errorf("parse tree %s: %w", n.oid, err)
+	}
+	n.entries = make(map[string]*treeEntry, len(list))
+	for _, e := range list {
+		n.entries[e.Name] = &treeEntry{mode: e.Mode, oid: e.OID}
+	}
+	n.loaded = true
+	return nil
+}
+
+// dir returns the subdirectory name of n, creating it (replacing a file of
+// that name) when create is set; nil when absent and !create.
+func (ed *treeEditor) dir(n *treeNode, name string, create bool) (*treeNode, error) {
+	if err := ed.load(n); err != nil {
+		return nil, err
+	}
+	e := n.entries[name]
+	if e == nil || e.mode != treeMode {
+		if !create {
+			return nil, nil
+		}
+		e = &treeEntry{mode: treeMode, sub: &treeNode{loaded: true, entries: map[string]*treeEntry{}}}
+		n.entries[name] = e
+	}
+	if e.sub == nil {
+		e.sub = &treeNode{oid: e.oid}
+	}
+	return e.sub, nil
+}
+
+func (ed *treeEditor) upsert(n *treeNode, parts []string, mode string, oid git.ObjectID) error {
+	for _, name := range parts[:len(parts)-1] {
+		n.dirty = true
+		sub, err := ed.dir(n, name, true)
+		if err != nil {
+			return err
+		}
+		n = sub
+	}
+	if err := ed.load(n); err != nil {
+		return err
+	}
+	n.dirty = true
+	n.entries[parts[len(parts)-1]] = &treeEntry{mode: mode, oid: oid}
+	return nil
+}
+
+// remove deletes a file or a whole directory; a missing path is a no-op.
+func (ed *treeEditor) remove(n *treeNode, parts []string) error {
+	path := []*treeNode{n}
+	for _, name := range parts[:len(parts)-1] {
+		sub, err := ed.dir(n, name, false)
+		if err != nil || sub == nil {
+			return err
+		}
+		n = sub
+		path = append(path, n)
+	}
+	if err := ed.load(n); err != nil {
+		return err
+	}
+	if _, ok := n.entries[parts[len(parts)-1]]; !ok {
+		return nil
+	}
+	delete(n.entries, parts[len(parts)-1])
+	for _, p := range path {
+		p.dirty = true
+	}
+	return nil
+}
+
+// write stores n and every dirty directory below it, bottom-up. Git keeps
+// no empty directories, so one emptied by deletions disappears.
+func (ed *treeEditor) write(n *treeNode) (git.ObjectID, error) {
+	if !n.dirty {
+		return n.oid, nil
+	}
+	list := make([]odb.TreeEntry, 0, len(n.entries))
+	for name, e := range n.entries {
+		if e.sub != nil {
+			oid, err := ed.write(e.sub)
+			if err != nil {
+				return "", err
+			}
+			if e.sub.loaded && len(e.sub.entries) == 0 {
+				continue
+			}
+			e.oid = oid
+		}
+		list = append(list, odb.TreeEntry{Mode: e.mode, Name: name, OID: e.oid})
+	}
+	raw, err := odb.EncodeTree(list)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	oid, err := ed.tx.WriteObject(git.TreeObject, raw)
+	if err != nil {
+		return "", fmt.Errorf("write tree: %w", err)
+	}
+	n.oid = oid
+	return oid, nil
+}

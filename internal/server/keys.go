@@ -1,0 +1,54 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/strata-storage/strata/internal/auth"
+	"github.com/strata-storage/strata/internal/config"
+)
+
+// devOrg is the organisation a first run creates when no --org is given.
+const devOrg = "dev"
+
+// loadKeys builds the verification key set from --org flags. With none, it
+// creates (once) an ES256 key pair for org "dev" in the data dir and tells
+// the operator how to mint a token with it.
+func loadKeys(cfg config.Config, out io.Writer) (*auth.KeySet, error) {
+	keys := &auth.KeySet{}
+	for _, o := range cfg.Orgs {
+		k, err := auth.LoadPublicKeyFile(o.Path)
+		if err != nil {
+			return nil, fmt.Errorf("--org %s: %w", o.Org, err)
+		}
+		keys.Add(o.Org, k)
+	}
+	if len(cfg.Orgs) > 0 {
+		return keys, nil
+	}
+	dir := filepath.Join(cfg.DataDir, "keys")
+	priv := filepath.Join(dir, devOrg+".key")
+	pub := filepath.Join(dir, devOrg+".pem")
+	if _, err := os.Stat(pub); errors.Is(err, fs.ErrNotExist) {
+		signer, err := auth.GenerateKey("ES256")
+		if err != nil {
+			return nil, err
+		}
+		if priv, pub, err = auth.WriteKeyPair(dir, devOrg, signer); err != nil {
+			return nil, err
+		}
+	}
+	k, err := auth.LoadPublicKeyFile(pub)
+	if err != nil {
+		return nil, fmt.Errorf("load dev key: %w", err)
+	}
+	keys.Add(devOrg, k)
+	abs, _ := filepath.Abs(priv)
+	fmt.Fprintf(out, "No --org given: serving organisation %q with the development key\n  %s\nMint a token with:\n  strata token --key %s --org %s --repo my-repo --scopes repo:write,git:read,git:write --ttl 1h\n\n",
+		devOrg, abs, abs, devOrg)
+	return keys, nil
+}

@@ -1,0 +1,149 @@
+// Package server is Strata's composition root: it builds every owner (git
+// factory, cat-file pool, metadata store, key set, verifier, engine, REST
+// API), serves them on one listener and shuts them down in order.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/strata-storage/strata/internal/api"
+	"github.com/strata-storage/strata/internal/auth"
+	"github.com/strata-storage/strata/internal/config"
+	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/catfile"
+	"github.com/strata-storage/strata/internal/metadata"
+	"github.com/strata-storage/strata/internal/repo"
+)
+
+// Server is a configured, not yet serving, Strata.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	out      io.Writer
+	store    metadata.Store
+	cache    *catfile.Cache
+	http     *http.Server
+	listener net.Listener
+}
+
+// New builds everything and binds the listener. out receives the first-run
+// instructions (the dev key and a token command).
+func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	f, err := git.NewFactory(git.FactoryOptions{Binary: cfg.GitBinary})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("git found", "binary", f.Binary(), "version", f.Version().String())
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	keys, err := loadKeys(cfg, out)
+	if err != nil {
+		return nil, err
+	}
+	store, err := metadata.OpenSQLite(filepath.Join(cfg.DataDir, "strata.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, out: out, store: store}
+	s.cache = catfile.NewCache(f, catfile.Options{})
+	repos, err := repo.NewManager(filepath.Join(cfg.DataDir, "repos"), f, s.cache, &branchRecorder{store: store, log: log})
+	if err != nil {
+		s.closeOwners()
+		return nil, err
+	}
+	rest := api.New(api.Config{
+		Verifier: auth.NewVerifier(keys),
+		Store:    store,
+		Repos:    repos,
+		Logger:   log,
+		Limits:   api.Limits{MaxJSONBody: cfg.MaxJSONBytes, MaxUploadBody: cfg.MaxUploadBytes},
+	})
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/", rest)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	s.http = &http.Server{
+		Handler:           withMiddleware(mux, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// No Read/WriteTimeout: uploads and file streams may be long. Slow
+		// clients are bounded by the header timeout and body limits.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		s.closeOwners()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			s.closeOwners()
+			return nil, fmt.Errorf("load TLS key pair: %w", err)
+		}
+		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, s.http.TLSConfig)
+	}
+	s.listener = ln
+	return s, nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (s *Server) Addr() net.Addr { return s.listener.Addr() }
+
+// Serve serves until ctx is cancelled, then shuts down gracefully:
+// in-flight requests finish (bounded by ShutdownTimeout), then the cat-file
+// pool and the database close.
+func (s *Server) Serve(ctx context.Context) error {
+	scheme := "http"
+	if s.cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	s.log.Info("serving", "addr", s.listener.Addr().String(), "scheme", scheme, "data_dir", s.cfg.DataDir)
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.listener) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		err = s.http.Shutdown(sctx)
+		cancel()
+		<-errc
+	}
+	s.closeOwners()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) closeOwners() {
+	if s.cache != nil {
+		s.cache.Stop()
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.log.Error("close metadata store", "err", err)
+		}
+	}
+}
