@@ -1,0 +1,350 @@
+package auth
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// ErrInvalidToken matches (errors.Is) every error returned by
+// Verifier.Verify. Transports map it to 401. The error text gives a short
+// reason ("invalid token: expired") and never contains the token.
+var ErrInvalidToken = errors.New("invalid token")
+
+// invalidError is a verification failure with a short, log-safe reason.
+type invalidError struct{ reason string }
+
+func (e *invalidError) Error() string        { return "invalid token: " + e.reason }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalidToken }
+
+func invalid(reason string) error { return &invalidError{reason: reason} }
+
+const (
+	defaultLeeway         = 60 * time.Second
+	defaultCacheSize      = 10000
+	defaultMaxTokenLength = 16 << 10
+	// maxIssuedAtSkew bounds how far in the future iat may lie. The spec
+	// only allows rejecting tokens issued "far" in the future, so this is
+	// generous compared with the exp/nbf leeway.
+	maxIssuedAtSkew = time.Hour
+	// cacheMaxAge bounds how long a verified token is served from the cache,
+	// so a key removed from the KeySource stops working within this time
+	// even for long-lived tokens.
+	cacheMaxAge = 5 * time.Minute
+)
+
+// acceptedAlgs is the signature algorithm allowlist (§2.1). none and every
+// HMAC algorithm are absent on purpose: accepting HS* would let anyone who
+// knows a public key forge tokens with it as the shared secret.
+var acceptedAlgs = []string{"ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA"}
+
+// Verifier turns bearer tokens into Principals. It is safe for concurrent
+// use. Successful verifications are cached by a hash of the token, bounded
+// in size; a cached result is served only while the token is unexpired
+// (exp plus leeway, by the injected clock) and for at most five minutes
+// after it was verified, after which the token is verified again against
+// the current keys. Call Purge to drop cached results at once, for example
+// after removing a key.
+type Verifier struct {
+	keys   KeySource
+	now    func() time.Time
+	leeway time.Duration
+	maxLen int
+	size   int
+	parser *jwt.Parser
+	cache  *principalCache // nil when caching is disabled
+}
+
+// VerifierOption configures NewVerifier.
+type VerifierOption func(*Verifier)
+
+// WithClock sets the time source (default time.Now); tests use it to move
+// time. A nil function is ignored.
+func WithClock(now func() time.Time) VerifierOption {
+	return func(v *Verifier) {
+		if now != nil {
+			v.now = now
+		}
+	}
+}
+
+// WithLeeway sets the clock skew allowed on exp and nbf (default 60 s;
+// negative means 0).
+func WithLeeway(d time.Duration) VerifierOption {
+	return func(v *Verifier) { v.leeway = max(d, 0) }
+}
+
+// WithCacheSize sets how many verified tokens are cached (default 10000);
+// n <= 0 disables the cache.
+func WithCacheSize(n int) VerifierOption {
+	return func(v *Verifier) { v.size = n }
+}
+
+// WithMaxTokenLength sets the longest token accepted, in bytes (default
+// 16 KiB); longer tokens are rejected before any parsing. n <= 0 keeps the
+// default.
+func WithMaxTokenLength(n int) VerifierOption {
+	return func(v *Verifier) {
+		if n > 0 {
+			v.maxLen = n
+		}
+	}
+}
+
+// NewVerifier returns a Verifier that takes each issuer's keys from keys.
+func NewVerifier(keys KeySource, opts ...VerifierOption) *Verifier {
+	v := &Verifier{
+		keys:   keys,
+		now:    time.Now,
+		leeway: defaultLeeway,
+		maxLen: defaultMaxTokenLength,
+		size:   defaultCacheSize,
+	}
+	for _, opt := range opts {
+		opt(v)
+	}
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods(acceptedAlgs),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(v.leeway),
+		jwt.WithTimeFunc(v.now),
+	)
+	if v.size > 0 {
+		v.cache = newPrincipalCache(v.size)
+	}
+	return v
+}
+
+// Verify checks token's signature and claims (§2) and returns the
+// principal it grants. Every error matches ErrInvalidToken. The returned
+// Principal is the caller's own copy.
+//
+// Rules: the algorithm must be ES256, ES384, ES512, RS256, PS256 or EdDSA
+// and fit the key's type; iss must name an organisation with keys; a kid
+// header selects that key only, otherwise every key of the organisation
+// that fits the algorithm is tried; exp is required and nbf honoured, both
+// with the leeway; iat may not lie more than an hour ahead; repo must be a
+// non-empty string; scopes, refs and ops, when present, must have their
+// wire types (unknown scope and op strings are ignored).
+func (v *Verifier) Verify(token string) (*Principal, error) {
+	if token == "" {
+		return nil, invalid("empty")
+	}
+	if len(token) > v.maxLen {
+		return nil, invalid("too long")
+	}
+	now := v.now()
+	var key [sha256.Size]byte
+	if v.cache != nil {
+		key = sha256.Sum256([]byte(token))
+		if p := v.cache.get(key, now); p != nil {
+			return p.clone(), nil
+		}
+	}
+	p, err := v.verify(token, now)
+	if err != nil {
+		return nil, err
+	}
+	if v.cache != nil {
+		// Expires+leeway is the instant uncached verification starts failing.
+		until := p.Expires.Add(v.leeway)
+		if limit := now.Add(cacheMaxAge); limit.Before(until) {
+			until = limit
+		}
+		v.cache.put(key, p, until)
+	}
+	return p.clone(), nil
+}
+
+// Purge drops every cached verification result.
+func (v *Verifier) Purge() {
+	if v.cache != nil {
+		v.cache.purge()
+	}
+}
+
+// wireClaims is the payload as Verify reads it. The structured claims stay
+// raw until the signature has been checked, then are decoded strictly.
+type wireClaims struct {
+	Issuer    string           `json:"iss"`
+	Repo      string           `json:"repo"`
+	Scopes    json.RawMessage  `json:"scopes"`
+	Refs      json.RawMessage  `json:"refs"`
+	Ops       json.RawMessage  `json:"ops"`
+	IssuedAt  *jwt.NumericDate `json:"iat"`
+	ExpiresAt *jwt.NumericDate `json:"exp"`
+	NotBefore *jwt.NumericDate `json:"nbf"`
+}
+
+func (c *wireClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
+func (c *wireClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt, nil }
+func (c *wireClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore, nil }
+func (c *wireClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
+func (c *wireClaims) GetSubject() (string, error)                  { return "", nil } // sub is ignored (Q30)
+func (c *wireClaims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
+
+func (v *Verifier) verify(token string, now time.Time) (*Principal, error) {
+	var wc wireClaims
+	tok, err := v.parser.ParseWithClaims(token, &wc, func(t *jwt.Token) (any, error) {
+		return v.selectKeys(t, wc.Issuer)
+	})
+	if err != nil {
+		return nil, parseError(tok, err)
+	}
+	if wc.IssuedAt != nil && wc.IssuedAt.After(now.Add(max(v.leeway, maxIssuedAtSkew))) {
+		return nil, invalid("issued in the future")
+	}
+	if wc.Repo == "" {
+		return nil, invalid("missing repo claim")
+	}
+	p := &Principal{Org: wc.Issuer, Repo: wc.Repo, Expires: wc.ExpiresAt.Time}
+	if !isAbsent(wc.Scopes) {
+		scopes, err := decodeStrings(wc.Scopes)
+		if err != nil {
+			return nil, invalid("malformed scopes claim: " + err.Error())
+		}
+		for _, s := range scopes {
+			if s := Scope(s); s.Known() && !slices.Contains(p.Scopes, s) {
+				p.Scopes = append(p.Scopes, s)
+			}
+		}
+	}
+	var refs []RawRule
+	if !isAbsent(wc.Refs) {
+		if firstByte(wc.Refs) != '[' {
+			return nil, invalid("malformed refs claim: not an array")
+		}
+		if err := json.Unmarshal(wc.Refs, &refs); err != nil {
+			return nil, invalid("malformed refs claim: " + err.Error())
+		}
+	}
+	var ops []Op
+	if !isAbsent(wc.Ops) {
+		strs, err := decodeStrings(wc.Ops)
+		if err != nil {
+			return nil, invalid("malformed ops claim: " + err.Error())
+		}
+		ops = make([]Op, len(strs))
+		for i, s := range strs {
+			ops[i] = Op(s)
+		}
+	}
+	p.Policy = NewPolicy(refs, ops)
+	return p, nil
+}
+
+// selectKeys is the jwt Keyfunc: it runs after the algorithm allowlist and
+// before the signature check, with the claims decoded but unverified.
+func (v *Verifier) selectKeys(t *jwt.Token, iss string) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		// RFC 7515 §4.1.11: extensions we do not understand must fail.
+		return nil, invalid("unsupported crit header")
+	}
+	if iss == "" {
+		return nil, invalid("missing issuer")
+	}
+	keys := v.keys.Keys(iss)
+	if len(keys) == 0 {
+		return nil, invalid("unknown issuer " + quoteShort(iss))
+	}
+	alg := t.Method.Alg()
+	if raw, ok := t.Header["kid"]; ok {
+		kid, ok := raw.(string)
+		if !ok {
+			return nil, invalid("malformed kid header")
+		}
+		if kid != "" { // an empty kid names nothing; treat it as absent
+			i := slices.IndexFunc(keys, func(k Key) bool { return k.ID == kid })
+			if i < 0 {
+				return nil, invalid("unknown kid " + quoteShort(kid))
+			}
+			if !keyFits(alg, keys[i].Public) {
+				return nil, invalid("key " + quoteShort(kid) + " does not fit " + alg)
+			}
+			return keys[i].Public, nil
+		}
+	}
+	var set jwt.VerificationKeySet
+	for _, k := range keys {
+		// Skipping keys of the wrong type keeps an RSA key from ever being
+		// offered to an ECDSA check and vice versa.
+		if keyFits(alg, k.Public) {
+			set.Keys = append(set.Keys, k.Public)
+		}
+	}
+	if len(set.Keys) == 0 {
+		return nil, invalid("no " + alg + " key for issuer " + quoteShort(iss))
+	}
+	return set, nil
+}
+
+// keyFits reports whether pub is a usable key for alg.
+func keyFits(alg string, pub crypto.PublicKey) bool {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if k == nil {
+			return false
+		}
+		switch alg {
+		case "ES256":
+			return k.Curve == elliptic.P256()
+		case "ES384":
+			return k.Curve == elliptic.P384()
+		case "ES512":
+			return k.Curve == elliptic.P521()
+		}
+	case *rsa.PublicKey:
+		return (alg == "RS256" || alg == "PS256") && k != nil && k.N != nil && k.N.BitLen() >= minRSABits
+	case ed25519.PublicKey:
+		return alg == "EdDSA" && len(k) == ed25519.PublicKeySize
+	}
+	return false
+}
+
+// parseError turns a jwt error into an invalidError with a short reason.
+func parseError(tok *jwt.Token, err error) error {
+	var ie *invalidError
+	switch {
+	case errors.As(err, &ie): // from selectKeys
+		return ie
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return invalid("malformed")
+	case tok != nil && tok.Method == nil, tok != nil && !slices.Contains(acceptedAlgs, tok.Method.Alg()):
+		return invalid("unsupported algorithm")
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return invalid("bad signature")
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return invalid("expired")
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return invalid("not yet valid")
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return invalid("missing exp claim")
+	}
+	return invalid("malformed")
+}
+
+// isAbsent reports whether an optional claim was missing or null.
+func isAbsent(raw json.RawMessage) bool {
+	return len(raw) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+}
+
+// quoteShort quotes an untrusted token field for an error message, cut to
+// a length that keeps logs readable.
+func quoteShort(s string) string {
+	const limit = 64
+	if len(s) > limit {
+		return strconv.Quote(s[:limit]) + "..."
+	}
+	return strconv.Quote(s)
+}
