@@ -592,3 +592,26 @@ func headerOf(t *testing.T, tok string) map[string]any {
 	}
 	return h
 }
+
+func BenchmarkVerify(b *testing.B) {
+	ec := ecKey(b, elliptic.P256())
+	keys := keySetFor("acme", map[string]crypto.Signer{"ec": ec})
+	tok := mustMint(b, ec, Claims{
+		Issuer: "acme", Repo: "team/project", Scopes: []Scope{ScopeGitWrite}, IssuedAt: t0,
+		Refs: []RawRule{{Pattern: "main", Ops: []Op{OpNoPush}}, {Pattern: "*"}},
+	})
+	for _, bc := range []struct {
+		desc string
+		size int
+	}{{"cached", defaultCacheSize}, {"uncached", 0}} {
+		b.Run(bc.desc, func(b *testing.B) {
+			v := NewVerifier(keys, WithClock(newTestClock(t0).Now), WithCacheSize(bc.size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
