@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/strata-storage/strata/internal/git"
@@ -17,7 +18,7 @@ func commitJSON(c *repo.Commit) map[string]any {
 	return map[string]any{
 		"sha":             string(c.OID),
 		"parent_shas":     parents,
-		"message":         c.Message,
+		"message":         strings.TrimRight(c.Message, "\n"),
 		"author_name":     c.Author.Name,
 		"author_email":    c.Author.Email,
 		"committer_name":  c.Committer.Name,

@@ -37,6 +37,31 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET "+v1+"repos/files/metadata", rp(auth.ScopeGitRead, h.listFilesMetadata))
 	h.mux.Handle("GET "+v1+"repos/file", rp(auth.ScopeGitRead, h.getFile))
 
+	// diff.go, diffcommit.go
+	h.mux.Handle("GET "+v1+"repos/branches/diff", rp(auth.ScopeGitRead, h.branchDiff))
+	h.mux.Handle("GET "+v1+"repos/diff", rp(auth.ScopeGitRead, h.commitDiff))
+	h.mux.Handle("POST "+v1+"repos/diff-commit", h.writeRoute(h.diffCommit))
+
+	// merge.go
+	h.mux.Handle("GET "+v1+"repos/merge/preview", rp(auth.ScopeGitRead, h.previewMerge))
+	h.mux.Handle("POST "+v1+"repos/merge", rp(auth.ScopeGitWrite, h.merge))
+
+	// blame.go, grep.go, archive.go
+	h.mux.Handle("GET "+v1+"repos/blame", rp(auth.ScopeGitRead, h.getBlame))
+	h.mux.Handle("POST "+v1+"repos/grep", rp(auth.ScopeGitRead, h.grep))
+	h.mux.Handle("POST "+v1+"repos/archive", rp(auth.ScopeGitRead, h.archive))
+
+	// tags.go
+	h.mux.Handle("GET "+v1+"repos/tags", rp(auth.ScopeGitRead, h.listTags))
+	h.mux.Handle("POST "+v1+"repos/tags", rp(auth.ScopeGitWrite, h.createTag))
+	h.mux.Handle("DELETE "+v1+"repos/tags", rp(auth.ScopeGitWrite, h.deleteTag))
+
+	// notes.go
+	h.mux.Handle("GET "+v1+"repos/notes", rp(auth.ScopeGitRead, h.getNote))
+	h.mux.Handle("POST "+v1+"repos/notes", rp(auth.ScopeGitWrite, h.writeNote))
+	h.mux.Handle("DELETE "+v1+"repos/notes", rp(auth.ScopeGitWrite, h.deleteNote))
+	h.mux.Handle("GET "+v1+"repos/notes/refs", rp(auth.ScopeGitRead, h.listNotesRefs))
+
 	h.mux.HandleFunc(v1, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.log, errorf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -1,0 +1,17 @@
+package api
+
+import "net/http"
+
+// Placeholder until this resource is implemented (issue 4).
+
+func (h *Handler) listTags(w http.ResponseWriter, r *http.Request, req *request) error {
+	return errorf(http.StatusNotImplemented, "internal", "not implemented yet")
+}
+
+func (h *Handler) createTag(w http.ResponseWriter, r *http.Request, req *request) error {
+	return errorf(http.StatusNotImplemented, "internal", "not implemented yet")
+}
+
+func (h *Handler) deleteTag(w http.ResponseWriter, r *http.Request, req *request) error {
+	return errorf(http.StatusNotImplemented, "internal", "not implemented yet")
+}
