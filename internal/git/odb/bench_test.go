@@ -1,0 +1,192 @@
+package odb
+
+import (
+	"bytes"
+	"compress/zlib"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-storage/strata/internal/git"
+)
+
+// reportLatency adds p50 and p99 of per-operation times to b's output.
+func reportLatency(b *testing.B, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(d[len(d)*99/100].Microseconds()), "p99-µs")
+}
+
+func smallBlob(i int) []byte {
+	return fmt.Appendf(nil, "%d %s", i, bytes.Repeat([]byte("0123456789abcdef"), 64))[:1024]
+}
+
+// BenchmarkTransaction_smallCommit is one API commit's object work: a 1 KB
+// blob, a tree and a commit, made durable by Commit.
+func BenchmarkTransaction_smallCommit(b *testing.B) {
+	w := NewWriter(newRepo(b))
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		start := time.Now()
+		tx, err := w.Begin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		blob, err := tx.WriteObject(git.BlobObject, smallBlob(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		tree, err := EncodeTree([]TreeEntry{{ModeFile, "README.md", blob}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		treeID, err := tx.WriteObject(git.TreeObject, tree)
+		if err != nil {
+			b.Fatal(err)
+		}
+		commit, err := EncodeCommit(Commit{Tree: treeID, Author: testSig, Committer: testSig, Message: "update README"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.WriteObject(git.CommitObject, commit); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+		i++
+	}
+	reportLatency(b, lat)
+}
+
+// BenchmarkPlumbing_smallCommit does the same with git processes, as Strata
+// would without this package: hash-object -w, mktree, commit-tree. "fsync"
+// runs them with the fsync settings Strata's git factory pins.
+func BenchmarkPlumbing_smallCommit(b *testing.B) {
+	for _, tc := range []struct {
+		desc   string
+		config []string
+	}{
+		{"default", nil},
+		{"fsync", []string{"-c", "core.fsync=objects,reference,derived-metadata", "-c", "core.fsyncMethod=fsync"}},
+	} {
+		b.Run(tc.desc, func(b *testing.B) {
+			gitDir := newRepo(b)
+			args := func(a ...string) []string { return append(slices.Clone(tc.config), a...) }
+			var lat []time.Duration
+			i := 0
+			for b.Loop() {
+				start := time.Now()
+				blob := gitOID(b, gitDir, nil, smallBlob(i), args("hash-object", "-w", "--stdin")...)
+				tree := gitOID(b, gitDir, nil, []byte("100644 blob "+string(blob)+"\tREADME.md\n"), args("mktree")...)
+				gitOID(b, gitDir, nil, nil, args("commit-tree", string(tree), "-m", "update README")...)
+				lat = append(lat, time.Since(start))
+				i++
+			}
+			reportLatency(b, lat)
+		})
+	}
+}
+
+// BenchmarkFsync is the raw cost of durability on this disk: a 1 KB file
+// write+fsync, and fsync of a directory with and without a new entry.
+func BenchmarkFsync(b *testing.B) {
+	dir := b.TempDir()
+	data := make([]byte, 1024)
+	b.Run("file-1KB", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			f, err := os.Create(filepath.Join(dir, fmt.Sprint("f", i)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			f.Write(data)
+			if err := syncClose(f); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("dir-new-entry", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			b.StopTimer()
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprint("d", i)), nil, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if err := syncPath(dir); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("dir-clean", func(b *testing.B) {
+		syncPath(dir)
+		for b.Loop() {
+			if err := syncPath(dir); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkCompression compares zlib levels on source-like text, the
+// choice behind compressionLevel. ratio = compressed/original.
+func BenchmarkCompression(b *testing.B) {
+	corpus := goSource(b, 10<<20)
+	for _, size := range []int{1 << 10, 10 << 20} {
+		data := corpus[:size]
+		for _, level := range []struct {
+			name  string
+			level int
+		}{{"BestSpeed", zlib.BestSpeed}, {"Default", zlib.DefaultCompression}} {
+			b.Run(fmt.Sprintf("%s/%dKiB", level.name, size>>10), func(b *testing.B) {
+				var out bytes.Buffer
+				zw, _ := zlib.NewWriterLevel(&out, level.level)
+				b.SetBytes(int64(size))
+				for b.Loop() {
+					out.Reset()
+					zw.Reset(&out)
+					zw.Write(data)
+					zw.Close()
+				}
+				b.ReportMetric(float64(out.Len())/float64(size), "ratio")
+			})
+		}
+	}
+}
+
+// goSource returns n bytes of Go source from GOROOT, repeated if needed.
+func goSource(b *testing.B, n int) []byte {
+	var buf bytes.Buffer
+	root := filepath.Join(runtime.GOROOT(), "src")
+	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || buf.Len() >= n {
+			return io.EOF
+		}
+		if strings.HasSuffix(path, ".go") {
+			data, _ := os.ReadFile(path)
+			buf.Write(data)
+		}
+		return nil
+	})
+	if buf.Len() == 0 {
+		b.Skip("no Go source found under GOROOT")
+	}
+	for buf.Len() < n {
+		buf.Write(buf.Bytes())
+	}
+	return buf.Bytes()[:n]
+}
