@@ -59,7 +59,7 @@ test('invalid paths on an empty repository also fail without creating a branch',
   assert.deepEqual(await allBranches(repo), []);
 });
 
-const BAD_BRANCHES = ['bad..name', 'has space', 'ends.lock', 'trailing/', 'tilde~1', 'colon:x', 'ctrl\u0001x', '@'];
+const BAD_BRANCHES = ['bad..name', 'has space', 'ends.lock', 'trailing/', 'tilde~1', 'colon:x', 'ctrl\u0001x', 'a/.hidden', 'x@{y'];
 
 test('invalid target branch names → RefUpdateError invalid', { timeout: T_SHORT }, async () => {
   const repo = await freshRepo('bad-branches');

@@ -16,6 +16,7 @@
 //	STRATA_SDK_TEST_FILES    space-separated list of test files to run
 //	                         (default: every *.test.mjs in this directory)
 //	STRATA_SDK_TEST_PATTERN  passed to node as --test-name-pattern
+//	STRATA_SDK_SERVER_LOG    copy the server log to this path at the end
 package sdk_test
 
 import (
@@ -384,8 +385,16 @@ func startServer(t *testing.T, bin, logPath string, args ...string) {
 			}
 		}
 		logFile.Close()
+		if dst := strings.TrimSpace(os.Getenv("STRATA_SDK_SERVER_LOG")); dst != "" {
+			if data, err := os.ReadFile(logPath); err == nil {
+				if err := os.WriteFile(dst, data, 0o644); err != nil {
+					t.Logf("copy server log: %v", err)
+				}
+			}
+		}
 		if t.Failed() {
-			dumpLogTail(t, logPath, 300)
+			dumpServerErrors(t, logPath)
+			dumpLogTail(t, logPath, 150)
 		}
 	})
 }
@@ -419,6 +428,29 @@ func dumpLogTail(t *testing.T, path string, maxLines int) {
 	}
 	t.Logf("---- last %d lines of server log (%s) ----\n%s\n---- end of server log ----",
 		len(lines), path, strings.Join(lines, "\n"))
+}
+
+// dumpServerErrors logs every server log line that reports a warning, an
+// error or a 5xx response, wherever it is in the log.
+func dumpServerErrors(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var hits []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN") ||
+			strings.Contains(line, "panic") || strings.Contains(line, " status=5") {
+			hits = append(hits, line)
+		}
+	}
+	if len(hits) > 200 {
+		hits = hits[len(hits)-200:]
+	}
+	if len(hits) > 0 {
+		t.Logf("---- server log: warnings, errors and 5xx responses ----\n%s\n---- end ----", strings.Join(hits, "\n"))
+	}
 }
 
 // waitHealthy polls GET /healthz until it answers 200.
