@@ -12,6 +12,7 @@ import {
   expectApiError,
   freshRepo,
   readText,
+  wireConformanceTest,
 } from './helpers.mjs';
 
 test('listBranches: fields, creation order, paging', { timeout: T_SHORT }, async () => {
@@ -177,3 +178,5 @@ test('deleteBranch: deletes, default branch refused, missing → 404', { timeout
   const names = (await allBranches(repo)).map((b) => b.name);
   assert.deepEqual(names, ['main', 'keep', 'topic/x']);
 });
+
+wireConformanceTest();

@@ -23,6 +23,7 @@ import {
   readFile,
   readText,
   sha256,
+  wireConformanceTest,
 } from './helpers.mjs';
 
 test('first commit on an empty repository (root commit)', { timeout: T_SHORT }, async () => {
@@ -362,3 +363,5 @@ test('pack_bytes / blob_count reflect the written blobs', { timeout: T_SHORT }, 
   const hash = sha256(Buffer.from('a'));
   assert.equal(sha256(await readFile(repo, 'a')), hash);
 });
+
+wireConformanceTest();

@@ -14,6 +14,7 @@ import {
   freshRepo,
   readText,
   storage,
+  wireConformanceTest,
 } from './helpers.mjs';
 
 const BAD_PATHS = [
@@ -208,3 +209,5 @@ test('repository-scoped tokens cannot touch other repositories', { timeout: T_SH
     'commit to missing repo',
   );
 });
+
+wireConformanceTest();

@@ -12,6 +12,7 @@ import {
   freshRepo,
   gitBlobSha,
   readText,
+  wireConformanceTest,
 } from './helpers.mjs';
 
 const TREE = {
@@ -340,3 +341,5 @@ test('file paths with spaces and unicode round-trip through query encoding', { t
   const sub = await repo.listFiles({ path: 'dir with space' });
   assert.deepEqual(sub.paths, ['dir with space/file name.txt']);
 });
+
+wireConformanceTest();

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
 
 import { ApiError, GitStorage, RefUpdateError } from '@pierre/storage';
 
@@ -39,12 +40,80 @@ export const T_LONG = 300_000;
 export const AUTHOR = Object.freeze({ name: 'SDK Author', email: 'author@sdk.example' });
 export const COMMITTER = Object.freeze({ name: 'SDK Committer', email: 'committer@sdk.example' });
 
+// ------------------------------------------------------------ wire checks
+//
+// Every request the SDK makes goes through `recordingFetch` (the SDK's
+// documented `fetch` injection point). It checks wire rules the SDK itself
+// does not validate on every path (§1.6, §4.1, Appendix B.1) and records
+// violations; `wireConformanceTest()` (called at the end of each test file)
+// fails if any were seen.
+
+const wireViolations = [];
+
+const RAW_BODY_ROUTES = [/\/repos\/file$/, /\/repos\/archive$/];
+
+async function recordingFetch(input, init) {
+  const response = await globalThis.fetch(input, init);
+  try {
+    await checkWire(String(input), init?.method ?? 'GET', response);
+  } catch (err) {
+    wireViolations.push(`${init?.method ?? 'GET'} ${input}: check crashed: ${err}`);
+  }
+  return response;
+}
+
+async function checkWire(url, method, response) {
+  const path = new URL(url).pathname;
+  const label = `${method} ${path} → ${response.status}`;
+  const contentType = response.headers.get('content-type') ?? '';
+  if (RAW_BODY_ROUTES.some((re) => re.test(path))) {
+    if (response.status >= 400 && method !== 'HEAD' && response.status !== 412 && response.status !== 416) {
+      // Errors from the file endpoint still use the JSON envelope (§4.1).
+      if (!contentType.includes('application/json')) {
+        wireViolations.push(`${label}: error response Content-Type is ${JSON.stringify(contentType)}, want application/json`);
+      }
+    }
+    return;
+  }
+  if (method === 'HEAD') return;
+  // §1.6: every JSON response (success or error) has Content-Type application/json and a JSON body.
+  if (response.status === 204) {
+    wireViolations.push(`${label}: JSON endpoints must not answer 204 (§1.6)`);
+    return;
+  }
+  if (!contentType.includes('application/json')) {
+    wireViolations.push(`${label}: Content-Type ${JSON.stringify(contentType)}, want application/json (§1.6)`);
+  }
+  const text = await response.clone().text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    wireViolations.push(`${label}: body is not JSON: ${text.slice(0, 200)}`);
+    return;
+  }
+  if (response.status >= 400) {
+    if (!body || typeof body !== 'object' || typeof body.error !== 'string' || body.error.trim() === '') {
+      wireViolations.push(`${label}: error body lacks a string "error" (§4.1): ${text.slice(0, 200)}`);
+    }
+  }
+}
+
+/** Registers a test that fails when any wire-level violation was recorded. */
+export function wireConformanceTest() {
+  test('wire: every JSON response has Content-Type application/json and a JSON body (§1.6, §4.1)', () => {
+    const unique = [...new Set(wireViolations)];
+    assert.deepEqual(unique, [], `wire violations:\n${unique.join('\n')}`);
+  });
+}
+
 export function newStorage(overrides = {}) {
   return new GitStorage({
     name: ORG,
     key: KEY_PEM,
     apiBaseUrl: API_URL,
     storageBaseUrl: STORAGE_HOST,
+    fetch: recordingFetch,
     ...overrides,
   });
 }

@@ -11,6 +11,7 @@ import {
   commit,
   expectApiError,
   freshRepo,
+  wireConformanceTest,
 } from './helpers.mjs';
 
 async function linearHistory(n = 5) {
@@ -160,3 +161,5 @@ test('getCommit: fields, short sha / branch name, unknown → 404', { timeout: T
 
   await expectApiError(repo.getCommit({ sha: 'd'.repeat(40) }), 404, 'getCommit unknown sha');
 });
+
+wireConformanceTest();

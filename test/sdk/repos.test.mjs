@@ -20,6 +20,7 @@ import {
   readText,
   storage,
   uid,
+  wireConformanceTest,
 } from './helpers.mjs';
 
 test('getConfig honours apiBaseUrl/storageBaseUrl overrides', () => {
@@ -291,3 +292,5 @@ test('fork of a missing repository fails and creates nothing', { timeout: T_SHOR
   assert.ok(err.message.length > 0);
   assert.equal(await storage.findOne({ id }), null, 'failed fork leaves no repository behind');
 });
+
+wireConformanceTest();

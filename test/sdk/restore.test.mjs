@@ -14,6 +14,7 @@ import {
   filePaths,
   freshRepo,
   readText,
+  wireConformanceTest,
 } from './helpers.mjs';
 
 async function history() {
@@ -109,3 +110,5 @@ test('restoreCommit of an unknown commit or branch → RefUpdateError not_found'
   );
   assert.equal(await branchHead(repo, 'main'), c3.commitSha);
 });
+
+wireConformanceTest();
