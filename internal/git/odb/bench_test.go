@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -71,32 +72,45 @@ func BenchmarkTransaction_smallCommit(b *testing.B) {
 }
 
 // BenchmarkPlumbing_smallCommit does the same with git processes, as Strata
-// would without this package: hash-object -w, mktree, commit-tree. "fsync"
-// runs them with the fsync settings Strata's git factory pins.
+// would without this package: hash-object -w, mktree, commit-tree.
+// "factory" runs them the way Strata does (git.Factory: pinned environment,
+// objects fsynced); "exec-nofsync" is bare os/exec with git's defaults,
+// which do not fsync loose objects, as a lower bound.
 func BenchmarkPlumbing_smallCommit(b *testing.B) {
-	for _, tc := range []struct {
-		desc   string
-		config []string
-	}{
-		{"default", nil},
-		{"fsync", []string{"-c", "core.fsync=objects,reference,derived-metadata", "-c", "core.fsyncMethod=fsync"}},
-	} {
-		b.Run(tc.desc, func(b *testing.B) {
-			gitDir := newRepo(b)
-			args := func(a ...string) []string { return append(slices.Clone(tc.config), a...) }
-			var lat []time.Duration
-			i := 0
-			for b.Loop() {
-				start := time.Now()
-				blob := gitOID(b, gitDir, nil, smallBlob(i), args("hash-object", "-w", "--stdin")...)
-				tree := gitOID(b, gitDir, nil, []byte("100644 blob "+string(blob)+"\tREADME.md\n"), args("mktree")...)
-				gitOID(b, gitDir, nil, nil, args("commit-tree", string(tree), "-m", "update README")...)
-				lat = append(lat, time.Since(start))
-				i++
-			}
-			reportLatency(b, lat)
+	b.Run("factory", func(b *testing.B) {
+		gitDir := newRepo(b)
+		plumbingLoop(b, func(stdin []byte, args ...string) string {
+			return runGit(b, gitDir, nil, stdin, args...)
 		})
+	})
+	b.Run("exec-nofsync", func(b *testing.B) {
+		gitDir := newRepo(b)
+		env := append([]string{"GIT_DIR=" + gitDir, "PATH=" + os.Getenv("PATH"), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"}, fixtureEnv...)
+		plumbingLoop(b, func(stdin []byte, args ...string) string {
+			cmd := exec.Command("git", args...)
+			cmd.Env = env
+			cmd.Stdin = bytes.NewReader(stdin)
+			out, err := cmd.Output()
+			if err != nil {
+				b.Fatalf("git %v: %v", args, err)
+			}
+			return string(out)
+		})
+	})
+}
+
+func plumbingLoop(b *testing.B, run func(stdin []byte, args ...string) string) {
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		start := time.Now()
+		blob := strings.TrimSpace(run(smallBlob(i), "hash-object", "-w", "--stdin"))
+		tree := strings.TrimSpace(run([]byte("100644 blob "+blob+"\tREADME.md\n"), "mktree"))
+		run(nil, "commit-tree", tree, "-m", "update README")
+		lat = append(lat, time.Since(start))
+		i++
 	}
+	reportLatency(b, lat)
 }
 
 // BenchmarkFsync is the raw cost of durability on this disk: a 1 KB file

@@ -2,10 +2,13 @@ package odb
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,17 +22,43 @@ var (
 	testSig  = Signature{Name: "A U Thor", Email: "author@example.com", When: testWhen}
 )
 
-// gitEnv is the fixture environment: no user or system config, fixed
-// identities and dates.
-func gitEnv() []string {
-	return []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=/nonexistent",
-		"LANG=C", "LC_ALL=C",
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-		"GIT_AUTHOR_NAME=A U Thor", "GIT_AUTHOR_EMAIL=author@example.com", "GIT_AUTHOR_DATE=1700000000 +0130",
-		"GIT_COMMITTER_NAME=C O Mitter", "GIT_COMMITTER_EMAIL=committer@example.com", "GIT_COMMITTER_DATE=1700000100 -0700",
+// factory runs every git in these tests, so fixtures get Strata's pinned
+// environment (no global or system config) and fsync settings.
+var factory *git.Factory
+
+func TestMain(m *testing.M) {
+	var err error
+	factory, err = git.NewFactory(git.FactoryOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "odb tests need git:", err)
+		os.Exit(1)
 	}
+	before := runtime.NumGoroutine()
+	code := m.Run()
+	// Commit fsyncs on goroutines; all must be joined before it returns.
+	if code == 0 && !goroutinesSettle(before) {
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		fmt.Fprintf(os.Stderr, "goroutine leak: %d before, %d after\n%s\n", before, runtime.NumGoroutine(), buf[:n])
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func goroutinesSettle(want int) bool {
+	for range 100 {
+		if runtime.NumGoroutine() <= want {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// fixtureEnv fixes identities and dates so git's ids are stable.
+var fixtureEnv = []string{
+	"GIT_AUTHOR_NAME=A U Thor", "GIT_AUTHOR_EMAIL=author@example.com", "GIT_AUTHOR_DATE=1700000000 +0130",
+	"GIT_COMMITTER_NAME=C O Mitter", "GIT_COMMITTER_EMAIL=committer@example.com", "GIT_COMMITTER_DATE=1700000100 -0700",
 }
 
 // newRepo creates an empty bare repository and returns its git dir.
@@ -45,35 +74,23 @@ func runGit(tb testing.TB, gitDir string, env []string, stdin []byte, args ...st
 	tb.Helper()
 	out, err := tryGit(gitDir, env, stdin, args...)
 	if err != nil {
-		tb.Fatalf("git %s: %v", strings.Join(args, " "), err)
+		tb.Fatal(err)
 	}
 	return out
 }
 
 func tryGit(gitDir string, env []string, stdin []byte, args ...string) (string, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Env = append(gitEnv(), env...)
-	if gitDir != "" {
-		cmd.Env = append(cmd.Env, "GIT_DIR="+gitDir)
-		cmd.Dir = gitDir
+	opts := []git.Option{git.WithEnv(append(slices.Clone(fixtureEnv), env...)...)}
+	if gitDir == "" {
+		opts = append(opts, git.WithDir(os.TempDir()))
 	}
 	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
+		opts = append(opts, git.WithStdin(bytes.NewReader(stdin)))
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), &gitError{err: err, stderr: stderr.String()}
-	}
-	return stdout.String(), nil
+	// Fixture arguments are ours, so they all go in Flags.
+	out, err := factory.Output(context.Background(), gitDir, git.Command{Name: args[0], Flags: args[1:]}, opts...)
+	return string(out), err
 }
-
-type gitError struct {
-	err    error
-	stderr string
-}
-
-func (e *gitError) Error() string { return e.err.Error() + ": " + strings.TrimSpace(e.stderr) }
 
 func gitOID(tb testing.TB, gitDir string, env []string, stdin []byte, args ...string) git.ObjectID {
 	tb.Helper()
