@@ -75,7 +75,7 @@ func (m *Manager) copyObjects(ctx context.Context, src, dst *Repo, tips []string
 	if err != nil {
 		return err
 	}
-	index := m.git.Run(ctx, dst.path, git.Command{Name: "index-pack", Flags: []string{"--stdin", "--fix-thin", "-q"}}, git.WithStdin(pack.Stdout))
+	index := m.git.Run(ctx, dst.path, git.Command{Name: "index-pack", Flags: []string{"--stdin", "--fix-thin"}}, git.WithStdin(pack.Stdout))
 	if index != nil {
 		cancel()
 	}
