@@ -293,8 +293,10 @@ func (t *Transaction) Commit() error {
 		fanout[fanoutIndex(p.oid)] = true
 	}
 
-	// 3. Names. objects/ is always synced: a fan-out directory another
-	// writer just created may not be durable yet, and ours live in it.
+	// 3. Names: a file's fsync need not persist its directory entry (and on
+	// ext4 without a journal it doesn't). objects/ is always synced: a
+	// fan-out directory another writer just created may not be durable
+	// yet, and ours live in it.
 	paths := []string{t.w.objectsDir}
 	for _, oid := range t.present {
 		fanout[fanoutIndex(oid)] = true
