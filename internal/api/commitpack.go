@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -38,12 +37,7 @@ func (h *Handler) commitPack(w http.ResponseWriter, r *http.Request, req *reques
 	if err != nil {
 		return fail(err)
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			wr.Abort()
-		}
-	}()
+	defer wr.Abort() // a no-op once the commit is made
 	ids := make(map[string]git.ObjectID, len(meta.Files))
 	err = rd.Blobs(func(op commitpack.FileOp) (commitpack.BlobSink, error) {
 		if op.Mode == "160000" {
@@ -66,7 +60,6 @@ func (h *Handler) commitPack(w http.ResponseWriter, r *http.Request, req *reques
 		creq.Changes = append(creq.Changes, repo.FileChange{Path: op.Path, Mode: op.Mode, OID: oid})
 	}
 	res, err := req.repo.CommitChanges(ctx, wr, creq)
-	committed = true // CommitChanges owns the write from here on
 	if err != nil {
 		return &refFailure{branch: meta.TargetBranch, old: target.Old, err: err}
 	}
@@ -174,5 +167,3 @@ func (s *gitlinkSink) Close() error {
 	s.done(git.ObjectID(id))
 	return nil
 }
-
-var _ = errors.New

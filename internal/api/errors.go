@@ -11,6 +11,7 @@ import (
 	"github.com/strata-storage/strata/internal/auth"
 	"github.com/strata-storage/strata/internal/commitpack"
 	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/odb"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
 )
@@ -68,7 +69,7 @@ func classify(err error) *httpError {
 		return &httpError{status: http.StatusConflict, label: "conflict", msg: "the branch was updated concurrently; retry"}
 	case errors.Is(err, repo.ErrExists), errors.Is(err, metadata.ErrExists):
 		return &httpError{status: http.StatusConflict, label: "conflict", msg: err.Error()}
-	case errors.Is(err, repo.ErrInvalid), errors.Is(err, git.ErrInvalidPath), errors.Is(err, git.ErrInvalidRefName):
+	case errors.Is(err, repo.ErrInvalid), errors.Is(err, git.ErrInvalidPath), errors.Is(err, git.ErrInvalidRefName), errors.Is(err, odb.ErrInvalidObject):
 		return &httpError{status: http.StatusBadRequest, label: "invalid", msg: err.Error()}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &httpError{status: http.StatusGatewayTimeout, label: "timeout", msg: "request timed out"}

@@ -141,27 +141,30 @@ func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (
 	if !strings.HasSuffix(message, "\n") {
 		message += "\n"
 	}
-	// The blobs are made durable once; every attempt then writes only its
-	// trees and the commit.
-	if err := w.tx.Commit(); err != nil {
-		return nil, fmt.Errorf("write blobs: %w", err)
-	}
-	_, blobs, blobBytes := w.tx.Stats()
-
+	// The first attempt writes its trees and commit into the blobs'
+	// transaction, so one round of fsyncs covers everything. A retry (the
+	// tip moved) writes only new trees and a new commit.
+	tx := w.tx
+	// Whatever happens, nothing of a failed attempt stays behind (Abort
+	// after Commit is a no-op).
+	defer w.tx.Abort()
+	var blobs int
+	var packBytes int64
 	for attempt := 0; ; attempt++ {
 		target, err := r.ResolveTarget(ctx, req)
 		if err != nil {
 			return nil, err
 		}
-		tx, err := odb.NewWriter(r.path).Begin()
-		if err != nil {
-			return nil, fmt.Errorf("begin commit: %w", err)
+		if attempt > 0 {
+			if tx, err = odb.NewWriter(r.path).Begin(); err != nil {
+				return nil, fmt.Errorf("begin commit: %w", err)
+			}
+			defer tx.Abort()
 		}
 		tree := req.Tree
 		if tree == "" {
 			tree, err = r.buildTree(ctx, tx, target.Parent, req.Changes)
 			if err != nil {
-				tx.Abort()
 				return nil, err
 			}
 		}
@@ -177,21 +180,23 @@ func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (
 			Message:   message,
 		})
 		if err != nil {
-			tx.Abort()
 			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 		commit, err := tx.WriteObject(git.CommitObject, raw)
 		if err != nil {
-			tx.Abort()
 			return nil, fmt.Errorf("write commit: %w", err)
 		}
 		if err := tx.Commit(); err != nil {
 			return nil, fmt.Errorf("write commit: %w", err)
 		}
-		_, _, treeBytes := tx.Stats()
+		_, n, written := tx.Stats()
+		if attempt == 0 {
+			blobs = n
+		}
+		packBytes += written
 		err = r.UpdateRefs(ctx, refs.Update{Ref: target.Ref, Old: target.Old, New: commit})
 		if err == nil {
-			return &CommitResult{Commit: commit, Tree: tree, Old: target.Old, PackBytes: blobBytes + treeBytes, BlobCount: blobs}, nil
+			return &CommitResult{Commit: commit, Tree: tree, Old: target.Old, PackBytes: packBytes, BlobCount: blobs}, nil
 		}
 		if !errors.Is(err, ErrConflict) || req.ExpectedHead != "" || attempt >= maxCommitRetries {
 			return nil, err
