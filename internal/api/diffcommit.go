@@ -1,9 +1,55 @@
 package api
 
-import "net/http"
+import (
+	"errors"
+	"net/http"
 
-// Placeholder until this resource is implemented (issue 4).
+	"github.com/strata-storage/strata/internal/commitpack"
+	"github.com/strata-storage/strata/internal/repo"
+)
 
+// POST /api/v1/repos/diff-commit (spec §5.7): a streamed NDJSON body of
+// metadata then diff chunks. The patch is spooled to a temporary file as
+// chunks arrive (memory stays flat), then applied to the parent's tree with
+// git apply --cached semantics and committed under commit-pack's rules:
+// same parent selection, ref policy, compare-and-swap and failure bodies.
 func (h *Handler) diffCommit(w http.ResponseWriter, r *http.Request, req *request) error {
-	return errorf(http.StatusNotImplemented, "internal", "not implemented yet")
+	ctx := r.Context()
+	rd := commitpack.NewReader(http.MaxBytesReader(w, r.Body, h.limits.MaxUploadBody), h.limits.MaxLine)
+	meta, err := rd.DiffMetadata()
+	if err != nil {
+		return err
+	}
+	creq := commitRequest(meta)
+	fail := func(err error) error { return &refFailure{branch: meta.TargetBranch, err: err} }
+
+	// Fail fast, before a long upload: policy, missing branch, stale head.
+	target, err := req.repo.ResolveTarget(ctx, creq)
+	if err != nil {
+		return fail(err)
+	}
+	failAt := func(err error) error { return &refFailure{branch: meta.TargetBranch, old: target.Old, err: err} }
+	if err := checkCommitPolicy(req.principal, meta.TargetBranch, target); err != nil {
+		return failAt(err)
+	}
+
+	patch, err := repo.NewPatchFile()
+	if err != nil {
+		return fail(err)
+	}
+	defer patch.Close()
+	if err := rd.Diff(patch); err != nil {
+		return failAt(err)
+	}
+	res, err := req.repo.CommitPatch(ctx, patch, creq)
+	if err != nil {
+		var pc *repo.PatchConflictError
+		if errors.As(err, &pc) {
+			// Not a lost race: the patch itself does not fit the branch.
+			err = &httpError{status: http.StatusConflict, label: "conflict", msg: pc.Error(), cause: err}
+		}
+		return failAt(err)
+	}
+	writeCommitResult(w, meta.TargetBranch, res)
+	return nil
 }
