@@ -355,7 +355,7 @@ func TestBranchDiff(t *testing.T) {
 			{"unknown base", url.Values{"branch": {"feature"}, "base": {"nope"}}, http.StatusNotFound},
 			{"bad boolean", url.Values{"branch": {"feature"}, "ephemeral": {"maybe"}}, http.StatusBadRequest},
 			{"escaping path filter", url.Values{"branch": {"feature"}, "path": {"../etc"}}, http.StatusBadRequest},
-			{"escaping ephemeral name", url.Values{"branch": {"../../../../refs/heads/main"}, "ephemeral": {"true"}}, http.StatusNotFound},
+			{"escaping ephemeral name", url.Values{"branch": {"../../../../../refs/heads/main"}, "ephemeral": {"true"}}, http.StatusNotFound},
 		} {
 			status, body := ds.get("/api/v1/repos/branches/diff", tc.q)
 			if msg, _ := body["error"].(string); status != tc.status || msg == "" {
