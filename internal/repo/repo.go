@@ -50,6 +50,11 @@ func (r *Repo) reader(ctx context.Context) (*catfile.Reader, func(), error) {
 func (r *Repo) ReadRef(ref git.ReferenceName) (git.ObjectID, error) {
 	name := string(ref)
 	for depth := 0; depth < 5; depth++ {
+		// The name becomes a file path: only well-formed ref names may be
+		// joined, so "../" can never walk out of the namespace or the repo.
+		if name != "HEAD" && git.CheckRefFormat(name) != nil {
+			return "", notFound("ref", name)
+		}
 		b, err := os.ReadFile(filepath.Join(r.path, filepath.FromSlash(name)))
 		switch {
 		case err == nil:

@@ -1,0 +1,56 @@
+package repo_test
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/catfile"
+	"github.com/strata-storage/strata/internal/repo"
+)
+
+// TestReadRef_noTraversal: a branch "name" can never walk out of its
+// namespace through the file system (regression: ephemeral reads once
+// resolved "../../../../../refs/heads/main" to the normal main).
+func TestReadRef_noTraversal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, err := git.NewFactory(git.FactoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := catfile.NewCache(f, catfile.Options{})
+	t.Cleanup(cache.Stop)
+	m, err := repo.NewManager(t.TempDir(), f, cache, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.Create(ctx, "abcdef0123", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", `c=$(git commit-tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904 -m x) && git update-ref refs/heads/main $c`)
+	cmd.Env = []string{"GIT_DIR=" + r.Path(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "PATH=/usr/bin:/bin:/usr/local/bin",
+		"GIT_AUTHOR_NAME=a", "GIT_AUTHOR_EMAIL=a@b", "GIT_COMMITTER_NAME=a", "GIT_COMMITTER_EMAIL=a@b"}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if _, err := r.ResolveCommit(ctx, git.NormalNamespace, "main"); err != nil {
+		t.Fatalf("normal main: %v", err)
+	}
+	for _, name := range []string{"../../../../../refs/heads/main", "../../refs/heads/main", "a/../../../../../refs/heads/main"} {
+		if _, err := r.ResolveCommit(ctx, git.EphemeralNamespace, name); !errors.Is(err, repo.ErrNotFound) {
+			t.Errorf("ephemeral %q: got %v, want not found", name, err)
+		}
+		if _, err := r.ResolveBranch(git.EphemeralNamespace, name); !errors.Is(err, repo.ErrNotFound) {
+			t.Errorf("branch %q: got %v, want not found", name, err)
+		}
+	}
+	if _, err := r.ReadRef(git.ReferenceName("refs/heads/../../" + filepath.Base(r.Path()))); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("traversal via ReadRef: %v", err)
+	}
+}
