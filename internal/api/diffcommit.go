@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/strata-storage/strata/internal/commitpack"
@@ -43,11 +42,6 @@ func (h *Handler) diffCommit(w http.ResponseWriter, r *http.Request, req *reques
 	}
 	res, err := req.repo.CommitPatch(ctx, patch, creq)
 	if err != nil {
-		var pc *repo.PatchConflictError
-		if errors.As(err, &pc) {
-			// Not a lost race: the patch itself does not fit the branch.
-			err = &httpError{status: http.StatusConflict, label: "conflict", msg: pc.Error(), cause: err}
-		}
 		return failAt(err)
 	}
 	writeCommitResult(w, meta.TargetBranch, res)

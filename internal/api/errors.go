@@ -50,6 +50,8 @@ func classify(err error) *httpError {
 	var cpErr *commitpack.Error
 	var maxErr *http.MaxBytesError
 	var pre *repo.PreconditionError
+	var mc *repo.MergeConflictError
+	var pc *repo.PatchConflictError
 	switch {
 	case errors.As(err, &he):
 		return he
@@ -65,6 +67,19 @@ func classify(err error) *httpError {
 		return &httpError{status: http.StatusUnauthorized, label: "unauthorized", msg: "invalid token"}
 	case errors.Is(err, repo.ErrNotFound), errors.Is(err, metadata.ErrNotFound):
 		return &httpError{status: http.StatusNotFound, label: "not_found", msg: err.Error()}
+	case errors.As(err, &mc):
+		extra := map[string]any{"conflict_paths": mc.Paths}
+		if mc.MergeBase != "" {
+			extra["merge_base_sha"] = string(mc.MergeBase)
+		}
+		return &httpError{status: http.StatusConflict, label: "conflict", msg: "merge conflict", cause: err, extra: extra}
+	case errors.Is(err, repo.ErrNotFastForward):
+		return &httpError{status: http.StatusConflict, label: "conflict", msg: "fast-forward not possible: the target branch has commits the source lacks", cause: err}
+	case errors.Is(err, repo.ErrUnrelatedHistories):
+		return &httpError{status: http.StatusBadRequest, label: "invalid", msg: "refusing to merge unrelated histories (set allow_unrelated_histories)", cause: err}
+	case errors.As(err, &pc):
+		// Not a lost race: the patch itself does not fit the branch.
+		return &httpError{status: http.StatusConflict, label: "conflict", msg: pc.Error(), cause: err}
 	case errors.Is(err, repo.ErrConflict):
 		return &httpError{status: http.StatusConflict, label: "conflict", msg: "the branch was updated concurrently; retry"}
 	case errors.Is(err, repo.ErrExists), errors.Is(err, metadata.ErrExists):

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -273,7 +272,7 @@ func (h *Handler) merge(w http.ResponseWriter, r *http.Request, req *request) er
 		Committer:               committer,
 	})
 	if err != nil {
-		return mergeError(err)
+		return err
 	}
 	resp := map[string]any{
 		"result":     string(res.Outcome),
@@ -291,21 +290,3 @@ func (h *Handler) merge(w http.ResponseWriter, r *http.Request, req *request) er
 	return nil
 }
 
-// mergeError gives the merge-specific failures their bodies; the rest go
-// through classify.
-func mergeError(err error) error {
-	var mc *repo.MergeConflictError
-	switch {
-	case errors.As(err, &mc):
-		extra := map[string]any{"conflict_paths": mc.Paths}
-		if mc.MergeBase != "" {
-			extra["merge_base_sha"] = string(mc.MergeBase)
-		}
-		return &httpError{status: http.StatusConflict, label: "conflict", msg: "merge conflict", cause: err, extra: extra}
-	case errors.Is(err, repo.ErrNotFastForward):
-		return &httpError{status: http.StatusConflict, label: "conflict", msg: "fast-forward not possible: the target branch has commits the source lacks", cause: err}
-	case errors.Is(err, repo.ErrUnrelatedHistories):
-		return &httpError{status: http.StatusBadRequest, label: "invalid", msg: "refusing to merge unrelated histories (set allow_unrelated_histories)", cause: err}
-	}
-	return err
-}
