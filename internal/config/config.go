@@ -36,6 +36,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// GitBinary is the git executable (default: git on PATH).
 	GitBinary string
+	// Maintenance configures background repository maintenance.
+	Maintenance Maintenance
 }
 
 // Default returns the embedded defaults: a server that runs with no flags.
@@ -47,6 +49,7 @@ func Default() Config {
 		MaxUploadBytes:  2 << 30,
 		MaxJSONBytes:    1 << 20,
 		ShutdownTimeout: 30 * time.Second,
+		Maintenance:     defaultMaintenance(),
 	}
 }
 
@@ -87,6 +90,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxJSONBytes, "max-json-bytes", c.MaxJSONBytes, "largest JSON request body (env STRATA_MAX_JSON_BYTES)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "grace period for in-flight requests on SIGTERM (env STRATA_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.GitBinary, "git-binary", c.GitBinary, "git executable (env STRATA_GIT_BINARY)")
+	c.Maintenance.register(fs)
 }
 
 // FromEnv overlays STRATA_<FLAG> environment variables (flag name upper
@@ -106,7 +110,7 @@ func (c *Config) FromEnv(lookup func(string) (string, bool)) error {
 	str("STRATA_TLS_KEY", &c.TLSKey)
 	str("STRATA_LOG_LEVEL", &c.LogLevel)
 	str("STRATA_GIT_BINARY", &c.GitBinary)
-	var errs []error
+	errs := []error{c.Maintenance.fromEnv(lookup)}
 	if v, ok := lookup("STRATA_LOG_JSON"); ok {
 		b, err := strconv.ParseBool(v)
 		errs = append(errs, wrapEnv("STRATA_LOG_JSON", err))
@@ -157,6 +161,7 @@ func (c *Config) Validate() error {
 	if c.MaxUploadBytes <= 0 || c.MaxJSONBytes <= 0 {
 		errs = append(errs, errors.New("body limits must be positive"))
 	}
+	errs = append(errs, c.Maintenance.validate())
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

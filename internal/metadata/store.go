@@ -61,6 +61,22 @@ type BranchRecord struct {
 	Seq       int64     // insertion order; breaks ties between equal CreatedAt
 }
 
+// RefEvent is the stored record of one reference moved by a successful ref
+// transaction. Object ids are hex strings; a created ref has an all-zero
+// Before, a deleted one an all-zero After. internal/events gives it types.
+type RefEvent struct {
+	// Seq orders events across all organisations and is the feed cursor.
+	Seq        int64
+	Org        string
+	RepoID     string
+	StorageKey string
+	Namespace  string // "" for normal refs, "ephemeral"
+	Ref        string // fully qualified inside Namespace: refs/heads/main
+	Before     string
+	After      string
+	At         time.Time // UTC
+}
+
 // Store is the repository registry. Implementations are safe for concurrent
 // use. Every repository query is scoped by org; only DeletedRepos, which
 // serves storage cleanup, spans organisations.
@@ -97,6 +113,20 @@ type Store interface {
 	// Branches returns all records of a namespace in creation order:
 	// CreatedAt ascending, then Seq.
 	Branches(ctx context.Context, storageKey, namespace string) ([]BranchRecord, error)
+
+	// AppendRefEvents durably appends the events of one ref transaction:
+	// all of them or, on error, none. It ignores Seq, Org and RepoID: Seq is
+	// assigned in slice order, and Org and RepoID are copied from the
+	// repository (live or deleted) registered under each StorageKey. A zero
+	// At means now. It returns the events as RefEvents will return them.
+	// ErrNotFound if a StorageKey is unknown.
+	AppendRefEvents(ctx context.Context, events []RefEvent) ([]RefEvent, error)
+	// RefEvents returns up to limit events with Seq > afterSeq in Seq order,
+	// across all organisations; limit <= 0 means no limit. Seqs become
+	// visible in increasing order: after a reader has seen Seq n it never
+	// sees a new event with Seq <= n, so a consumer that keeps the last Seq
+	// it handled as its cursor misses nothing and sees nothing twice.
+	RefEvents(ctx context.Context, afterSeq int64, limit int) ([]RefEvent, error)
 
 	Close() error
 }

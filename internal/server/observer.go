@@ -3,11 +3,95 @@ package server
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"time"
 
+	"github.com/strata-storage/strata/internal/config"
+	"github.com/strata-storage/strata/internal/events"
+	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/catfile"
 	"github.com/strata-storage/strata/internal/git/refs"
+	"github.com/strata-storage/strata/internal/maintenance"
 	"github.com/strata-storage/strata/internal/metadata"
+	"github.com/strata-storage/strata/internal/repo"
 )
+
+// newRepos builds the repository manager with the server's ref observer
+// and the maintenance worker that observer feeds: nil when maintenance is
+// disabled, not yet started otherwise.
+func newRepos(cfg config.Config, f *git.Factory, cache *catfile.Cache, store metadata.Store, log *slog.Logger) (*repo.Manager, *maintenance.Worker, error) {
+	obs := &refObserver{
+		events:   eventRecorder{log: events.NewLog(store), logger: log},
+		branches: branchRecorder{store: store, log: log},
+	}
+	repos, err := repo.NewManager(filepath.Join(cfg.DataDir, "repos"), f, cache, obs)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := cfg.Maintenance
+	if !m.Enabled {
+		log.Info("repository maintenance disabled")
+		return repos, nil, nil
+	}
+	opts := maintenance.DefaultOptions()
+	opts.Workers = m.Workers
+	opts.Interval = m.Interval
+	opts.RefUpdates = m.RefUpdates
+	opts.LooseObjects = m.LooseObjects
+	opts.FullInterval = m.FullInterval
+	opts.PruneGrace = m.PruneGrace
+	opts.StopTimeout = cfg.ShutdownTimeout
+	opts.Logger = log
+	w := maintenance.NewWorker(f, repos, opts)
+	// Set before anything is served, so no ref update can race it.
+	obs.maint = maintenanceTrigger{w: w}
+	return repos, w, nil
+}
+
+// refObserver is the server's repo.RefObserver, called after every
+// successful ref transaction, API write and push alike. It composes the
+// side effects of a ref update, run in this order on the request's
+// goroutine:
+//
+//  1. eventRecorder appends the transaction's ref-update events to the
+//     metadata store, durably, so they are on disk before the write is
+//     acknowledged;
+//  2. branchRecorder keeps branch creation times;
+//  3. maintenanceTrigger counts the write towards the repository's next
+//     maintenance run, without blocking.
+//
+// None can fail the write: the refs have already moved. Failures are
+// logged.
+type refObserver struct {
+	events   eventRecorder
+	branches branchRecorder
+	maint    maintenanceTrigger
+}
+
+func (o *refObserver) RefsUpdated(ctx context.Context, storageKey string, updates []refs.Update) {
+	o.events.RefsUpdated(ctx, storageKey, updates)
+	o.branches.RefsUpdated(ctx, storageKey, updates)
+	o.maint.RefsUpdated(ctx, storageKey, updates)
+}
+
+// eventRecorder writes one events.RefUpdate per moved ref, all of a
+// transaction in one metadata transaction.
+type eventRecorder struct {
+	log    *events.Log
+	logger *slog.Logger
+}
+
+func (e eventRecorder) RefsUpdated(ctx context.Context, storageKey string, updates []refs.Update) {
+	if _, err := e.log.Record(ctx, storageKey, updates, time.Now()); err != nil {
+		// The refs moved but consumers (webhooks, mirrors) will not hear of
+		// it: loud, with what is needed to replay by hand.
+		refs := make([]string, len(updates))
+		for i, u := range updates {
+			refs[i] = string(u.Ref) + " " + string(u.Old) + " " + string(u.New)
+		}
+		e.logger.Error("ref-update events lost", "repo", storageKey, "updates", refs, "err", err)
+	}
+}
 
 // branchRecorder keeps branch creation times (branches[].created_at and
 // creation-order listings) in step with every ref update.
@@ -16,7 +100,7 @@ type branchRecorder struct {
 	log   *slog.Logger
 }
 
-func (b *branchRecorder) RefsUpdated(ctx context.Context, storageKey string, updates []refs.Update) {
+func (b branchRecorder) RefsUpdated(ctx context.Context, storageKey string, updates []refs.Update) {
 	now := time.Now().UTC()
 	for _, u := range updates {
 		ns, _ := u.Ref.Namespace()
@@ -35,4 +119,14 @@ func (b *branchRecorder) RefsUpdated(ctx context.Context, storageKey string, upd
 			b.log.Error("record branch", "repo", storageKey, "ref", u.Ref, "err", err)
 		}
 	}
+}
+
+// maintenanceTrigger tells the maintenance worker about the write. With
+// maintenance disabled its worker is nil, and Trigger does nothing.
+type maintenanceTrigger struct {
+	w *maintenance.Worker
+}
+
+func (m maintenanceTrigger) RefsUpdated(_ context.Context, storageKey string, _ []refs.Update) {
+	m.w.Trigger(storageKey)
 }

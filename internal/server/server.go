@@ -21,8 +21,8 @@ import (
 	"github.com/strata-storage/strata/internal/config"
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/git/catfile"
+	"github.com/strata-storage/strata/internal/maintenance"
 	"github.com/strata-storage/strata/internal/metadata"
-	"github.com/strata-storage/strata/internal/repo"
 )
 
 // Server is a configured, not yet serving, Strata.
@@ -32,6 +32,7 @@ type Server struct {
 	out      io.Writer
 	store    metadata.Store
 	cache    *catfile.Cache
+	maint    *maintenance.Worker // nil when maintenance is disabled
 	http     *http.Server
 	listener net.Listener
 }
@@ -60,11 +61,13 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, out: out, store: store}
 	s.cache = catfile.NewCache(f, catfile.Options{})
-	repos, err := repo.NewManager(filepath.Join(cfg.DataDir, "repos"), f, s.cache, &branchRecorder{store: store, log: log})
+	repos, maint, err := newRepos(cfg, f, s.cache, store, log)
 	if err != nil {
 		s.closeOwners()
 		return nil, err
 	}
+	s.maint = maint
+	s.maint.Start() // stopped by closeOwners, before the pool and the DB
 	rest := api.New(api.Config{
 		Verifier: auth.NewVerifier(keys),
 		Store:    store,
@@ -138,6 +141,9 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 func (s *Server) closeOwners() {
+	// Maintenance first: its running task reads repositories and may
+	// still be writing them; nil-safe.
+	s.maint.Stop()
 	if s.cache != nil {
 		s.cache.Stop()
 	}

@@ -48,6 +48,13 @@ func Run(t *testing.T, open func(t *testing.T) metadata.Store) {
 		{"ForgetBranch", testForgetBranch},
 		{"Branches_recreatedRepo", testBranchesRecreated},
 		{"RecordBranch_concurrent", testConcurrentRecordBranch},
+		{"RefEvents_empty", testRefEventsEmpty},
+		{"AppendRefEvents_fields", testAppendRefEventsFields},
+		{"AppendRefEvents_order", testAppendRefEventsOrder},
+		{"AppendRefEvents_unknownStorageKey", testAppendRefEventsUnknown},
+		{"AppendRefEvents_deletedRepo", testAppendRefEventsDeleted},
+		{"RefEvents_paging", testRefEventsPaging},
+		{"RefEvents_concurrentTail", testRefEventsConcurrentTail},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

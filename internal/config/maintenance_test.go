@@ -1,0 +1,61 @@
+package config
+
+import (
+	"flag"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMaintenance_layers(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	env := map[string]string{
+		"STRATA_MAINTENANCE_WORKERS":       "3",
+		"STRATA_MAINTENANCE_INTERVAL":      "5m",
+		"STRATA_MAINTENANCE_REF_UPDATES":   "10",
+		"STRATA_MAINTENANCE_LOOSE_OBJECTS": "200",
+		"STRATA_PRUNE_GRACE":               "48h",
+	}
+	if err := c.FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatalf("FromEnv: %v", err)
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.Register(fs)
+	if err := fs.Parse([]string{"--maintenance=false", "--maintenance-full-interval=12h", "--maintenance-interval=1m"}); err != nil {
+		t.Fatal(err)
+	}
+	want := Maintenance{Enabled: false, Workers: 3, Interval: time.Minute, RefUpdates: 10, LooseObjects: 200,
+		FullInterval: 12 * time.Hour, PruneGrace: 48 * time.Hour}
+	if c.Maintenance != want {
+		t.Fatalf("Maintenance = %+v, want %+v", c.Maintenance, want)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+}
+
+func TestMaintenance_validate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		desc string
+		edit func(*Maintenance)
+		want string
+	}{
+		{"no workers", func(m *Maintenance) { m.Workers = 0 }, "--maintenance-workers"},
+		{"zero ref updates", func(m *Maintenance) { m.RefUpdates = 0 }, "--maintenance-ref-updates"},
+		{"negative interval", func(m *Maintenance) { m.Interval = -time.Second }, "intervals"},
+		{"grace too short", func(m *Maintenance) { m.PruneGrace = time.Minute }, "--prune-grace"},
+	} {
+		c := Default()
+		tc.edit(&c.Maintenance)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Validate = %v, want an error about %s", tc.desc, err, tc.want)
+		}
+	}
+	bad := Default()
+	err := bad.FromEnv(func(k string) (string, bool) { return "soon", k == "STRATA_PRUNE_GRACE" })
+	if err == nil || !strings.Contains(err.Error(), "STRATA_PRUNE_GRACE") {
+		t.Fatalf("FromEnv with a bad duration: %v", err)
+	}
+}

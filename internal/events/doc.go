@@ -1,0 +1,16 @@
+// Package events owns Strata's internal events: what happened to a
+// repository, recorded durably so that consumers (webhook delivery,
+// mirroring) can act on it later, at their own pace, without slowing the
+// write that caused it.
+//
+// Today there is one event, RefUpdate: one reference moved by a successful
+// ref transaction, whether an API write or a push made it. Log appends the
+// events of a transaction to the metadata store before the write is
+// acknowledged, and reads them back as a feed ordered by Seq. A consumer
+// keeps the Seq of the last event it handled as its cursor; the store
+// guarantees that seqs become visible in increasing order, so the cursor
+// neither skips nor repeats events.
+//
+// Delivery (signed webhook payloads, an SSRF-guarded client, the delivery
+// log) will live here too, as an owned worker reading the feed.
+package events

@@ -1,0 +1,391 @@
+package maintenance
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/repo"
+)
+
+// Options configure a Worker. Start from DefaultOptions: a zero duration or
+// threshold means zero (run every time), not "default".
+type Options struct {
+	// Workers is how many repositories may be maintained at once, across
+	// the whole server (minimum 1).
+	Workers int
+	// Interval is the least time between two runs of one repository, and
+	// between two checks that found nothing to do.
+	Interval time.Duration
+	// RefUpdates is the number of ref transactions after which a
+	// repository is due.
+	RefUpdates int
+	// LooseObjects is the number of loose objects after which a repository
+	// is due, checked at most once per Interval.
+	LooseObjects int
+	// FullInterval is how often a due run is a Full one (repack everything,
+	// prune); the others are Incremental.
+	FullInterval time.Duration
+	// PruneGrace is the age below which an unreachable object is kept: it
+	// may belong to a write that has not updated its ref yet.
+	PruneGrace time.Duration
+	// QueueSize bounds the repositories waiting for a worker (minimum 1).
+	// When it is full, Trigger drops the request; the repository's next
+	// ref update asks again.
+	QueueSize int
+	// StopTimeout is how long Stop lets a running task finish before it
+	// cancels the task (killing its git process, which git's atomic
+	// renames make safe).
+	StopTimeout time.Duration
+	// Logger receives one line per run; nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultOptions are the defaults of `strata serve`.
+func DefaultOptions() Options {
+	return Options{
+		Workers:      1,
+		Interval:     15 * time.Minute,
+		RefUpdates:   50,
+		LooseObjects: 1000,
+		FullInterval: 24 * time.Hour,
+		PruneGrace:   14 * 24 * time.Hour,
+		QueueSize:    1024,
+		StopTimeout:  30 * time.Second,
+	}
+}
+
+// Repositories opens repositories by storage key; *repo.Manager is one.
+// Open must return an error matching repo.ErrNotFound for a repository
+// that no longer exists.
+type Repositories interface {
+	Open(storageKey string) (*repo.Repo, error)
+}
+
+// Worker maintains repositories in the background after writes.
+//
+// Call Start once, Trigger any number of times from any goroutine, then
+// Stop once. Stop lets a running task finish (bounded by StopTimeout) and
+// drops queued ones. A nil *Worker does nothing, so a server with
+// maintenance disabled holds nil.
+type Worker struct {
+	git   *git.Factory
+	repos Repositories
+	opts  Options
+	log   *slog.Logger
+	now   func() time.Time
+
+	// ctx is the parent of every run; cancelled by Stop after StopTimeout.
+	ctx    context.Context
+	cancel context.CancelFunc
+	quit   chan struct{} // closed by Stop: take no more work
+	queue  chan string
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	started  bool
+	stopping bool
+	state    map[string]*repoState
+	swept    time.Time
+
+	// Test hooks: beforeRun and afterRun around the git steps of a run
+	// (not around checks that find nothing to do), handled after every
+	// dequeued repository, under w.mu.
+	beforeRun, afterRun func(storageKey string, kind Kind)
+	handled             func(storageKey string, o outcome)
+}
+
+// repoState is the scheduler's memory of one repository. A repository has
+// at most one entry in the queue or in a worker: queued and running are
+// never both true, which is what keeps two runs apart.
+type repoState struct {
+	updates   int       // ref transactions since the last completed run
+	queued    bool      // in the queue
+	running   bool      // a worker has it
+	lastRun   time.Time // end of the last run in this process
+	nextCheck time.Time // a check found nothing to do: not before this
+	lastSeen  time.Time // last Trigger
+}
+
+// NewWorker returns a stopped Worker that runs git through f on the
+// repositories repos opens.
+func NewWorker(f *git.Factory, repos Repositories, opts Options) *Worker {
+	opts.Workers = max(opts.Workers, 1)
+	opts.QueueSize = max(opts.QueueSize, 1)
+	opts.Interval = max(opts.Interval, 0)
+	opts.FullInterval = max(opts.FullInterval, 0)
+	opts.PruneGrace = max(opts.PruneGrace, 0)
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Worker{
+		git:    f,
+		repos:  repos,
+		opts:   opts,
+		log:    log,
+		now:    time.Now,
+		ctx:    ctx,
+		cancel: cancel,
+		quit:   make(chan struct{}),
+		queue:  make(chan string, opts.QueueSize),
+		state:  make(map[string]*repoState),
+	}
+}
+
+// Start starts the worker goroutines. Calling it again, or after Stop,
+// does nothing.
+func (w *Worker) Start() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started || w.stopping {
+		return
+	}
+	w.started = true
+	w.log.Info("maintenance worker started", "workers", w.opts.Workers, "interval", w.opts.Interval,
+		"ref_updates", w.opts.RefUpdates, "loose_objects", w.opts.LooseObjects,
+		"full_interval", w.opts.FullInterval, "prune_grace", w.opts.PruneGrace)
+	for range w.opts.Workers {
+		w.wg.Add(1)
+		go w.loop()
+	}
+}
+
+// Stop drops queued repositories, waits for running tasks to finish (or
+// cancels them after StopTimeout) and returns when every goroutine has
+// exited. It is safe to call more than once.
+func (w *Worker) Stop() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	if w.stopping {
+		w.mu.Unlock()
+		return
+	}
+	w.stopping = true
+	close(w.quit)
+	w.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		w.wg.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(w.opts.StopTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		w.log.Warn("maintenance: stop timeout reached, cancelling the running task", "timeout", w.opts.StopTimeout)
+		w.cancel()
+		<-done
+	}
+	w.cancel()
+}
+
+// Trigger tells the worker that a ref transaction committed in the
+// repository. It never blocks: it counts, and queues the repository if it
+// is due and not already queued or running.
+func (w *Worker) Trigger(storageKey string) {
+	if w == nil {
+		return
+	}
+	now := w.now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.started || w.stopping {
+		return
+	}
+	st := w.state[storageKey]
+	if st == nil {
+		st = &repoState{}
+		w.state[storageKey] = st
+	}
+	st.updates++
+	st.lastSeen = now
+	if st.queued || st.running || !w.due(st, now) {
+		return
+	}
+	select {
+	case w.queue <- storageKey:
+		st.queued = true
+	default:
+		w.log.Debug("maintenance queue full, dropping trigger", "repo", storageKey)
+	}
+}
+
+// due reports whether a repository should be queued: never twice within
+// Interval, and then when it had RefUpdates transactions or its last check
+// is an Interval old (the check will count loose objects).
+func (w *Worker) due(st *repoState, now time.Time) bool {
+	if !st.lastRun.IsZero() && now.Sub(st.lastRun) < w.opts.Interval {
+		return false
+	}
+	return st.updates >= w.opts.RefUpdates || !now.Before(st.nextCheck)
+}
+
+func (w *Worker) loop() {
+	defer w.wg.Done()
+	for {
+		select {
+		case <-w.quit:
+			return
+		case key := <-w.queue:
+			select {
+			case <-w.quit: // stopping wins over queued work
+				return
+			default:
+			}
+			w.handle(key)
+		}
+	}
+}
+
+// outcome is how handling a queued repository ended.
+type outcome int
+
+const (
+	ranOK     outcome = iota // a run completed
+	ranFailed                // a run failed; back off like a success
+	notNeeded                // the check found nothing to do
+	gone                     // the repository no longer exists
+)
+
+// handle checks and maybe maintains a dequeued repository.
+func (w *Worker) handle(key string) outcome {
+	w.mu.Lock()
+	st := w.state[key]
+	st.queued = false
+	st.running = true
+	pending := st.updates
+	w.mu.Unlock()
+
+	out := w.maintain(w.ctx, key, pending)
+
+	now := w.now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st.running = false
+	switch out {
+	case ranOK:
+		st.lastRun = now
+		st.updates = max(st.updates-pending, 0)
+	case ranFailed:
+		st.lastRun = now
+	case notNeeded:
+		st.nextCheck = now.Add(w.opts.Interval)
+	case gone:
+		delete(w.state, key)
+	}
+	w.sweep(now)
+	if w.handled != nil {
+		w.handled(key, out)
+	}
+	return out
+}
+
+// sweep forgets repositories idle for two intervals (at least an hour): for
+// them a fresh entry behaves the same, except that ref updates counted
+// below RefUpdates are lost, and the next Trigger checks loose objects
+// instead. It bounds the scheduler's memory by the set of active
+// repositories. Called with w.mu held.
+func (w *Worker) sweep(now time.Time) {
+	idle := max(2*w.opts.Interval, time.Hour)
+	if now.Sub(w.swept) < idle/2 {
+		return
+	}
+	w.swept = now
+	for key, st := range w.state {
+		cooling := (!st.lastRun.IsZero() && now.Sub(st.lastRun) < w.opts.Interval) || now.Before(st.nextCheck)
+		if !st.queued && !st.running && !cooling && now.Sub(st.lastSeen) >= idle {
+			delete(w.state, key)
+		}
+	}
+}
+
+// maintain checks one repository and runs what it needs.
+func (w *Worker) maintain(ctx context.Context, key string, pending int) outcome {
+	r, err := w.repos.Open(key)
+	if errors.Is(err, repo.ErrNotFound) {
+		w.log.Info("maintenance skipped", "repo", key, "reason", "repository deleted")
+		return gone
+	}
+	if err != nil {
+		w.log.Error("maintenance skipped", "repo", key, "err", err)
+		return ranFailed
+	}
+	dir := r.Path()
+	before, err := inspect(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			w.log.Info("maintenance skipped", "repo", key, "reason", "repository deleted")
+			return gone
+		}
+		w.log.Error("maintenance skipped", "repo", key, "err", err)
+		return ranFailed
+	}
+	now := w.now()
+	if pending < w.opts.RefUpdates && before.loose < w.opts.LooseObjects {
+		w.log.Debug("maintenance not needed", "repo", key, "ref_updates", pending, "loose", before.loose)
+		return notNeeded
+	}
+	kind := Incremental
+	if before.lastFull.IsZero() || now.Sub(before.lastFull) >= w.opts.FullInterval {
+		kind = Full
+	}
+
+	if w.beforeRun != nil {
+		w.beforeRun(key, kind)
+	}
+	var done []string
+	var failed string
+	start := time.Now()
+	for _, s := range w.steps(dir, kind) {
+		select {
+		case <-w.quit:
+			err = errStopping
+		default:
+			err = s.run(ctx)
+		}
+		if err != nil {
+			failed = s.name
+			break
+		}
+		done = append(done, s.name)
+	}
+	elapsed := time.Since(start)
+	if w.afterRun != nil {
+		w.afterRun(key, kind)
+	}
+
+	attrs := []any{"repo", key, "kind", string(kind), "tasks", done, "duration", elapsed.Round(time.Millisecond),
+		"ref_updates", pending, "loose_before", before.loose, "packs_before", before.packs}
+	if err != nil {
+		if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+			w.log.Info("maintenance skipped", append(attrs, "reason", "repository deleted during the run")...)
+			return gone
+		}
+		if errors.Is(err, errStopping) || ctx.Err() != nil {
+			w.log.Warn("maintenance run", append(attrs, "result", "interrupted", "task", failed)...)
+			return ranFailed
+		}
+		w.log.Error("maintenance run", append(attrs, "result", "failed", "task", failed, "err", err)...)
+		return ranFailed
+	}
+	after, _ := inspect(dir)
+	w.log.Info("maintenance run", append(attrs, "result", "ok", "loose_after", after.loose, "packs_after", after.packs,
+		"midx", after.midx, "bitmap", after.bitmap, "commit_graph", after.commitGraph)...)
+	return ranOK
+}
+
+var errStopping = errors.New("maintenance worker stopping")

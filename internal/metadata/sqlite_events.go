@@ -1,0 +1,79 @@
+package metadata
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+func (s *SQLiteStore) AppendRefEvents(ctx context.Context, events []RefEvent) ([]RefEvent, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	out := make([]RefEvent, len(events))
+	now := time.Now()
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		// One statement per event, in slice order, inside one transaction on
+		// the single writer connection: seqs follow the slice and commit in
+		// increasing order. INSERT … SELECT takes org and id from the
+		// registry, so an event cannot name a repository its key isn't.
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO ref_events
+				(org, repo_id, storage_key, namespace, ref, before_oid, after_oid, at)
+			SELECT org, id, storage_key, ?, ?, ?, ?, ?
+			FROM repos WHERE storage_key = ?
+			RETURNING seq, org, repo_id`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, e := range events {
+			at := e.At
+			if at.IsZero() {
+				at = now
+			}
+			e.At = fromNanos(at.UnixNano())
+			err := stmt.QueryRowContext(ctx, e.Namespace, e.Ref, e.Before, e.After, e.At.UnixNano(), e.StorageKey).
+				Scan(&e.Seq, &e.Org, &e.RepoID)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("repository with storage key %q: %w", e.StorageKey, ErrNotFound)
+			}
+			if err != nil {
+				return err
+			}
+			out[i] = e
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("append %d ref events: %w", len(events), err)
+	}
+	return out, nil
+}
+
+func (s *SQLiteStore) RefEvents(ctx context.Context, afterSeq int64, limit int) ([]RefEvent, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, org, repo_id, storage_key, namespace, ref, before_oid, after_oid, at
+		FROM ref_events WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read ref events after %d: %w", afterSeq, err)
+	}
+	defer rows.Close()
+	var events []RefEvent
+	for rows.Next() {
+		var e RefEvent
+		var at int64
+		if err := rows.Scan(&e.Seq, &e.Org, &e.RepoID, &e.StorageKey, &e.Namespace, &e.Ref, &e.Before, &e.After, &at); err != nil {
+			return nil, fmt.Errorf("read ref events after %d: %w", afterSeq, err)
+		}
+		e.At = fromNanos(at)
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read ref events after %d: %w", afterSeq, err)
+	}
+	return events, nil
+}

@@ -1,0 +1,49 @@
+package metadata
+
+import (
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A database created before ref events existed (schema version 1) gains
+// the table on open, and its repositories can record events at once.
+func TestOpenSQLite_upgradeToRefEvents(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "strata.db")
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, db, ms[:1]); err != nil {
+		t.Fatalf("migrate to version 1: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO repos (org, id, id_fold, storage_key, default_branch, created_at)
+		VALUES ('acme', 'old', 'old', 'k0123456789abcdef', 'main', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatalf("OpenSQLite on a version 1 database: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if v, err := s.SchemaVersion(ctx); err != nil || v != len(ms) {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, len(ms))
+	}
+	zero := strings.Repeat("0", 40)
+	got, err := s.AppendRefEvents(ctx, []RefEvent{{StorageKey: "k0123456789abcdef", Ref: "refs/heads/main", Before: zero, After: strings.Repeat("1", 40)}})
+	if err != nil {
+		t.Fatalf("AppendRefEvents after upgrade: %v", err)
+	}
+	if got[0].Org != "acme" || got[0].RepoID != "old" || got[0].Seq != 1 {
+		t.Fatalf("event = %+v", got[0])
+	}
+}
