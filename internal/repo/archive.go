@@ -98,7 +98,7 @@ func (r *Repo) Archive(ctx context.Context, commit git.ObjectID, opt ArchiveOpti
 		Flags:   []string{"-r", "-z", "--raw", "--no-abbrev", "--no-renames", "--no-commit-id"},
 		Args:    []string{string(git.EmptyTreeOID), string(commit)},
 		PostSep: specs,
-	}, git.WithStdoutPipe())
+	}, git.WithStdoutPipe(), git.WithEnv(magicPathspecs...))
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("archive %s: %w", commit, err)

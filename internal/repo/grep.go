@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/odb"
 )
 
 // Grep pattern dialect
@@ -265,7 +266,8 @@ func withoutSurrogates(rs []rune) []rune {
 // trailing "/" matches only directories. A glob that matches a directory
 // matches everything below it. A file is selected when it is below one of
 // Paths (all files when Paths is empty), matches an include glob or
-// extension (when any are given), and matches no exclude glob.
+// extension (when any are given), and matches no exclude glob. With
+// include globs or extensions, Paths entries act as directories.
 type PathFilter struct {
 	Paths        []string // directory or file paths, CleanPath form
 	IncludeGlobs []string
@@ -366,6 +368,11 @@ func (f PathFilter) pathspecs() ([]string, error) {
 	}
 	return specs, nil
 }
+
+// magicPathspecs pins the pathspec environment so the explicit magic
+// PathFilter writes (":(glob)", ":(exclude)", ":(literal)") means what it
+// says whatever the server's environment holds.
+var magicPathspecs = []string{"GIT_LITERAL_PATHSPECS=0", "GIT_GLOB_PATHSPECS=0", "GIT_NOGLOB_PATHSPECS=0", "GIT_ICASE_PATHSPECS=0"}
 
 // under reports whether path is below one of f.Paths (always, without
 // Paths). Git gets anchored include globs without the Paths restriction,
@@ -551,6 +558,9 @@ func (r *Repo) Grep(ctx context.Context, commit git.ObjectID, pat *GrepPattern, 
 	if err != nil {
 		return nil, err
 	}
+	if opt.StartAfter != "" {
+		specs = append(specs, r.skipSpecs(ctx, commit, opt.StartAfter, maxSkipSpecs)...)
+	}
 	if opt.MaxFiles <= 0 || opt.MaxLines <= 0 || opt.MaxBytes <= 0 || opt.MaxMatchesPerFile <= 0 || opt.Before < 0 || opt.After < 0 {
 		return nil, invalidf("grep limits must be positive")
 	}
@@ -573,7 +583,7 @@ func (r *Repo) Grep(ctx context.Context, commit git.ObjectID, pat *GrepPattern, 
 		Flags:   flags,
 		Args:    []string{string(commit)},
 		PostSep: specs,
-	}, git.WithStdin(strings.NewReader(pat.pcre+"\n")), git.WithStdoutPipe())
+	}, git.WithStdin(strings.NewReader(pat.pcre+"\n")), git.WithStdoutPipe(), git.WithEnv(magicPathspecs...))
 	if err != nil {
 		return nil, fmt.Errorf("grep %s: %w", commit, err)
 	}
@@ -598,6 +608,61 @@ func (r *Repo) Grep(ctx context.Context, commit git.ObjectID, pat *GrepPattern, 
 		return nil, fmt.Errorf("grep %s: %w", commit, werr)
 	}
 	return res, nil
+}
+
+// maxSkipSpecs bounds the exclude pathspecs skipSpecs adds: git checks
+// every path it walks against each of them.
+const maxSkipSpecs = 256
+
+// skipSpecs returns exclude pathspecs for the files and directories that
+// sort entirely at or before after, level by level along after's path,
+// as many as fit in budget. A later page then costs git nothing for the
+// pages before it. They only save work: collectGrep still drops every
+// path <= after, so a missing tree or a full budget just prunes less.
+func (r *Repo) skipSpecs(ctx context.Context, commit git.ObjectID, after string, budget int) []string {
+	rd, release, err := r.reader(ctx)
+	if err != nil {
+		return nil
+	}
+	defer release()
+	var specs []string
+	parts := strings.Split(after, "/")
+	treeish, dir := string(commit)+"^{tree}", ""
+	for i, comp := range parts {
+		info, data, err := rd.ReadObject(ctx, treeish, maxTreeSize)
+		if err != nil || info.Type != git.TreeObject {
+			break
+		}
+		entries, err := odb.ParseTree(data)
+		if err != nil {
+			break
+		}
+		last := i == len(parts)-1
+		key := comp // tree order compares a directory as "name/"
+		if !last {
+			key += "/"
+		}
+		var level []string
+		for _, e := range entries {
+			k := e.Name
+			if e.Mode == odb.ModeTree {
+				k += "/"
+			}
+			if k > key || k == key && !last {
+				break // entries are in tree order
+			}
+			level = append(level, ":(exclude,literal)"+dir+e.Name)
+		}
+		if len(specs)+len(level) <= budget {
+			specs = append(specs, level...)
+		}
+		if last {
+			break
+		}
+		dir += comp + "/"
+		treeish = string(commit) + ":" + strings.TrimSuffix(dir, "/")
+	}
+	return specs
 }
 
 // collectGrep reads `git grep -z -n --column` output:

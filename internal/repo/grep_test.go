@@ -274,3 +274,47 @@ func TestPathFilter_invalid(t *testing.T) {
 		})
 	}
 }
+
+// TestSkipSpecs: the pruning of a later page never hides a path after the
+// cursor, and does hide what lies before it.
+func TestSkipSpecs(t *testing.T) {
+	t.Parallel()
+	r := newBGTRepo(t)
+	files := []string{"a.txt", "b-x/1.txt", "b.txt", "b/c/d.txt", "b/c/e.txt", "b/c-d.txt", "b/z.txt", "bz/1.txt", "c[1]*.txt", "z.txt"}
+	content := map[string]string{}
+	for _, f := range files {
+		content[f] = "x\n"
+	}
+	commit := bgtCommit(t, r, content)
+	for _, tc := range []struct {
+		after  string
+		budget int
+	}{
+		{"a.txt", 256}, {"b.txt", 256}, {"b/c/d.txt", 256}, {"b/c/e.txt", 256}, {"b/c-d.txt", 256},
+		{"b/z.txt", 256}, {"c[1]*.txt", 256}, {"z.txt", 256}, {"b/c/d.txt", 2}, {"b/gone/x.txt", 256}, {"b", 256},
+	} {
+		specs := r.skipSpecs(context.Background(), commit, tc.after, tc.budget)
+		if len(specs) > tc.budget {
+			t.Errorf("%s: %d specs over budget %d", tc.after, len(specs), tc.budget)
+		}
+		args := append([]string{"diff-tree", "-r", "--name-only", "--no-renames", string(git.EmptyTreeOID), string(commit), "--"}, specs...)
+		if len(specs) == 0 {
+			args = args[:len(args)-1]
+		}
+		left := strings.Fields(bgtGit(t, r.Path(), "", args...))
+		var want []string
+		for _, f := range files {
+			if f > tc.after {
+				want = append(want, f)
+			}
+		}
+		for _, w := range want {
+			if !slices.Contains(left, w) {
+				t.Errorf("after %q: %s pruned (specs %q)", tc.after, w, specs)
+			}
+		}
+		if tc.budget > 2 && tc.after != "b/gone/x.txt" && len(left) != len(want) {
+			t.Errorf("after %q: %d paths left, want exactly %d (%q)", tc.after, len(left), len(want), left)
+		}
+	}
+}
