@@ -2,10 +2,7 @@ package maintenance
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -125,19 +122,6 @@ func TestWorker_concurrentWrites(t *testing.T) {
 	t.Logf("%d runs, %d during writes (%d full)", runs.Load(), runsDuringWrites.Load(), fullDuringWrites.Load())
 	for w := range writers {
 		for _, err := range writeErrs[w] {
-			if isFanoutRace(err) {
-				// Known bugs in internal/git/odb, reported. git prune-packed
-				// (run by repack -d) and git prune delete loose objects that
-				// are packed and then rmdir emptied fan-out directories.
-				// Transaction.Commit fsyncs the fan-out directory after
-				// linking, when the new object may already have been packed
-				// and its directory removed; createTemp gives up after two
-				// removals in a row. The objects are safe (packed, or never
-				// referenced); only the write reports a failure. Remove this
-				// branch once odb tolerates vanishing fan-out directories.
-				t.Logf("writer %d: KNOWN odb issue, write failed but nothing was lost: %v", w, err)
-				continue
-			}
 			t.Errorf("writer %d: commit failed during maintenance: %v", w, err)
 		}
 		history := gitOut(t, dir, "", "rev-list", fmt.Sprintf("refs/heads/w%d", w))
@@ -158,17 +142,6 @@ func TestWorker_concurrentWrites(t *testing.T) {
 	if strings.Contains(e.logBuf.String(), "result=failed") {
 		t.Fatalf("a run failed:\n%s", e.logBuf.String())
 	}
-}
-
-// isFanoutRace recognises the odb failure described in
-// TestWorker_concurrentWrites.
-func isFanoutRace(err error) bool {
-	msg := err.Error()
-	if !strings.Contains(msg, string(filepath.Separator)+"objects"+string(filepath.Separator)) {
-		return false
-	}
-	return errors.Is(err, fs.ErrNotExist) && strings.Contains(msg, "commit objects: open ") ||
-		strings.Contains(msg, "directory keeps disappearing")
 }
 
 // However many workers and triggers, one repository is never maintained by

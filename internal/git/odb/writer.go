@@ -307,7 +307,16 @@ func (t *Transaction) Commit() error {
 			paths = append(paths, filepath.Join(t.w.objectsDir, hex.EncodeToString([]byte{byte(i)})))
 		}
 	}
-	if err := parallel(len(paths), func(i int) error { return syncPath(paths[i]) }); err != nil {
+	err = parallel(len(paths), func(i int) error {
+		// A concurrent repack's prune-packed removes loose objects that are
+		// already in a (durable) pack and then their emptied fan-out
+		// directories: what vanished is safe elsewhere.
+		if err := syncPath(paths[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("commit objects: %w", err)
 	}
 	return nil
@@ -363,7 +372,7 @@ func (w *Writer) createTemp(oid git.ObjectID) (*os.File, string, error) {
 	dir := filepath.Join(w.objectsDir, string(oid[:2]))
 	// Retried: git prune removes empty fan-out directories, possibly just
 	// after we created one.
-	for range 3 {
+	for range 10 {
 		f, name, err := createUnique(dir, "tmp_obj_", 0o444)
 		if !errors.Is(err, fs.ErrNotExist) {
 			return f, name, err
