@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/git/catfile"
@@ -76,9 +77,11 @@ func (r *Repo) ReadRef(ref git.ReferenceName) (git.ObjectID, error) {
 	return "", fmt.Errorf("read ref %s: symbolic ref loop", ref)
 }
 
+// isDirErr: the name is a directory (refs/heads/a while refs/heads/a/b
+// exists) or sits under a file (refs/heads/a/b while refs/heads/a exists).
+// Either way there is no loose ref of that name; packed-refs decides.
 func isDirErr(err error) bool {
-	var pe *fs.PathError
-	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "is a directory")
+	return errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.ENOTDIR)
 }
 
 func (r *Repo) readPackedRef(name string) (git.ObjectID, error) {

@@ -54,3 +54,31 @@ func TestReadRef_noTraversal(t *testing.T) {
 		t.Errorf("traversal via ReadRef: %v", err)
 	}
 }
+
+// TestReadRef_underAFile: refs/tags/a/b while refs/tags/a exists is simply
+// not found (regression: it was an internal error).
+func TestReadRef_underAFile(t *testing.T) {
+	t.Parallel()
+	f, err := git.NewFactory(git.FactoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := catfile.NewCache(f, catfile.Options{})
+	t.Cleanup(cache.Stop)
+	m, _ := repo.NewManager(t.TempDir(), f, cache, nil)
+	r, err := m.Create(context.Background(), "0123456789ab", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReadRef("refs/heads/main/sub"); !errors.Is(err, repo.ErrNotFound) {
+		t.Fatalf("got %v", err)
+	}
+	cmd := exec.Command("git", "--git-dir", r.Path(), "update-ref", "refs/tags/a", "4b825dc642cb6eb9a060e54bf8d69288fbee4904")
+	cmd.Env = []string{"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "PATH=/usr/bin:/bin:/usr/local/bin"}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	if _, err := r.ReadRef("refs/tags/a/b"); !errors.Is(err, repo.ErrNotFound) {
+		t.Fatalf("ref under a file: got %v, want not found", err)
+	}
+}
