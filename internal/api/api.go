@@ -17,10 +17,12 @@ type Limits struct {
 	MaxUploadBody int64
 	// MaxLine caps one NDJSON line.
 	MaxLine int
+	// MaxPatch caps a diff-commit patch: git apply holds it in memory.
+	MaxPatch int64
 }
 
 // DefaultLimits are used for zero fields.
-var DefaultLimits = Limits{MaxJSONBody: 1 << 20, MaxUploadBody: 2 << 30, MaxLine: 8 << 20}
+var DefaultLimits = Limits{MaxJSONBody: 1 << 20, MaxUploadBody: 2 << 30, MaxLine: 8 << 20, MaxPatch: 128 << 20}
 
 // Config is what the API needs from the rest of the server.
 type Config struct {
@@ -53,6 +55,9 @@ func New(cfg Config) *Handler {
 	}
 	if h.limits.MaxUploadBody == 0 {
 		h.limits.MaxUploadBody = DefaultLimits.MaxUploadBody
+	}
+	if h.limits.MaxPatch == 0 {
+		h.limits.MaxPatch = DefaultLimits.MaxPatch
 	}
 	if h.limits.MaxLine == 0 {
 		h.limits.MaxLine = DefaultLimits.MaxLine

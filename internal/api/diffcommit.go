@@ -1,6 +1,7 @@
 package api
 
 import (
+	"io"
 	"net/http"
 
 	"github.com/strata-storage/strata/internal/commitpack"
@@ -37,7 +38,7 @@ func (h *Handler) diffCommit(w http.ResponseWriter, r *http.Request, req *reques
 		return fail(err)
 	}
 	defer patch.Close()
-	if err := rd.Diff(patch); err != nil {
+	if err := rd.Diff(&cappedWriter{w: patch, left: h.limits.MaxPatch}); err != nil {
 		return failAt(err)
 	}
 	res, err := req.repo.CommitPatch(ctx, patch, creq)
@@ -46,4 +47,18 @@ func (h *Handler) diffCommit(w http.ResponseWriter, r *http.Request, req *reques
 	}
 	writeCommitResult(w, meta.TargetBranch, res)
 	return nil
+}
+
+// cappedWriter refuses to grow a spooled patch past the configured cap.
+type cappedWriter struct {
+	w    io.Writer
+	left int64
+}
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > c.left {
+		return 0, errorf(http.StatusRequestEntityTooLarge, "invalid", "patch exceeds the %d-byte limit", c.left)
+	}
+	c.left -= int64(len(p))
+	return c.w.Write(p)
 }
