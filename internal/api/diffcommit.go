@@ -57,7 +57,7 @@ type cappedWriter struct {
 
 func (c *cappedWriter) Write(p []byte) (int, error) {
 	if int64(len(p)) > c.left {
-		return 0, errorf(http.StatusRequestEntityTooLarge, "invalid", "patch exceeds the %d-byte limit", c.left)
+		return 0, errorf(http.StatusRequestEntityTooLarge, "invalid", "patch is larger than the server allows")
 	}
 	c.left -= int64(len(p))
 	return c.w.Write(p)
