@@ -186,3 +186,7 @@ func quoteTrunc(s string, n int) string {
 	}
 	return fmt.Sprintf("%q...(%d bytes)", s[:cut], len(s))
 }
+
+// LiteralPathspec makes p match exactly the path p when handed to git as a
+// pathspec: without it, "star*.txt" is a wildcard and ":x" pathspec magic.
+func LiteralPathspec(p string) string { return ":(literal)" + p }

@@ -92,7 +92,7 @@ func (r *Repo) LastChange(ctx context.Context, commit git.ObjectID, path string)
 		Name:    "rev-list",
 		Flags:   []string{"--max-count=1"},
 		Args:    []string{string(commit)},
-		PostSep: []string{path},
+		PostSep: []string{git.LiteralPathspec(path)},
 	})
 	if err != nil {
 		return LastChange{}, fmt.Errorf("last change of %s: %w", path, err)

@@ -194,7 +194,7 @@ func (r *Repo) Log(ctx context.Context, tip git.ObjectID, opt LogOptions) ([]*Co
 		Args:  []string{string(tip)},
 	}
 	if opt.Path != "" {
-		cmd.PostSep = []string{opt.Path}
+		cmd.PostSep = []string{git.LiteralPathspec(opt.Path)}
 	}
 	out, err := r.git.Output(ctx, r.path, cmd)
 	if err != nil {

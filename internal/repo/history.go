@@ -39,7 +39,7 @@ func (r *Repo) LastChanges(ctx context.Context, commit git.ObjectID, paths []str
 	}
 	if len(want) <= 64 {
 		for p := range want {
-			cmd.PostSep = append(cmd.PostSep, p)
+			cmd.PostSep = append(cmd.PostSep, git.LiteralPathspec(p))
 		}
 	}
 	p, err := r.git.Start(ctx, r.path, cmd, git.WithStdoutPipe())

@@ -356,6 +356,9 @@ func (ed *treeEditor) write(n *treeNode) (git.ObjectID, error) {
 				return "", err
 			}
 			if e.sub.loaded && len(e.sub.entries) == 0 {
+				// Emptied: drop it here too, so the parent sees it gone and
+				// can vanish in turn.
+				delete(n.entries, name)
 				continue
 			}
 			e.oid = oid
