@@ -36,6 +36,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// GitBinary is the git executable (default: git on PATH).
 	GitBinary string
+	// OrgSigningKeys maps an organisation to files of keys whose commit
+	// signatures satisfy a verify-sig ref policy: SSH allowed-signers files
+	// and/or ASCII-armored OpenPGP public keyrings (told apart by content).
+	OrgSigningKeys map[string][]string
 	// Maintenance configures background repository maintenance.
 	Maintenance Maintenance
 }
@@ -91,6 +95,21 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "grace period for in-flight requests on SIGTERM (env STRATA_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.GitBinary, "git-binary", c.GitBinary, "git executable (env STRATA_GIT_BINARY)")
 	c.Maintenance.register(fs)
+	fs.Func("org-signing-keys", "organisation and commit-signing keys for verify-sig, NAME=FILE (SSH allowed signers and/or armored OpenPGP keyring); repeatable (env STRATA_ORG_SIGNING_KEYS, comma-separated)", c.addSigningKeys)
+}
+
+// addSigningKeys records one --org-signing-keys NAME=FILE.
+func (c *Config) addSigningKeys(v string) error {
+	name, path, ok := strings.Cut(v, "=")
+	name, path = strings.TrimSpace(name), strings.TrimSpace(path)
+	if !ok || name == "" || path == "" {
+		return fmt.Errorf("want NAME=KEY_FILE, got %q", v)
+	}
+	if c.OrgSigningKeys == nil {
+		c.OrgSigningKeys = make(map[string][]string)
+	}
+	c.OrgSigningKeys[name] = append(c.OrgSigningKeys[name], path)
+	return nil
 }
 
 // FromEnv overlays STRATA_<FLAG> environment variables (flag name upper
@@ -127,6 +146,13 @@ func (c *Config) FromEnv(lookup func(string) (string, bool)) error {
 		d, err := time.ParseDuration(v)
 		errs = append(errs, wrapEnv("STRATA_SHUTDOWN_TIMEOUT", err))
 		c.ShutdownTimeout = d
+	}
+	if v, ok := lookup("STRATA_ORG_SIGNING_KEYS"); ok {
+		for _, part := range strings.Split(v, ",") {
+			if strings.TrimSpace(part) != "" {
+				errs = append(errs, wrapEnv("STRATA_ORG_SIGNING_KEYS", c.addSigningKeys(part)))
+			}
+		}
 	}
 	if v, ok := lookup("STRATA_ORG"); ok {
 		for _, part := range strings.Split(v, ",") {

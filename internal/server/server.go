@@ -21,6 +21,7 @@ import (
 	"github.com/strata-storage/strata/internal/config"
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/git/catfile"
+	"github.com/strata-storage/strata/internal/githttp"
 	"github.com/strata-storage/strata/internal/maintenance"
 	"github.com/strata-storage/strata/internal/metadata"
 )
@@ -76,8 +77,25 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		Limits:   api.Limits{MaxJSONBody: cfg.MaxJSONBytes, MaxUploadBody: cfg.MaxUploadBytes},
 	})
 
+	// Git smart HTTP (/{repo}.git/...): everything /api/ and /healthz don't take.
+	gitHTTP, err := githttp.New(githttp.Config{
+		Verifier:    auth.NewVerifier(keys),
+		Store:       store,
+		Repos:       repos,
+		Git:         f,
+		Logger:      log,
+		HooksDir:    filepath.Join(cfg.DataDir, "hooks"),
+		SigningKeys: cfg.OrgSigningKeys,
+		SigningDir:  filepath.Join(cfg.DataDir, "signing"),
+	})
+	if err != nil {
+		s.closeOwners()
+		return nil, err
+	}
+
 	mux := http.NewServeMux()
 	mux.Handle("/api/", rest)
+	mux.Handle("/", gitHTTP)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")

@@ -1,0 +1,48 @@
+package githttp
+
+import (
+	"log/slog"
+	"net/http"
+)
+
+// httpError is a failure answered before any Git output went out. Once
+// git has written to the response, the status is fixed and failures travel
+// in-band as git's own messages.
+type httpError struct {
+	status int
+	msg    string // sent to the client; git shows a text/plain body as "remote: <msg>"
+	cause  error  // logged, never sent
+}
+
+// fail sends e as text/plain. A 401 carries the Basic challenge: libcurl
+// sends the credentials embedded in a remote URL only after one.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, e *httpError) {
+	// Every clone starts with a 401 (the challenge libcurl waits for), so
+	// client errors are debug noise; 503 is back-pressure, not a fault.
+	level := slog.LevelDebug
+	switch {
+	case e.status == http.StatusServiceUnavailable:
+		level = slog.LevelWarn
+	case e.status >= 500:
+		level = slog.LevelError
+	}
+	h.log.Log(r.Context(), level, "git request failed", "method", r.Method, "path", r.URL.Path,
+		"status", e.status, "msg", e.msg, "err", e.cause)
+	hdr := w.Header()
+	if e.status == http.StatusUnauthorized {
+		hdr.Set("WWW-Authenticate", `Basic realm="Strata"`)
+	}
+	setNoCache(hdr)
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.status)
+	_, _ = w.Write([]byte(e.msg + "\n"))
+}
+
+// setNoCache forbids caching, as git-http-backend(1) does for every
+// dynamic response.
+func setNoCache(h http.Header) {
+	h.Set("Cache-Control", "no-cache, max-age=0, must-revalidate")
+	h.Set("Pragma", "no-cache")
+	h.Set("Expires", "Fri, 01 Jan 1980 00:00:00 GMT")
+}

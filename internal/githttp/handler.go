@@ -1,0 +1,276 @@
+package githttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/strata-storage/strata/internal/auth"
+	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/metadata"
+	"github.com/strata-storage/strata/internal/repo"
+)
+
+// TokenVerifier turns a JWT into a Principal; *auth.Verifier is one.
+type TokenVerifier interface {
+	Verify(token string) (*auth.Principal, error)
+}
+
+// Limits bound what one Git request may cost. Zero fields take the value
+// in DefaultLimits.
+type Limits struct {
+	// MaxPushBytes caps the pack of one push (receive.maxInputSize; git
+	// reports "pack exceeds maximum allowed size"). The request body as a
+	// whole is cut off a little above it.
+	MaxPushBytes int64
+	// MaxRequestBytes caps an upload-pack request body (wants, haves and
+	// arguments) after gzip decoding.
+	MaxRequestBytes int64
+	// MaxConcurrentPacks caps how many upload-pack processes (each with its
+	// pack-objects) run at once. Further requests queue.
+	MaxConcurrentPacks int
+	// PackQueueTimeout is how long a request waits in that queue before it
+	// is answered 503 with Retry-After.
+	PackQueueTimeout time.Duration
+	// RequestTimeout bounds one request end to end; git is killed when it
+	// expires.
+	RequestTimeout time.Duration
+	// PackWindowMemory is pack.windowMemory for the pack-objects that
+	// upload-pack runs: the delta window's memory per thread.
+	PackWindowMemory string
+}
+
+// DefaultLimits are used for zero fields; MaxConcurrentPacks defaults to
+// twice the number of CPUs (at least 4).
+var DefaultLimits = Limits{
+	MaxPushBytes:     2 << 30,
+	MaxRequestBytes:  64 << 20,
+	PackQueueTimeout: 30 * time.Second,
+	RequestTimeout:   time.Hour,
+	PackWindowMemory: "256m",
+}
+
+// Config is what the Git transport needs from the rest of the server.
+type Config struct {
+	Verifier TokenVerifier
+	Store    metadata.Store
+	Repos    *repo.Manager
+	Git      *git.Factory
+	Logger   *slog.Logger
+	Limits   Limits
+
+	// HooksDir receives the proc-receive hook script (core.hooksPath of
+	// every receive-pack). It must allow executing files.
+	HooksDir string
+	// HookExecutable is the strata binary the hook script runs as
+	// `<HookExecutable> hook proc-receive`; empty means os.Executable().
+	// A test binary used here must dispatch that call to RunHook.
+	HookExecutable string
+	// SocketDir is where each push gets a private directory for the unix
+	// socket its hook calls back on; empty means os.TempDir(). Socket paths
+	// are limited to about 100 bytes, so it should be short.
+	SocketDir string
+	// SigningKeys lists, per organisation, files holding the keys whose
+	// signatures satisfy a verify-sig policy: SSH allowed-signers files
+	// and/or ASCII-armored OpenPGP public keyrings.
+	SigningKeys map[string][]string
+	// SigningDir receives the keyrings git verifies with, prepared from
+	// SigningKeys (one private directory per organisation).
+	SigningDir string
+}
+
+// Handler serves Git smart HTTP. It is safe for concurrent use.
+type Handler struct {
+	verifier  TokenVerifier
+	store     metadata.Store
+	repos     *repo.Manager
+	git       *git.Factory
+	log       *slog.Logger
+	limits    Limits
+	hooksDir  string
+	socketDir string
+	keys      *signingKeys
+	packs     chan struct{} // semaphore of upload-pack slots
+}
+
+// New checks cfg, installs the hook script and prepares the signing
+// keyrings.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Verifier == nil || cfg.Store == nil || cfg.Repos == nil || cfg.Git == nil {
+		return nil, errors.New("githttp: Verifier, Store, Repos and Git are required")
+	}
+	if cfg.HooksDir == "" || cfg.SigningDir == "" {
+		return nil, errors.New("githttp: HooksDir and SigningDir are required")
+	}
+	h := &Handler{
+		verifier:  cfg.Verifier,
+		store:     cfg.Store,
+		repos:     cfg.Repos,
+		git:       cfg.Git,
+		log:       cfg.Logger,
+		limits:    withDefaults(cfg.Limits),
+		socketDir: cfg.SocketDir,
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.socketDir == "" {
+		h.socketDir = os.TempDir()
+	}
+	h.packs = make(chan struct{}, h.limits.MaxConcurrentPacks)
+	var err error
+	if h.hooksDir, err = filepath.Abs(cfg.HooksDir); err != nil {
+		return nil, fmt.Errorf("githttp: hooks dir: %w", err)
+	}
+	exe := cfg.HookExecutable
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("githttp: locate the strata binary for the push hook: %w", err)
+		}
+	}
+	if err := installHook(h.hooksDir, exe); err != nil {
+		return nil, err
+	}
+	if h.keys, err = prepareSigningKeys(cfg.SigningDir, cfg.SigningKeys); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func withDefaults(l Limits) Limits {
+	d := DefaultLimits
+	if l.MaxPushBytes <= 0 {
+		l.MaxPushBytes = d.MaxPushBytes
+	}
+	if l.MaxRequestBytes <= 0 {
+		l.MaxRequestBytes = d.MaxRequestBytes
+	}
+	if l.MaxConcurrentPacks <= 0 {
+		l.MaxConcurrentPacks = max(4, 2*runtime.NumCPU())
+	}
+	if l.PackQueueTimeout <= 0 {
+		l.PackQueueTimeout = d.PackQueueTimeout
+	}
+	if l.RequestTimeout <= 0 {
+		l.RequestTimeout = d.RequestTimeout
+	}
+	if l.PackWindowMemory == "" {
+		l.PackWindowMemory = d.PackWindowMemory
+	}
+	return l
+}
+
+// request is an authorised Git request on one repository.
+type request struct {
+	route     route
+	service   string
+	principal *auth.Principal
+	meta      metadata.Repo
+	repo      *repo.Repo
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, err := parseRoute(r.URL.EscapedPath())
+	if err != nil {
+		h.fail(w, r, &httpError{status: http.StatusNotFound, msg: "not found"})
+		return
+	}
+	svc := rt.service
+	if rt.infoRefs {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			h.fail(w, r, &httpError{status: http.StatusMethodNotAllowed, msg: "method not allowed"})
+			return
+		}
+		svc = r.URL.Query().Get("service")
+		if svc != serviceUploadPack && svc != serviceReceivePack {
+			h.fail(w, r, &httpError{status: http.StatusForbidden, msg: "only the smart HTTP protocol is served: use git 1.6.6 or newer"})
+			return
+		}
+	} else if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		h.fail(w, r, &httpError{status: http.StatusMethodNotAllowed, msg: "method not allowed"})
+		return
+	}
+	req, herr := h.authorize(r, rt, svc)
+	if herr != nil {
+		h.fail(w, r, herr)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.limits.RequestTimeout)
+	defer cancel()
+	switch {
+	case rt.infoRefs:
+		h.advertise(ctx, w, r, req)
+	case svc == serviceUploadPack:
+		h.uploadPack(ctx, w, r, req)
+	default:
+		h.receivePack(ctx, w, r, req)
+	}
+}
+
+// authorize applies spec §6.2 in order: credentials (401 with a Basic
+// challenge, which libcurl needs before it sends the token embedded in the
+// URL), scope and repo claim (403), the push-only import remote (403), then
+// the repository itself (404).
+func (h *Handler) authorize(r *http.Request, rt route, svc string) (*request, *httpError) {
+	token, ok := credentials(r)
+	if !ok {
+		return nil, &httpError{status: http.StatusUnauthorized, msg: "authentication required: use the token as the password"}
+	}
+	p, err := h.verifier.Verify(token)
+	if err != nil {
+		return nil, &httpError{status: http.StatusUnauthorized, msg: "invalid token", cause: err}
+	}
+	scope := auth.ScopeGitRead
+	if svc == serviceReceivePack {
+		scope = auth.ScopeGitWrite
+	}
+	if !p.Has(scope) {
+		return nil, &httpError{status: http.StatusForbidden, msg: fmt.Sprintf("token lacks the %s scope", scope)}
+	}
+	if p.Repo != rt.repoID {
+		return nil, &httpError{status: http.StatusForbidden, msg: "token is not valid for this repository"}
+	}
+	if rt.remote == remoteImport && svc == serviceUploadPack {
+		return nil, &httpError{status: http.StatusForbidden, msg: "the +import remote is push-only"}
+	}
+	meta, err := h.store.Repo(r.Context(), p.Org, rt.repoID)
+	if errors.Is(err, metadata.ErrNotFound) || errors.Is(err, metadata.ErrDeleted) {
+		return nil, &httpError{status: http.StatusNotFound, msg: "repository not found"}
+	}
+	if err != nil {
+		return nil, &httpError{status: http.StatusInternalServerError, msg: "internal error", cause: err}
+	}
+	rp, err := h.repos.Open(meta.StorageKey)
+	if errors.Is(err, repo.ErrNotFound) {
+		return nil, &httpError{status: http.StatusNotFound, msg: "repository not found"}
+	}
+	if err != nil {
+		return nil, &httpError{status: http.StatusInternalServerError, msg: "internal error", cause: err}
+	}
+	return &request{route: rt, service: svc, principal: p, meta: meta, repo: rp}, nil
+}
+
+// credentials returns the token from HTTP Basic (any user name, the token
+// as password, as the SDK's remote URLs carry it) or from a Bearer header.
+func credentials(r *http.Request) (string, bool) {
+	scheme, rest, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	switch strings.ToLower(scheme) {
+	case "basic":
+		_, pw, ok := r.BasicAuth()
+		pw = strings.TrimSpace(pw)
+		return pw, ok && pw != ""
+	case "bearer":
+		t := strings.TrimSpace(rest)
+		return t, t != ""
+	}
+	return "", false
+}

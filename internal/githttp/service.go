@@ -1,0 +1,354 @@
+package githttp
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/strata-storage/strata/internal/git"
+)
+
+// copyBufferSize is the size of the buffer between git's stdout and the
+// response: each read is written and flushed at once.
+const copyBufferSize = 64 << 10
+
+var copyBuffers = sync.Pool{New: func() any { return new([copyBufferSize]byte) }}
+
+// pushBodySlack is how far a push body may exceed MaxPushBytes (command
+// list, framing) before it is cut off; receive.maxInputSize fails first,
+// with a clearer message.
+const pushBodySlack = 16 << 20
+
+// maxPushCommandBytes caps the command list at the head of a push.
+const maxPushCommandBytes = 8 << 20
+
+// gitProtocol returns GIT_PROTOCOL for the request. Only "version=N"
+// entries of the Git-Protocol header survive: nothing else a client sends
+// reaches git's environment.
+func gitProtocol(r *http.Request) string {
+	v := ""
+	for _, hv := range r.Header.Values("Git-Protocol") {
+		for _, kv := range strings.Split(hv, ":") {
+			switch kv {
+			case "version=0", "version=1", "version=2":
+				v = kv
+			}
+		}
+	}
+	return v
+}
+
+// serviceEnv is the environment of one upload-pack or receive-pack.
+func (h *Handler) serviceEnv(r *http.Request, req *request) []string {
+	var env []string
+	if req.service == serviceUploadPack {
+		env = configEnv(
+			"uploadpack.allowFilter", "true", // partial clone (--filter=blob:none)
+			"uploadpack.allowAnySHA1InWant", "true", // its lazy fetches of single blobs
+			"transfer.hideRefs", "refs/namespaces", // the normal remote never shows ephemeral refs
+			"pack.windowMemory", h.limits.PackWindowMemory,
+		)
+	} else {
+		env = configEnv(
+			"receive.procReceiveRefs", "refs", // every ref goes through the hook
+			"core.hooksPath", h.hooksDir,
+			"receive.maxInputSize", strconv.FormatInt(h.limits.MaxPushBytes, 10),
+			"receive.fsckObjects", "true",
+			"receive.advertisePushOptions", "false",
+			"transfer.hideRefs", "refs/namespaces",
+		)
+	}
+	if ns := req.route.remote.namespace(); ns != git.NormalNamespace {
+		env = append(env, "GIT_NAMESPACE="+string(ns))
+	}
+	if v := gitProtocol(r); v != "" {
+		env = append(env, "GIT_PROTOCOL="+v)
+	}
+	return env
+}
+
+func serviceCommand(req *request, advertise bool) git.Command {
+	flags := []string{"--stateless-rpc"}
+	if advertise {
+		flags = append(flags, "--advertise-refs")
+	}
+	return git.Command{Name: strings.TrimPrefix(req.service, "git-"), Flags: flags, Args: []string{req.repo.Path()}}
+}
+
+// GET .../info/refs?service=...: the ref advertisement. Protocol v0/v1
+// answers start with "# service=<svc>" and a flush (gitprotocol-http(5));
+// a v2 answer is the capability advertisement alone.
+func (h *Handler) advertise(ctx context.Context, w http.ResponseWriter, r *http.Request, req *request) {
+	var prefix []byte
+	if !(req.service == serviceUploadPack && gitProtocol(r) == "version=2") {
+		prefix = appendPkt(nil, "# service="+req.service+"\n")
+		prefix = append(prefix, "0000"...)
+	}
+	setNoCache(w.Header())
+	w.Header().Set("Content-Type", "application/x-"+req.service+"-advertisement")
+	h.run(ctx, w, r, req, serviceCommand(req, true), nil, h.serviceEnv(r, req), prefix)
+}
+
+// POST .../git-upload-pack: fetch and clone. Pack generation is the
+// expensive part of the transport, so it waits for a slot first.
+func (h *Handler) uploadPack(ctx context.Context, w http.ResponseWriter, r *http.Request, req *request) {
+	if herr := checkRequestType(r, req.service); herr != nil {
+		h.fail(w, r, herr)
+		return
+	}
+	release, err := h.acquirePackSlot(ctx)
+	if err != nil {
+		w.Header().Set("Retry-After", "10")
+		h.fail(w, r, &httpError{status: http.StatusServiceUnavailable, msg: "too many clones and fetches in progress; try again later", cause: err})
+		return
+	}
+	defer release()
+	body, herr := requestBody(w, r, h.limits.MaxRequestBytes)
+	if herr != nil {
+		h.fail(w, r, herr)
+		return
+	}
+	defer body.Close()
+	h.startResult(w, req.service)
+	h.run(ctx, w, r, req, serviceCommand(req, false), body, h.serviceEnv(r, req), nil)
+}
+
+// POST .../git-receive-pack: push. The command list at the head of the body
+// is read here (it tells which refs the client asked for, for atomic
+// pushes), then the whole body streams to receive-pack, whose proc-receive
+// hook calls back into a pushSession.
+func (h *Handler) receivePack(ctx context.Context, w http.ResponseWriter, r *http.Request, req *request) {
+	if herr := checkRequestType(r, req.service); herr != nil {
+		h.fail(w, r, herr)
+		return
+	}
+	body, herr := requestBody(w, r, h.limits.MaxPushBytes+pushBodySlack)
+	if herr != nil {
+		h.fail(w, r, herr)
+		return
+	}
+	defer body.Close()
+	br := bufio.NewReaderSize(body, copyBufferSize)
+	push, head, err := readPushCommands(br, maxPushCommandBytes)
+	if err != nil {
+		status := http.StatusBadRequest
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		h.fail(w, r, &httpError{status: status, msg: "bad push request: " + err.Error(), cause: err})
+		return
+	}
+	env := h.serviceEnv(r, req)
+	if len(push.commands) > 0 {
+		sess := &pushSession{h: h, req: req, sent: push}
+		hookEnv, stop, err := h.listenHook(ctx, sess)
+		if err != nil {
+			h.fail(w, r, &httpError{status: http.StatusInternalServerError, msg: "internal error", cause: err})
+			return
+		}
+		defer stop()
+		env = append(env, hookEnv...)
+	}
+	h.startResult(w, req.service)
+	stdin := io.MultiReader(bytes.NewReader(head), br)
+	h.run(ctx, w, r, req, serviceCommand(req, false), stdin, env, nil)
+}
+
+// startResult sets the headers of an RPC answer and lets the response be
+// written while the request body is still being read: receive-pack sends
+// progress while it unpacks.
+func (h *Handler) startResult(w http.ResponseWriter, svc string) {
+	_ = http.NewResponseController(w).EnableFullDuplex() // HTTP/2 is full duplex anyway
+	setNoCache(w.Header())
+	w.Header().Set("Content-Type", "application/x-"+svc+"-result")
+}
+
+// run starts git and streams its stdout to the response, flushing after
+// every read, with prefix written before the first byte. Until git writes
+// something the status is still open, so an early failure becomes a 500;
+// after that, git reports failures in-band.
+func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Request, req *request, cmd git.Command, stdin io.Reader, env []string, prefix []byte) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opts := []git.Option{git.WithStdoutPipe(), git.WithEnv(env...)}
+	var body *bodyReader
+	if stdin != nil {
+		body = &bodyReader{r: stdin}
+		opts = append(opts, git.WithStdin(body))
+	}
+	start := time.Now()
+	p, err := h.git.Start(ctx, req.repo.Path(), cmd, opts...)
+	if err != nil {
+		h.fail(w, r, &httpError{status: http.StatusInternalServerError, msg: "internal error", cause: err})
+		return
+	}
+	rc := http.NewResponseController(w)
+	buf := copyBuffers.Get().(*[copyBufferSize]byte)
+	defer copyBuffers.Put(buf)
+	started := false
+	begin := func() error {
+		started = true
+		w.WriteHeader(http.StatusOK)
+		if len(prefix) > 0 {
+			_, err := w.Write(prefix)
+			return err
+		}
+		return nil
+	}
+	var sent int64
+	var werr error
+	for {
+		n, rerr := p.Stdout.Read(buf[:])
+		if n > 0 && werr == nil {
+			if !started {
+				werr = begin()
+			}
+			if werr == nil {
+				_, werr = w.Write(buf[:n])
+			}
+			if werr == nil {
+				werr = rc.Flush()
+			}
+			if werr != nil {
+				cancel() // the client is gone: stop git, then drain what it wrote
+			}
+			sent += int64(n)
+		}
+		if rerr != nil {
+			break
+		}
+	}
+	err = p.Wait()
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err != nil && !started && body != nil && errors.As(body.Err(), &tooLarge):
+		h.fail(w, r, &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body exceeds %d bytes", tooLarge.Limit), cause: err})
+		return
+	case err != nil && !started:
+		h.fail(w, r, &httpError{status: http.StatusInternalServerError, msg: "internal error", cause: err})
+		return
+	case !started:
+		_ = begin()
+	}
+	if err != nil && werr == nil {
+		h.log.Warn("git service failed", "service", req.service, "repo", req.meta.ID, "err", err)
+	}
+	h.log.Debug("git service", "service", req.service, "repo", req.meta.ID, "bytes", sent,
+		"duration_ms", time.Since(start).Milliseconds(), "client_err", werr)
+}
+
+// bodyReader remembers why reading the request body failed: the copy to
+// git's stdin runs in exec's goroutine, which drops the error.
+type bodyReader struct {
+	r   io.Reader
+	mu  sync.Mutex
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.mu.Lock()
+		b.err = err
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+// Err is the first read error other than io.EOF.
+func (b *bodyReader) Err() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// checkRequestType insists on the request content type of the service,
+// as git-http-backend(1) does.
+func checkRequestType(r *http.Request, svc string) *httpError {
+	want := "application/x-" + svc + "-request"
+	if ct := r.Header.Get("Content-Type"); ct != want {
+		return &httpError{status: http.StatusUnsupportedMediaType, msg: fmt.Sprintf("content type must be %s", want)}
+	}
+	return nil
+}
+
+// requestBody returns the request body, gzip-decoded when the client sent
+// Content-Encoding: gzip, cut off after limit bytes (before and after
+// decoding, so a small gzip bomb can't expand without bound).
+func requestBody(w http.ResponseWriter, r *http.Request, limit int64) (io.ReadCloser, *httpError) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+		return body, nil
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, &httpError{status: http.StatusBadRequest, msg: "bad gzip request body", cause: err}
+		}
+		return &limitedBody{r: zr, n: limit, limit: limit, closer: body}, nil
+	default:
+		return nil, &httpError{status: http.StatusUnsupportedMediaType, msg: fmt.Sprintf("unsupported content encoding %q", enc)}
+	}
+}
+
+// limitedBody fails a decoded body that grows past limit.
+type limitedBody struct {
+	r      io.Reader
+	n      int64
+	limit  int64
+	closer io.Closer
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		// At the limit: only more data is an error, not the end.
+		var probe [1]byte
+		n, err := b.r.Read(probe[:])
+		if n > 0 {
+			return 0, &http.MaxBytesError{Limit: b.limit}
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n+1] // read one byte more than allowed to detect overflow
+	}
+	n, err := b.r.Read(p)
+	if int64(n) > b.n {
+		n = int(b.n)
+		err = &http.MaxBytesError{Limit: b.limit}
+	}
+	b.n -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.closer.Close() }
+
+// acquirePackSlot waits up to PackQueueTimeout for an upload-pack slot.
+func (h *Handler) acquirePackSlot(ctx context.Context) (release func(), err error) {
+	release = func() { <-h.packs }
+	select {
+	case h.packs <- struct{}{}:
+		return release, nil
+	default:
+	}
+	t := time.NewTimer(h.limits.PackQueueTimeout)
+	defer t.Stop()
+	select {
+	case h.packs <- struct{}{}:
+		return release, nil
+	case <-t.C:
+		return nil, fmt.Errorf("no upload-pack slot free after %s (%d in use)", h.limits.PackQueueTimeout, cap(h.packs))
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
