@@ -40,9 +40,12 @@ func freeAddr(t *testing.T) string {
 // on SIGTERM. Flags come from the environment too.
 func TestServe_firstRun(t *testing.T) {
 	bin := buildStrata(t)
-	data := filepath.Join(t.TempDir(), "data")
+	// A relative data dir (the default is ./strata-data) must work.
+	work := t.TempDir()
+	data := filepath.Join(work, "data")
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve", "--data-dir", data)
+	cmd := exec.Command(bin, "serve", "--data-dir", "data")
+	cmd.Dir = work
 	cmd.Env = append(os.Environ(), "STRATA_ADDR="+addr, "STRATA_LOG_LEVEL=warn")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -67,8 +70,8 @@ func TestServe_firstRun(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no token command printed:\n%s", printed.String())
 	}
-	if _, err := os.Stat(m[1]); err != nil {
-		t.Fatalf("printed key path: %v", err)
+	if _, err := os.Stat(m[1]); err != nil || !strings.HasPrefix(m[1], data) {
+		t.Fatalf("printed key path %s (want it under %s): %v", m[1], data, err)
 	}
 
 	tok, err := exec.Command(bin, "token", "--key", m[1], "--org", "dev", "--repo", "first", "--scopes", "repo:write,git:read").Output()
@@ -104,7 +107,8 @@ func TestServe_firstRun(t *testing.T) {
 
 	// A second start reuses the same dev key instead of minting a new one.
 	before, _ := os.ReadFile(m[1])
-	cmd2 := exec.Command(bin, "serve", "--data-dir", data, "--addr", freeAddr(t))
+	cmd2 := exec.Command(bin, "serve", "--data-dir", "data", "--addr", freeAddr(t))
+	cmd2.Dir = work
 	out2, _ := cmd2.StdoutPipe()
 	if err := cmd2.Start(); err != nil {
 		t.Fatal(err)

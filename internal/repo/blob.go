@@ -13,65 +13,70 @@ import (
 	"github.com/strata-storage/strata/internal/git/catfile"
 )
 
-// File is an open blob. Read it to the end or Close it early; Close must
-// be called either way (it returns the cat-file process to the pool).
+// File is a blob found at a path, holding one cat-file reader: its id and
+// size are known at once, and its contents are read from the same process
+// on the first Read (never, for a HEAD or a 304). Close must be called.
 type File struct {
 	OID  git.ObjectID
 	Size int64
+	ctx  context.Context
+	rd   *catfile.Reader
 	obj  *catfile.Object
 	done func()
 }
 
 // Read streams the blob's bytes.
-func (f *File) Read(p []byte) (int, error) { return f.obj.Read(p) }
+func (f *File) Read(p []byte) (int, error) {
+	if f.obj == nil {
+		obj, err := f.rd.Object(f.ctx, string(f.OID))
+		if err != nil {
+			return 0, fmt.Errorf("read blob %s: %w", f.OID, err)
+		}
+		f.obj = obj
+	}
+	return f.obj.Read(p)
+}
 
 // Close releases the reader.
 func (f *File) Close() error {
-	err := f.obj.Close()
+	var err error
+	if f.obj != nil {
+		err = f.obj.Close()
+	}
 	f.done()
 	return err
 }
 
 // StatFile returns the blob at path in commit without reading it.
 func (r *Repo) StatFile(ctx context.Context, commit git.ObjectID, path string) (git.ObjectID, int64, error) {
-	rd, release, err := r.reader(ctx)
+	f, err := r.OpenFile(ctx, commit, path)
 	if err != nil {
 		return "", 0, err
 	}
-	defer release()
-	info, err := rd.Info(ctx, string(commit)+":"+path)
-	if errors.Is(err, catfile.ErrNotFound) {
-		return "", 0, notFound("path", path)
-	}
-	if err != nil {
-		return "", 0, fmt.Errorf("stat %s: %w", path, err)
-	}
-	if info.Type != git.BlobObject {
-		return "", 0, notFound("file", path)
-	}
-	return info.OID, info.Size, nil
+	defer f.Close()
+	return f.OID, f.Size, nil
 }
 
-// OpenFile opens the blob at path in commit for streaming.
+// OpenFile finds the blob at path in commit; a tree or a submodule there
+// is not a file.
 func (r *Repo) OpenFile(ctx context.Context, commit git.ObjectID, path string) (*File, error) {
 	rd, release, err := r.reader(ctx)
 	if err != nil {
 		return nil, err
 	}
-	obj, err := rd.Object(ctx, string(commit)+":"+path)
+	info, err := rd.Info(ctx, string(commit)+":"+path)
 	if err != nil {
 		release()
 		if errors.Is(err, catfile.ErrNotFound) {
 			return nil, notFound("path", path)
 		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("stat %s: %w", path, err)
 	}
-	if obj.Type != git.BlobObject {
-		obj.Close()
+	if info.Type != git.BlobObject {
 		release()
 		return nil, notFound("file", path)
 	}
-	return &File{OID: obj.OID, Size: obj.Size, obj: obj, done: release}, nil
+	return &File{OID: info.OID, Size: info.Size, ctx: ctx, rd: rd, done: release}, nil
 }
 
 // LastChange is the newest commit reachable from a tip that touched a path.

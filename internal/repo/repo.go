@@ -128,11 +128,7 @@ func (r *Repo) ResolveCommit(ctx context.Context, ns git.Namespace, rev string) 
 		return "", notFound("revision", rev)
 	}
 	if ns != git.NormalNamespace {
-		oid, err := r.ResolveBranch(ns, strings.TrimPrefix(rev, "refs/heads/"))
-		if err != nil {
-			return "", err
-		}
-		return r.peelCommit(ctx, string(oid), rev)
+		return r.ResolveBranch(ns, strings.TrimPrefix(rev, "refs/heads/"))
 	}
 	var candidates []git.ReferenceName
 	if strings.HasPrefix(rev, "refs/") {
@@ -146,6 +142,11 @@ func (r *Repo) ResolveCommit(ctx context.Context, ns git.Namespace, rev string) 
 		}
 		oid, err := r.ReadRef(c)
 		if err == nil {
+			if strings.HasPrefix(string(c), "refs/heads/") {
+				// git refuses to point a branch at anything but a commit
+				// (update-ref checks), so there is nothing to peel.
+				return oid, nil
+			}
 			return r.peelCommit(ctx, string(oid), rev)
 		}
 		if !errors.Is(err, ErrNotFound) {

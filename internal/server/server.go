@@ -49,6 +49,11 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		return nil, err
 	}
 	log.Info("git found", "binary", f.Binary(), "version", f.Version().String())
+	// git runs inside repositories with GIT_DIR set, so every path handed
+	// to it must be absolute.
+	if cfg.DataDir, err = filepath.Abs(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -69,8 +74,10 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	}
 	s.maint = maint
 	s.maint.Start() // stopped by closeOwners, before the pool and the DB
+	// One verifier, so REST and git share its cache of verified tokens.
+	verifier := auth.NewVerifier(keys)
 	rest := api.New(api.Config{
-		Verifier: auth.NewVerifier(keys),
+		Verifier: verifier,
 		Store:    store,
 		Repos:    repos,
 		Logger:   log,
@@ -79,7 +86,7 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 
 	// Git smart HTTP (/{repo}.git/...): everything /api/ and /healthz don't take.
 	gitHTTP, err := githttp.New(githttp.Config{
-		Verifier:    auth.NewVerifier(keys),
+		Verifier:    verifier,
 		Store:       store,
 		Repos:       repos,
 		Git:         f,

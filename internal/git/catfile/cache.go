@@ -18,7 +18,8 @@ import (
 // Defaults for Options' zero values.
 const (
 	DefaultMaxProcesses   = 128
-	DefaultMaxIdlePerRepo = 4
+	DefaultMaxPerRepo     = 8
+	DefaultMaxIdlePerRepo = 8
 	DefaultIdleTimeout    = 10 * time.Second
 )
 
@@ -36,6 +37,12 @@ type Options struct {
 	// every process is checked out a new one is started anyway and killed
 	// on release, so the overshoot is at most the readers in use.
 	MaxProcesses int
+	// MaxPerRepo bounds the processes of one repository, idle and checked
+	// out. A checkout beyond it waits for a reader of that repository to
+	// be released: on a hot repository, starting a process per extra
+	// concurrent request (and killing it afterwards) costs ~2 ms each and
+	// buys nothing on a machine with few cores.
+	MaxPerRepo int
 	// MaxIdlePerRepo bounds the idle processes kept for one repository;
 	// a reader released beyond it is killed instead of cached.
 	MaxIdlePerRepo int
@@ -77,6 +84,8 @@ type Cache struct {
 	idle     map[string][]*process // per repository, oldest first
 	lru      list.List             // idle processes of every repository, oldest first
 	spawning int                   // starts in flight; they count toward MaxProcesses
+	live     map[string]int        // per repository: processes alive or starting
+	waiters  map[string]*list.List // per repository: chan grant of checkouts waiting for a slot
 	stats    Stats
 
 	starts      sync.WaitGroup // starts in flight, so Stop can wait for them
@@ -125,9 +134,13 @@ func NewCache(f *git.Factory, opts Options) *Cache {
 	if opts.MaxProcesses <= 0 {
 		opts.MaxProcesses = DefaultMaxProcesses
 	}
+	if opts.MaxPerRepo <= 0 {
+		opts.MaxPerRepo = DefaultMaxPerRepo
+	}
 	if opts.MaxIdlePerRepo <= 0 {
 		opts.MaxIdlePerRepo = DefaultMaxIdlePerRepo
 	}
+	opts.MaxIdlePerRepo = min(opts.MaxIdlePerRepo, opts.MaxPerRepo)
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
@@ -141,6 +154,8 @@ func NewCache(f *git.Factory, opts Options) *Cache {
 		cancel:      cancel,
 		all:         make(map[*process]struct{}),
 		idle:        make(map[string][]*process),
+		live:        make(map[string]int),
+		waiters:     make(map[string]*list.List),
 		stopMonitor: make(chan struct{}),
 		monitorDone: make(chan struct{}),
 	}
@@ -198,6 +213,12 @@ func (c *Cache) Stop() {
 
 		c.mu.Lock()
 		c.stopped = true
+		for key, l := range c.waiters {
+			for e := l.Front(); e != nil; e = e.Next() {
+				e.Value.(chan grant) <- grant{}
+			}
+			delete(c.waiters, key)
+		}
 		c.mu.Unlock()
 		// Kill everything at once, then reap: a start in flight sees the
 		// cancelled context and cleans up after itself.
@@ -254,6 +275,27 @@ func (c *Cache) Reader(ctx context.Context, gitDir string) (*Reader, func(), err
 		c.mu.Unlock()
 		return c.checkout(p)
 	}
+	if c.live[key] >= c.opts.MaxPerRepo {
+		g, err := c.waitLocked(ctx, key) // unlocks
+		if err != nil {
+			return nil, nil, err
+		}
+		if g.p != nil {
+			c.mu.Lock()
+			c.stats.Hits++
+			c.mu.Unlock()
+			return c.checkout(g.p)
+		}
+		// A slot was handed over: start a process in it.
+		c.mu.Lock()
+		if c.stopped {
+			c.releaseSlotLocked(key)
+			c.mu.Unlock()
+			return nil, nil, errStopped
+		}
+	} else {
+		c.live[key]++
+	}
 	c.stats.Misses++
 	var victims []*process
 	for len(c.all)+c.spawning >= c.opts.MaxProcesses && c.lru.Len() > 0 {
@@ -272,6 +314,8 @@ func (c *Cache) Reader(ctx context.Context, gitDir string) (*Reader, func(), err
 	stopped := c.stopped
 	if err == nil && !stopped {
 		c.all[p] = struct{}{}
+	} else {
+		c.releaseSlotLocked(key)
 	}
 	c.mu.Unlock()
 	if err != nil {
@@ -323,16 +367,21 @@ func (c *Cache) release(r *Reader) {
 	_, owned := c.all[p]
 	switch {
 	case !owned || c.stopped:
-		// Stop took it; reap below only waits for Stop's reap.
+		// Stop took it (or eviction did, and freed its slot); reap below
+		// only waits for that reap.
 		victims = append(victims, p)
 	case !clean:
 		c.stats.DirtyReturns++
 		delete(c.all, p)
 		victims = append(victims, p)
+		c.releaseSlotLocked(p.gitDir)
+	case c.handOverLocked(p):
+		// A waiting checkout took it as it is.
 	case len(c.idle[p.gitDir]) >= c.opts.MaxIdlePerRepo:
 		c.stats.Evictions++
 		delete(c.all, p)
 		victims = append(victims, p)
+		c.releaseSlotLocked(p.gitDir)
 	default:
 		p.lastUsed = time.Now()
 		c.idle[p.gitDir] = append(c.idle[p.gitDir], p)
@@ -380,8 +429,95 @@ func (c *Cache) evictOldestLocked() *process {
 		c.idle[p.gitDir] = ps
 	}
 	delete(c.all, p)
+	c.releaseSlotLocked(p.gitDir)
 	c.stats.Evictions++
 	return p
+}
+
+// grant is what a waiting checkout receives: an idle process to use as it
+// is, or (p == nil) a slot in which to start one.
+type grant struct{ p *process }
+
+// waitLocked queues a checkout for key and waits for a grant. Called with
+// c.mu held; returns with it released.
+func (c *Cache) waitLocked(ctx context.Context, key string) (grant, error) {
+	ch := make(chan grant, 1)
+	l := c.waiters[key]
+	if l == nil {
+		l = list.New()
+		c.waiters[key] = l
+	}
+	el := l.PushBack(ch)
+	c.mu.Unlock()
+	select {
+	case g := <-ch:
+		return g, nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		if l := c.waiters[key]; l != nil && removeElement(l, el) {
+			if l.Len() == 0 {
+				delete(c.waiters, key)
+			}
+			c.mu.Unlock()
+			return grant{}, ctx.Err()
+		}
+		c.mu.Unlock()
+		// A grant raced with the cancellation: pass it on.
+		if g := <-ch; g.p != nil {
+			c.release(&Reader{proc: g.p})
+		} else {
+			c.mu.Lock()
+			c.releaseSlotLocked(key)
+			c.mu.Unlock()
+		}
+		return grant{}, ctx.Err()
+	}
+}
+
+// removeElement removes el from l if it is still there.
+func removeElement(l *list.List, el *list.Element) bool {
+	for e := l.Front(); e != nil; e = e.Next() {
+		if e == el {
+			l.Remove(el)
+			return true
+		}
+	}
+	return false
+}
+
+// popWaiterLocked removes and returns the oldest waiter for key, or nil.
+func (c *Cache) popWaiterLocked(key string) chan grant {
+	l := c.waiters[key]
+	if l == nil || l.Len() == 0 {
+		return nil
+	}
+	ch := l.Remove(l.Front()).(chan grant)
+	if l.Len() == 0 {
+		delete(c.waiters, key)
+	}
+	return ch
+}
+
+// handOverLocked gives a clean released process straight to a waiter.
+func (c *Cache) handOverLocked(p *process) bool {
+	ch := c.popWaiterLocked(p.gitDir)
+	if ch == nil {
+		return false
+	}
+	ch <- grant{p: p}
+	return true
+}
+
+// releaseSlotLocked frees one of key's process slots: to a waiter, which
+// will start a process in it, or back to the pool.
+func (c *Cache) releaseSlotLocked(key string) {
+	if ch := c.popWaiterLocked(key); ch != nil && !c.stopped {
+		ch <- grant{}
+		return
+	}
+	if c.live[key]--; c.live[key] <= 0 {
+		delete(c.live, key)
+	}
 }
 
 func reapAll(ps []*process) {

@@ -463,3 +463,57 @@ func BenchmarkProcessPerRead(b *testing.B) {
 		}
 	}
 }
+
+// TestCache_maxPerRepoWaits: checkouts beyond MaxPerRepo wait for a
+// release instead of starting (and then killing) extra processes, and a
+// waiter whose context ends gives up cleanly.
+func TestCache_maxPerRepoWaits(t *testing.T) {
+	t.Parallel()
+	repo := newRepo(t)
+	dir, blob := repo.gitDir, string(repo.writeBlob([]byte("hello")))
+	c := newTestCache(t, Options{MaxPerRepo: 2})
+	ctx := context.Background()
+
+	_, rel1, err := c.Reader(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rel2, err := c.Reader(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A third checkout waits...
+	got := make(chan *Reader, 1)
+	go func() {
+		r, rel, err := c.Reader(ctx, dir)
+		if err != nil {
+			t.Error(err)
+			got <- nil
+			return
+		}
+		if _, err := r.Info(ctx, blob); err != nil {
+			t.Error(err)
+		}
+		rel()
+		got <- r
+	}()
+	// ...and one with a short deadline gives up.
+	tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, _, err := c.Reader(tctx, dir); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("waiter past its deadline: %v", err)
+	}
+	select {
+	case <-got:
+		t.Fatal("third checkout did not wait")
+	case <-time.After(20 * time.Millisecond):
+	}
+	rel1()
+	if r := <-got; r == nil {
+		t.Fatal("waiter failed")
+	}
+	rel2()
+	if s := c.Stats(); s.Processes > 2 || s.Misses != 2 {
+		t.Fatalf("stats %+v: want at most 2 processes, 2 starts", s)
+	}
+}
