@@ -15,13 +15,16 @@ test: vet
 	go test -race -count=1 -timeout 25m ./...
 	$(MAKE) fuzz
 
-FUZZTIME ?= 8s
+FUZZTIME ?= 6s
 fuzz:
 	go test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) ./internal/commitpack
 	go test -run='^$$' -fuzz='^FuzzCleanPath$$' -fuzztime=$(FUZZTIME) ./internal/git
 	go test -run='^$$' -fuzz='^FuzzCheckRefFormat$$' -fuzztime=$(FUZZTIME) ./internal/git
 	go test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./internal/auth
 	go test -run='^$$' -fuzz='^FuzzParseTree$$' -fuzztime=$(FUZZTIME) ./internal/git/odb
+	go test -run='^$$' -fuzz='^FuzzChunkFastPath$$' -fuzztime=$(FUZZTIME) ./internal/commitpack
+	go test -run='^$$' -fuzz='^FuzzReadPushCommands$$' -fuzztime=$(FUZZTIME) ./internal/githttp
+	go test -run='^$$' -fuzz='^FuzzParseRoute$$' -fuzztime=$(FUZZTIME) ./internal/githttp
 
 vet:
 	go vet ./...
