@@ -29,16 +29,19 @@ func (h *Handler) getFile(w http.ResponseWriter, r *http.Request, req *request) 
 	if err != nil {
 		return err
 	}
+	// LastChange may need a reader of its own: ask before OpenFile checks
+	// one out, so a request never holds one reader while waiting for a
+	// second.
+	last, err := req.repo.LastChange(ctx, commit, path)
+	if err != nil {
+		return err
+	}
 	f, err := req.repo.OpenFile(ctx, commit, path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	oid, size := f.OID, f.Size
-	last, err := req.repo.LastChange(ctx, commit, path)
-	if err != nil {
-		return err
-	}
 	etag := `"` + string(oid) + `"`
 	modified := last.Committed.UTC().Truncate(time.Second)
 

@@ -21,6 +21,7 @@ const (
 	DefaultMaxPerRepo     = 8
 	DefaultMaxIdlePerRepo = 8
 	DefaultIdleTimeout    = 10 * time.Second
+	DefaultMaxWait        = 200 * time.Millisecond
 )
 
 // stdoutBufSize is the read buffer on each process's stdout: headers are
@@ -43,6 +44,11 @@ type Options struct {
 	// concurrent request (and killing it afterwards) costs ~2 ms each and
 	// buys nothing on a machine with few cores.
 	MaxPerRepo int
+	// MaxWait bounds how long a checkout waits at MaxPerRepo before it
+	// starts a process anyway. It keeps a caller that nests checkouts
+	// (holds one reader while asking for another) from deadlocking when
+	// every slot is held by such callers.
+	MaxWait time.Duration
 	// MaxIdlePerRepo bounds the idle processes kept for one repository;
 	// a reader released beyond it is killed instead of cached.
 	MaxIdlePerRepo int
@@ -61,6 +67,7 @@ type Stats struct {
 	Misses       int64 // checkouts that started a process
 	Evictions    int64 // clean processes killed by the pool: idle timeout, size limits, Stop
 	DirtyReturns int64 // readers released dirty (or cancelled), whose process was killed
+	Overflows    int64 // checkouts that waited MaxWait at MaxPerRepo and started a process anyway
 	Processes    int   // live processes, idle and checked out
 	Idle         int   // idle processes
 }
@@ -141,6 +148,9 @@ func NewCache(f *git.Factory, opts Options) *Cache {
 		opts.MaxIdlePerRepo = DefaultMaxIdlePerRepo
 	}
 	opts.MaxIdlePerRepo = min(opts.MaxIdlePerRepo, opts.MaxPerRepo)
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = DefaultMaxWait
+	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
@@ -449,17 +459,35 @@ func (c *Cache) waitLocked(ctx context.Context, key string) (grant, error) {
 	}
 	el := l.PushBack(ch)
 	c.mu.Unlock()
+	timer := time.NewTimer(c.opts.MaxWait)
+	defer timer.Stop()
+	var err error
 	select {
 	case g := <-ch:
 		return g, nil
+	case <-timer.C:
+		// Waited long enough: take a slot over the limit instead.
+		c.mu.Lock()
+		if l := c.waiters[key]; l != nil && removeElement(l, el) {
+			if l.Len() == 0 {
+				delete(c.waiters, key)
+			}
+			c.live[key]++
+			c.stats.Overflows++
+			c.mu.Unlock()
+			return grant{}, nil
+		}
+		c.mu.Unlock()
+		return <-ch, nil // a grant raced with the timer: take it
 	case <-ctx.Done():
+		err = ctx.Err()
 		c.mu.Lock()
 		if l := c.waiters[key]; l != nil && removeElement(l, el) {
 			if l.Len() == 0 {
 				delete(c.waiters, key)
 			}
 			c.mu.Unlock()
-			return grant{}, ctx.Err()
+			return grant{}, err
 		}
 		c.mu.Unlock()
 		// A grant raced with the cancellation: pass it on.

@@ -517,3 +517,43 @@ func TestCache_maxPerRepoWaits(t *testing.T) {
 		t.Fatalf("stats %+v: want at most 2 processes, 2 starts", s)
 	}
 }
+
+// TestCache_nestedCheckoutsDoNotDeadlock: callers that hold every slot and
+// each ask for one more reader get one after MaxWait instead of waiting
+// for each other forever.
+func TestCache_nestedCheckoutsDoNotDeadlock(t *testing.T) {
+	t.Parallel()
+	repo := newRepo(t)
+	c := newTestCache(t, Options{MaxPerRepo: 2, MaxWait: 30 * time.Millisecond})
+	ctx := context.Background()
+	done := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, rel1, err := c.Reader(ctx, repo.gitDir)
+			if err != nil {
+				done <- err
+				return
+			}
+			defer rel1()
+			time.Sleep(10 * time.Millisecond) // both hold a slot now
+			_, rel2, err := c.Reader(ctx, repo.gitDir)
+			if err == nil {
+				rel2()
+			}
+			done <- err
+		}()
+	}
+	for range 2 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("nested checkouts deadlocked")
+		}
+	}
+	if s := c.Stats(); s.Overflows == 0 {
+		t.Fatalf("stats %+v: expected overflow checkouts", s)
+	}
+}
