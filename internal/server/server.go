@@ -61,10 +61,11 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := metadata.OpenSQLite(filepath.Join(cfg.DataDir, "strata.db"))
+	db, err := metadata.OpenSQLite(filepath.Join(cfg.DataDir, "strata.db"))
 	if err != nil {
 		return nil, err
 	}
+	store := metadata.NewCachedStore(db, 0)
 	s := &Server{cfg: cfg, log: log, out: out, store: store}
 	s.cache = catfile.NewCache(f, catfile.Options{})
 	repos, maint, err := newRepos(cfg, f, s.cache, store, log)
