@@ -36,7 +36,12 @@ func (h *Handler) getFile(w http.ResponseWriter, r *http.Request, req *request) 
 	if err != nil {
 		return err
 	}
-	f, err := req.repo.OpenFile(ctx, commit, path)
+	open := req.repo.OpenFile
+	if r.Method == http.MethodGet && !conditional(r) {
+		// The body will be sent whole: fetch header and bytes in one go.
+		open = req.repo.ReadFile
+	}
+	f, err := open(ctx, commit, path)
 	if err != nil {
 		return err
 	}
@@ -94,6 +99,17 @@ func (h *Handler) getFile(w http.ResponseWriter, r *http.Request, req *request) 
 		h.log.Warn("file stream cut", "path", path, "err", err)
 	}
 	return nil
+}
+
+// conditional reports whether the response may be anything but the whole
+// body: a precondition or a range.
+func conditional(r *http.Request) bool {
+	for _, h := range []string{"If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "Range"} {
+		if r.Header.Get(h) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // preconditions evaluates If-Match, If-Unmodified-Since, If-None-Match and

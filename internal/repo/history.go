@@ -19,7 +19,7 @@ func (r *Repo) LastChanges(ctx context.Context, commit git.ObjectID, paths []str
 	found := make(map[string]git.ObjectID, len(paths))
 	want := make(map[string]bool, len(paths))
 	for _, p := range paths {
-		if lc, ok := r.lastMod.get(r.key + "\x00" + string(commit) + "\x00" + p); ok {
+		if lc, ok := r.memo.lastMod.get(r.key + "\x00" + string(commit) + "\x00" + p); ok {
 			found[p] = lc.Commit
 			continue
 		}

@@ -29,7 +29,7 @@ type Manager struct {
 	cache    *catfile.Cache
 	updater  *refs.Updater
 	observer RefObserver
-	lastMod  *lastModCache
+	memo     *caches
 }
 
 // NewManager returns a Manager for repositories under root.
@@ -43,7 +43,7 @@ func NewManager(root string, f *git.Factory, cache *catfile.Cache, observer RefO
 		cache:    cache,
 		updater:  refs.NewUpdater(f),
 		observer: observer,
-		lastMod:  newLastModCache(1 << 16),
+		memo:     newCaches(),
 	}, nil
 }
 
@@ -72,7 +72,7 @@ func (m *Manager) Open(key string) (*Repo, error) {
 }
 
 func (m *Manager) repo(key, p string) *Repo {
-	return &Repo{key: key, path: p, git: m.git, cache: m.cache, updater: m.updater, observer: m.observer, lastMod: m.lastMod}
+	return &Repo{key: key, path: p, git: m.git, cache: m.cache, updater: m.updater, observer: m.observer, memo: m.memo}
 }
 
 // Create makes an empty bare repository whose HEAD names defaultBranch.

@@ -26,7 +26,7 @@ type Repo struct {
 	cache    *catfile.Cache
 	updater  *refs.Updater
 	observer RefObserver
-	lastMod  *lastModCache
+	memo     *caches
 }
 
 // Key is the repository's storage key.
