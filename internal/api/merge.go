@@ -289,4 +289,3 @@ func (h *Handler) merge(w http.ResponseWriter, r *http.Request, req *request) er
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
-

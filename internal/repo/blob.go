@@ -216,4 +216,3 @@ func (r *Repo) LastChange(ctx context.Context, commit git.ObjectID, path string)
 	r.memo.lastMod.put(key, lc, 1)
 	return lc, nil
 }
-
