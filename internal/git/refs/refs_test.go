@@ -1,0 +1,147 @@
+package refs_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/refs"
+)
+
+var env = []string{"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "PATH=" + os.Getenv("PATH"),
+	"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t",
+	"GIT_AUTHOR_DATE=1700000000 +0000", "GIT_COMMITTER_DATE=1700000000 +0000"}
+
+func run(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"--git-dir", dir}, args...)...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// setup returns a bare repository with two commits, a (root) and b (child).
+func setup(t *testing.T) (*refs.Updater, string, git.ObjectID, git.ObjectID) {
+	t.Helper()
+	f, err := git.NewFactory(git.FactoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "r.git")
+	run(t, "", "init", "-q", "--bare", dir)
+	a := git.ObjectID(run(t, dir, "commit-tree", string(git.EmptyTreeOID), "-m", "a"))
+	b := git.ObjectID(run(t, dir, "commit-tree", string(git.EmptyTreeOID), "-p", string(a), "-m", "b"))
+	return refs.NewUpdater(f), dir, a, b
+}
+
+func TestApply(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u, dir, a, b := setup(t)
+	const main = git.ReferenceName("refs/heads/main")
+
+	// Create, then compare-and-swap forward.
+	if err := u.Apply(ctx, dir, refs.Update{Ref: main, Old: git.ZeroOID, New: a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Apply(ctx, dir, refs.Update{Ref: main, Old: a, New: b}); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, dir, "rev-parse", "refs/heads/main"); got != string(b) {
+		t.Fatalf("main at %s, want %s", got, b)
+	}
+
+	var mismatch *refs.MismatchError
+	// A stale old value is refused with the actual value reported.
+	err := u.Apply(ctx, dir, refs.Update{Ref: main, Old: a, New: a})
+	if !errors.As(err, &mismatch) || mismatch.Actual != b || !refs.IsConcurrentUpdate(err) {
+		t.Fatalf("stale update: %v", err)
+	}
+	// Creating an existing ref is a mismatch too.
+	if err := u.Apply(ctx, dir, refs.Update{Ref: main, Old: git.ZeroOID, New: a}); !errors.As(err, &mismatch) {
+		t.Fatalf("create existing: %v", err)
+	}
+	// A lock held by another writer (a git process mid-update) is reported.
+	lock := filepath.Join(dir, "refs", "heads", "main.lock")
+	if err := os.WriteFile(lock, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var locked *refs.LockedError
+	if err := u.Apply(ctx, dir, refs.Update{Ref: main, Old: b, New: a}); !errors.As(err, &locked) {
+		t.Fatalf("locked: %v", err)
+	}
+	os.Remove(lock)
+	// A missing object is refused.
+	var missing *refs.MissingObjectError
+	if err := u.Apply(ctx, dir, refs.Update{Ref: "refs/heads/x", Old: git.ZeroOID, New: "1234567890123456789012345678901234567890"}); !errors.As(err, &missing) {
+		t.Fatalf("missing object: %v", err)
+	}
+	// Bad names never reach git.
+	if err := u.Apply(ctx, dir, refs.Update{Ref: "refs/heads/a..b", Old: git.ZeroOID, New: a}); !errors.Is(err, refs.ErrInvalidUpdate) {
+		t.Fatalf("bad name: %v", err)
+	}
+	// Atomicity: one bad update, nothing moves.
+	err = u.Apply(ctx, dir,
+		refs.Update{Ref: "refs/heads/new", Old: git.ZeroOID, New: a},
+		refs.Update{Ref: main, Old: a, New: a}) // stale
+	if err == nil {
+		t.Fatal("atomic transaction with a stale update succeeded")
+	}
+	if out := run(t, dir, "for-each-ref", "--format=%(refname)", "refs/heads/new"); out != "" {
+		t.Fatalf("half a transaction applied: %s", out)
+	}
+	// Delete with compare-and-swap; packed refs are handled as git does.
+	run(t, dir, "pack-refs", "--all")
+	if err := u.Apply(ctx, dir, refs.Update{Ref: main, Old: b, New: git.ZeroOID}); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(t, dir, "for-each-ref", "refs/heads/main"); out != "" {
+		t.Fatalf("main survived deletion: %s", out)
+	}
+}
+
+// TestApply_race: many writers racing to advance one ref from the same
+// observed value: exactly one wins each round, the others get a typed
+// concurrent-update error.
+func TestApply_race(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u, dir, a, b := setup(t)
+	const ref = git.ReferenceName("refs/heads/race")
+	if err := u.Apply(ctx, dir, refs.Update{Ref: ref, Old: git.ZeroOID, New: a}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, losses := 0, 0
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := u.Apply(ctx, dir, refs.Update{Ref: ref, Old: a, New: b})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case refs.IsConcurrentUpdate(err):
+				losses++
+			default:
+				t.Errorf("unexpected: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 || losses != 7 {
+		t.Fatalf("%d wins, %d losses; want 1 and 7", wins, losses)
+	}
+}
