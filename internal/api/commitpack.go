@@ -15,23 +15,12 @@ import (
 // metadata then blob chunks. Blobs go straight into temporary object files
 // as chunks arrive, so memory stays flat whatever the upload size.
 func (h *Handler) commitPack(w http.ResponseWriter, r *http.Request, req *request) error {
-	ctx := r.Context()
-	rd := commitpack.NewReader(http.MaxBytesReader(w, r.Body, h.limits.MaxUploadBody), h.limits.MaxLine)
-	meta, err := rd.Metadata()
+	st, err := h.openCommitStream(w, r, req, false)
 	if err != nil {
 		return err
 	}
-	creq := commitRequest(meta)
-	fail := func(err error) error { return &refFailure{branch: meta.TargetBranch, err: err} }
-
-	// Fail fast, before a long upload: policy, missing branch, stale head.
-	target, err := req.repo.ResolveTarget(ctx, creq)
-	if err != nil {
-		return fail(err)
-	}
-	if err := checkCommitPolicy(req.principal, meta.TargetBranch, target); err != nil {
-		return &refFailure{branch: meta.TargetBranch, old: target.Old, err: err}
-	}
+	ctx, meta, creq := r.Context(), st.meta, st.creq
+	fail := st.fail
 
 	wr, err := req.repo.BeginWrite()
 	if err != nil {
@@ -39,7 +28,7 @@ func (h *Handler) commitPack(w http.ResponseWriter, r *http.Request, req *reques
 	}
 	defer wr.Abort() // a no-op once the commit is made
 	ids := make(map[string]git.ObjectID, len(meta.Files))
-	err = rd.Blobs(func(op commitpack.FileOp) (commitpack.BlobSink, error) {
+	err = st.rd.Blobs(func(op commitpack.FileOp) (commitpack.BlobSink, error) {
 		if op.Mode == "160000" {
 			return &gitlinkSink{done: func(oid git.ObjectID) { ids[op.ContentID] = oid }}, nil
 		}
@@ -61,10 +50,47 @@ func (h *Handler) commitPack(w http.ResponseWriter, r *http.Request, req *reques
 	}
 	res, err := req.repo.CommitChanges(ctx, wr, creq)
 	if err != nil {
-		return &refFailure{branch: meta.TargetBranch, old: target.Old, err: err}
+		return fail(err)
 	}
 	writeCommitResult(w, meta.TargetBranch, res)
 	return nil
+}
+
+// commitStream is a commit-family upload whose metadata has been read and
+// whose target has been checked.
+type commitStream struct {
+	rd     *commitpack.Reader
+	meta   *commitpack.Metadata
+	creq   repo.CommitRequest
+	target repo.Target
+}
+
+// fail attaches the branch and its observed tip to a failure.
+func (st *commitStream) fail(err error) error {
+	return &refFailure{branch: st.meta.TargetBranch, old: st.target.Old, err: err}
+}
+
+// openCommitStream reads the metadata line of a commit-pack (or, with
+// diff, a diff-commit) body and fails fast — before a long upload — on a
+// ref policy, a missing branch or a stale expected head.
+func (h *Handler) openCommitStream(w http.ResponseWriter, r *http.Request, req *request, diff bool) (*commitStream, error) {
+	rd := commitpack.NewReader(http.MaxBytesReader(w, r.Body, h.limits.MaxUploadBody), h.limits.MaxLine)
+	read := rd.Metadata
+	if diff {
+		read = rd.DiffMetadata
+	}
+	meta, err := read()
+	if err != nil {
+		return nil, err
+	}
+	st := &commitStream{rd: rd, meta: meta, creq: commitRequest(meta)}
+	if st.target, err = req.repo.ResolveTarget(r.Context(), st.creq); err != nil {
+		return nil, st.fail(err)
+	}
+	if err := checkCommitPolicy(req.principal, meta.TargetBranch, st.target); err != nil {
+		return nil, st.fail(err)
+	}
+	return st, nil
 }
 
 // commitRequest maps validated metadata onto the engine's request.

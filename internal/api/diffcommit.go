@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/strata-storage/strata/internal/commitpack"
 	"github.com/strata-storage/strata/internal/repo"
 )
 
@@ -14,38 +13,25 @@ import (
 // git apply --cached semantics and committed under commit-pack's rules:
 // same parent selection, ref policy, compare-and-swap and failure bodies.
 func (h *Handler) diffCommit(w http.ResponseWriter, r *http.Request, req *request) error {
-	ctx := r.Context()
-	rd := commitpack.NewReader(http.MaxBytesReader(w, r.Body, h.limits.MaxUploadBody), h.limits.MaxLine)
-	meta, err := rd.DiffMetadata()
+	st, err := h.openCommitStream(w, r, req, true)
 	if err != nil {
 		return err
 	}
-	creq := commitRequest(meta)
-	fail := func(err error) error { return &refFailure{branch: meta.TargetBranch, err: err} }
-
-	// Fail fast, before a long upload: policy, missing branch, stale head.
-	target, err := req.repo.ResolveTarget(ctx, creq)
-	if err != nil {
-		return fail(err)
-	}
-	failAt := func(err error) error { return &refFailure{branch: meta.TargetBranch, old: target.Old, err: err} }
-	if err := checkCommitPolicy(req.principal, meta.TargetBranch, target); err != nil {
-		return failAt(err)
-	}
+	fail := st.fail
 
 	patch, err := repo.NewPatchFile()
 	if err != nil {
 		return fail(err)
 	}
 	defer patch.Close()
-	if err := rd.Diff(&cappedWriter{w: patch, left: h.limits.MaxPatch}); err != nil {
-		return failAt(err)
+	if err := st.rd.Diff(&cappedWriter{w: patch, left: h.limits.MaxPatch}); err != nil {
+		return fail(err)
 	}
-	res, err := req.repo.CommitPatch(ctx, patch, creq)
+	res, err := req.repo.CommitPatch(r.Context(), patch, st.creq)
 	if err != nil {
-		return failAt(err)
+		return fail(err)
 	}
-	writeCommitResult(w, meta.TargetBranch, res)
+	writeCommitResult(w, st.meta.TargetBranch, res)
 	return nil
 }
 
