@@ -178,25 +178,10 @@ func (r *Reader) Blobs(open func(op FileOp) (BlobSink, error)) (err error) {
 	}()
 
 	for {
-		line, err := r.nextLine()
+		c, err := r.nextChunk(envBlobChunk, "commit-pack")
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
-			return err
-		}
-		typ, value, err := r.envelope(line)
-		if err != nil {
-			return err
-		}
-		switch typ {
-		case envBlobChunk:
-		case envMetadata:
-			return errorf("line %d: second metadata line", r.lineNo)
-		default:
-			return errorf("line %d: unexpected %s line in a commit-pack stream (want blob_chunk)", r.lineNo, quote(typ))
-		}
-		c, err := r.decodeChunk(typ, value)
 		if err != nil {
 			return err
 		}
@@ -262,25 +247,10 @@ func (r *Reader) Diff(w io.Writer) (err error) {
 	}()
 	done := false
 	for {
-		line, err := r.nextLine()
+		c, err := r.nextChunk(envDiffChunk, "diff-commit")
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
-			return err
-		}
-		typ, value, err := r.envelope(line)
-		if err != nil {
-			return err
-		}
-		switch typ {
-		case envDiffChunk:
-		case envMetadata:
-			return errorf("line %d: second metadata line", r.lineNo)
-		default:
-			return errorf("line %d: unexpected %s line in a diff-commit stream (want diff_chunk)", r.lineNo, quote(typ))
-		}
-		c, err := r.decodeChunk(typ, value)
 		if err != nil {
 			return err
 		}
@@ -384,6 +354,27 @@ func appendBounded(buf, frag []byte, limit int) []byte {
 // value, so a 5 MiB base64 string is scanned by the chunk decoder once
 // instead of being copied out of a generic map first. The value is returned
 // as a sub-slice of line.
+// nextChunk reads the next line, which must be a chunk envelope of type
+// want; io.EOF at the end of the stream.
+func (r *Reader) nextChunk(want, stream string) (*chunkJSON, error) {
+	line, err := r.nextLine()
+	if err != nil {
+		return nil, err
+	}
+	typ, value, err := r.envelope(line)
+	if err != nil {
+		return nil, err
+	}
+	switch typ {
+	case want:
+	case envMetadata:
+		return nil, errorf("line %d: second metadata line", r.lineNo)
+	default:
+		return nil, errorf("line %d: unexpected %s line in a %s stream (want %s)", r.lineNo, quote(typ), stream, want)
+	}
+	return r.decodeChunk(typ, value)
+}
+
 func (r *Reader) envelope(line []byte) (typ string, value []byte, err error) {
 	bad := func(why string) (string, []byte, error) {
 		return "", nil, errorf("line %d: %s", r.lineNo, why)
