@@ -104,18 +104,8 @@ func (m *metadataJSON) validate() (*Metadata, error) {
 		return nil, err
 	}
 	out.CommitMessage = *m.CommitMessage
-	if m.Author == nil {
-		return nil, errorf("metadata: author is required")
-	}
-	if out.Author, err = signature("author", *m.Author); err != nil {
+	if out.Author, out.Committer, err = identities(m.Author, m.Committer); err != nil {
 		return nil, err
-	}
-	if m.Committer != nil {
-		c, err := signature("committer", *m.Committer)
-		if err != nil {
-			return nil, err
-		}
-		out.Committer = &c
 	}
 	sha, err := pickString("expected_head_sha", m.ExpectedHeadSHA, "expected_target_sha", m.ExpectedTargetSHA)
 	if err != nil {
@@ -198,6 +188,25 @@ func branchField(field, name string) (string, error) {
 
 // signature trims and checks an identity. '<', '>' and newlines would
 // corrupt the "name <email> time tz" line of the commit header.
+// identities validates the author (required) and the optional committer.
+func identities(author, committer *Signature) (Signature, *Signature, error) {
+	if author == nil {
+		return Signature{}, nil, errorf("metadata: author is required")
+	}
+	a, err := signature("author", *author)
+	if err != nil {
+		return Signature{}, nil, err
+	}
+	if committer == nil {
+		return a, nil, nil
+	}
+	c, err := signature("committer", *committer)
+	if err != nil {
+		return Signature{}, nil, err
+	}
+	return a, &c, nil
+}
+
 func signature(field string, s Signature) (Signature, error) {
 	out := Signature{Name: strings.TrimSpace(s.Name), Email: strings.TrimSpace(s.Email)}
 	if out.Name == "" {

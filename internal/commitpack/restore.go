@@ -101,18 +101,8 @@ func ReadRestore(r io.Reader, max int64) (*RestoreMetadata, error) {
 	if out.ExpectedHeadSHA, err = shaField("expected_head_sha", sha); err != nil {
 		return nil, err
 	}
-	if m.Author == nil {
-		return nil, errorf("metadata: author is required")
-	}
-	if out.Author, err = signature("author", *m.Author); err != nil {
+	if out.Author, out.Committer, err = identities(m.Author, m.Committer); err != nil {
 		return nil, err
-	}
-	if m.Committer != nil {
-		c, err := signature("committer", *m.Committer)
-		if err != nil {
-			return nil, err
-		}
-		out.Committer = &c
 	}
 	return out, nil
 }
