@@ -11,13 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/strata-storage/strata/internal/leakcheck"
 
 	"github.com/strata-storage/strata/internal/auth"
 	"github.com/strata-storage/strata/internal/metadata"
@@ -31,27 +32,7 @@ var zeroSHA = strings.Repeat("0", 40)
 const maxChunk = 4 << 20
 
 func TestMain(m *testing.M) {
-	before := runtime.NumGoroutine()
-	code := m.Run()
-	if code == 0 && !goroutinesSettle(before) {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		fmt.Fprintf(os.Stderr, "goroutine leak: %d before, %d after\n%s\n", before, runtime.NumGoroutine(), buf[:n])
-		code = 1
-	}
-	os.Exit(code)
-}
-
-// goroutinesSettle waits for exiting goroutines (closing client
-// connections, exec pipe copiers) to finish.
-func goroutinesSettle(want int) bool {
-	for range 250 {
-		if runtime.NumGoroutine() <= want {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
+	os.Exit(leakcheck.Run(m))
 }
 
 // env is a running server plus what the tests need to look behind it.

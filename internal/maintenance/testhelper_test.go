@@ -7,12 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/strata-storage/strata/internal/leakcheck"
 
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/git/catfile"
@@ -31,25 +32,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "maintenance tests need git:", err)
 		os.Exit(1)
 	}
-	before := runtime.NumGoroutine()
-	code := m.Run()
-	if code == 0 && !goroutinesSettle(before) {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		fmt.Fprintf(os.Stderr, "goroutine leak: %d before, %d after\n%s\n", before, runtime.NumGoroutine(), buf[:n])
-		code = 1
-	}
-	os.Exit(code)
-}
-
-func goroutinesSettle(want int) bool {
-	for range 100 {
-		if runtime.NumGoroutine() <= want {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
+	os.Exit(leakcheck.Run(m))
 }
 
 // triggerObserver feeds every ref transaction to a worker, as the server's

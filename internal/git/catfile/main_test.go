@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/strata-storage/strata/internal/leakcheck"
 
 	"github.com/strata-storage/strata/internal/git"
 )
@@ -26,27 +26,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "catfile tests need git:", err)
 		os.Exit(1)
 	}
-	before := runtime.NumGoroutine()
-	code := m.Run()
-	if code == 0 && !goroutinesSettle(before) {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		fmt.Fprintf(os.Stderr, "goroutine leak: %d before, %d after\n%s\n", before, runtime.NumGoroutine(), buf[:n])
-		code = 1
-	}
-	os.Exit(code)
-}
-
-// goroutinesSettle waits briefly for exiting goroutines (exec's pipe
-// copiers, AfterFunc callbacks) to finish.
-func goroutinesSettle(want int) bool {
-	for range 100 {
-		if runtime.NumGoroutine() <= want {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
+	os.Exit(leakcheck.Run(m))
 }
 
 // fixtureEnv makes commits reproducible.

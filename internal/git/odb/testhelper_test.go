@@ -3,16 +3,16 @@ package odb
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-storage/strata/internal/leakcheck"
 
 	"github.com/strata-storage/strata/internal/git"
 )
@@ -34,28 +34,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "odb tests need git:", err)
 		os.Exit(1)
 	}
-	before := runtime.NumGoroutine()
-	code := m.Run()
-	// Commit fsyncs on goroutines; all must be joined before it returns.
-	// Skipped under -fuzz, whose engine leaves a signal goroutine running.
-	fuzzing := flag.Lookup("test.fuzz") != nil && flag.Lookup("test.fuzz").Value.String() != ""
-	if code == 0 && !fuzzing && !goroutinesSettle(before) {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		fmt.Fprintf(os.Stderr, "goroutine leak: %d before, %d after\n%s\n", before, runtime.NumGoroutine(), buf[:n])
-		code = 1
-	}
-	os.Exit(code)
-}
-
-func goroutinesSettle(want int) bool {
-	for range 100 {
-		if runtime.NumGoroutine() <= want {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
+	os.Exit(leakcheck.Run(m))
 }
 
 // fixtureEnv fixes identities and dates so git's ids are stable.
