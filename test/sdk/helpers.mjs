@@ -5,9 +5,13 @@
 //   STRATA_ORG           organisation name (JWT issuer)
 //   STRATA_KEY_FILE      PKCS#8 PEM private key registered for the org
 //   STRATA_STORAGE_HOST  127.0.0.1:<port> (git host, no scheme)
+//   STRATA_CA_FILE       PEM of the test CA (GIT_SSL_CAINFO for git subprocesses)
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { ApiError, GitStorage, RefUpdateError } from '@pierre/storage';
@@ -322,4 +326,114 @@ export function assertRecentTimestamp(value, label, slackMs = 10 * 60_000) {
   const t = new Date(value).getTime();
   assert.ok(Number.isFinite(t), `${label} must parse`);
   assert.ok(Math.abs(Date.now() - t) < slackMs, `${label}=${value} is not close to now`);
+}
+
+// ------------------------------------------------------------ real git
+//
+// Helpers for tests that drive the git CLI (local repositories, and clones /
+// pushes through SDK remote URLs). Every git process runs with an isolated
+// configuration: no global/system config, no prompts, a throw-away HOME, the
+// test CA (STRATA_CA_FILE, set by sdk_test.go) for HTTPS, and a fixed
+// identity.
+
+/** PEM file of the CA that signed the server certificate ('' if unset). */
+export const CA_FILE = process.env.STRATA_CA_FILE ?? '';
+
+const tempDirs = [];
+process.on('exit', () => {
+  for (const dir of tempDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+  }
+});
+
+/** A fresh temporary directory, removed when the process exits. */
+export function tempDir(prefix = 'strata-sdk-') {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+let gitHome;
+/** Environment for git subprocesses (see above); `extra` wins. */
+export function gitEnv(extra = {}) {
+  gitHome ??= tempDir('strata-git-home-');
+  return {
+    PATH: process.env.PATH,
+    HOME: gitHome,
+    XDG_CONFIG_HOME: join(gitHome, '.config'),
+    LANG: 'C',
+    LC_ALL: 'C',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: '',
+    SSH_ASKPASS: '',
+    ...(CA_FILE ? { GIT_SSL_CAINFO: CA_FILE } : {}),
+    GIT_AUTHOR_NAME: AUTHOR.name,
+    GIT_AUTHOR_EMAIL: AUTHOR.email,
+    GIT_COMMITTER_NAME: COMMITTER.name,
+    GIT_COMMITTER_EMAIL: COMMITTER.email,
+    ...extra,
+  };
+}
+
+/** Hides the JWT of SDK remote URLs (https://t:<jwt>@host/...) in messages. */
+export function redact(text) {
+  return String(text).replace(/(https?:\/\/[^:/@\s]+:)[^@\s]+@/g, '$1***@');
+}
+
+/**
+ * Runs `git args...` and resolves to { code, stdout, stderr } (never rejects
+ * on a non-zero exit; a timeout kills git and resolves with code null).
+ */
+export function runGit(args, { cwd, input, env, timeoutMs = 60_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, {
+      cwd,
+      env: gitEnv(env),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out = [];
+    const err = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => err.push(d));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const stderr = Buffer.concat(err).toString('utf8') + (timedOut ? `\n[killed after ${timeoutMs} ms]` : '');
+      resolve({ code: timedOut ? null : code, stdout: Buffer.concat(out), stderr });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(input ?? undefined);
+  });
+}
+
+/** Runs git and returns its stdout as text; throws (with stderr) on failure. */
+export async function git(args, options = {}) {
+  const res = await runGit(args, options);
+  if (res.code !== 0) {
+    throw new Error(
+      `git ${redact(args.join(' '))} failed (exit ${res.code}):\n${redact(res.stderr)}${redact(res.stdout.toString('utf8'))}`,
+    );
+  }
+  return res.stdout.toString('utf8');
+}
+
+/** Runs git, which must fail; returns { code, stderr, stdout }. */
+export async function gitFails(args, options = {}) {
+  const res = await runGit(args, options);
+  assert.notEqual(res.code, 0, `git ${redact(args.join(' '))} was expected to fail:\n${redact(res.stderr)}`);
+  return { ...res, stdout: res.stdout.toString('utf8'), stderr: redact(res.stderr) };
 }

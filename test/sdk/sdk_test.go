@@ -133,6 +133,9 @@ func TestSDKConformance(t *testing.T) {
 		"STRATA_KEY_FILE="+privKey,
 		"STRATA_STORAGE_HOST="+addr,
 		"NODE_EXTRA_CA_CERTS="+caFile,
+		// The same CA for git subprocesses (GIT_SSL_CAINFO) spawned by the
+		// tests that drive real git through SDK remote URLs.
+		"STRATA_CA_FILE="+caFile,
 		"NO_COLOR=1",
 	)
 	cmd.WaitDelay = 10 * time.Second
