@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -52,8 +51,6 @@ func (q query) raw(key string) string {
 	}
 	return ""
 }
-
-func (q query) has(key string) bool { _, ok := q.v[key]; return ok }
 
 // all returns every value of a repeated key.
 func (q query) all(key string) []string { return q.v[key] }
@@ -115,19 +112,11 @@ func decodeCursor(s string, v any) error {
 	return nil
 }
 
-// optString returns nil for "" so optional fields are omitted, never null.
+// nullable returns nil (JSON null) for "", for the few fields the spec
+// makes nullable.
 func nullable(s string) any {
 	if s == "" {
 		return nil
 	}
 	return s
 }
-
-func mustf(cond bool, format string, a ...any) error {
-	if cond {
-		return nil
-	}
-	return badRequest(format, a...)
-}
-
-var _ = fmt.Sprintf

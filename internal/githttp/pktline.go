@@ -59,18 +59,3 @@ func readPkt(r *bufio.Reader, buf []byte, raw *[]byte) ([]byte, error) {
 func appendPkt(dst []byte, payload string) []byte {
 	return append(fmt.Appendf(dst, "%04x", len(payload)+pktHeaderLen), payload...)
 }
-
-// writePkt writes payload as one packet.
-func writePkt(w io.Writer, payload string) error {
-	if len(payload) > maxPktPayload {
-		return fmt.Errorf("pkt-line payload of %d bytes is too long", len(payload))
-	}
-	_, err := w.Write(appendPkt(nil, payload))
-	return err
-}
-
-// writeFlush writes a flush packet.
-func writeFlush(w io.Writer) error {
-	_, err := io.WriteString(w, "0000")
-	return err
-}

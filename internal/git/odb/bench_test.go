@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -200,7 +199,7 @@ func BenchmarkCompression(b *testing.B) {
 // goSource returns n bytes of Go source from GOROOT, repeated if needed.
 func goSource(b *testing.B, n int) []byte {
 	var buf bytes.Buffer
-	root := filepath.Join(runtime.GOROOT(), "src")
+	root := filepath.Join(goRoot(b), "src")
 	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 		if err != nil || buf.Len() >= n {
 			return io.EOF
@@ -218,4 +217,13 @@ func goSource(b *testing.B, n int) []byte {
 		buf.Write(buf.Bytes())
 	}
 	return buf.Bytes()[:n]
+}
+
+// goRoot asks the go command where the standard library's sources are.
+func goRoot(b *testing.B) string {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		b.Skipf("go env GOROOT: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
