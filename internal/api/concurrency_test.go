@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -185,13 +184,9 @@ func TestCommitPack_concurrentWithGitUpdateRef(t *testing.T) {
 		outsideTotal = 100
 		maxAttempts  = 2000
 	)
-	// 8 × 100 API commits cost about 80 s under -race on 2 cores (the eight
-	// writers lose ~5000 compare-and-swaps between them), so the default is
-	// 40 per writer; STRATA_LONG_TESTS=1 runs the full 100.
-	perWriter := 40
-	if os.Getenv("STRATA_LONG_TESTS") != "" {
-		perWriter = 100
-	}
+	// 8 × 100 API commits: about a minute under -race on 2 cores (the
+	// writers lose thousands of compare-and-swaps between them).
+	const perWriter = 100
 	e := start(t)
 	r, seed := e.seededRepo(t, upsert("seed.txt", "seed"))
 	dir := r.Dir(t)
