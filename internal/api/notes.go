@@ -176,6 +176,10 @@ func noteWriteJSON(res *repo.NoteWriteResult, ok bool, status, msg string) map[s
 	if res.Base != "" {
 		out["base_commit"] = string(res.Base)
 	}
+	if !ok {
+		// Every error body carries the envelope too (spec §4.1).
+		out["error"] = msg
+	}
 	return out
 }
 
