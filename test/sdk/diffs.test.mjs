@@ -739,4 +739,33 @@ test('createCommitFromDiff: new branch from baseBranch (normal and ephemeral)', 
   );
 });
 
+test('createCommitFromDiff: ref policy denying the target → RefUpdateError forbidden', { timeout: T_SHORT }, async () => {
+  const { repo, c1, local } = await diffBase('dcommit-policy');
+  writeTree(local, { 'a.txt': 'policy\n' });
+  const patch = await stagedPatch(local);
+  const err = await expectRefUpdateError(
+    repo.createCommitFromDiff({
+      targetBranch: 'main',
+      commitMessage: 'denied',
+      author: AUTHOR,
+      diff: patch,
+      refPolicies: [{ pattern: 'main', ops: ['no-push'] }],
+    }),
+    'forbidden',
+    'no-push policy on the target (§3.5, §3.6)',
+  );
+  assert.match(err.message, /denied by policy/);
+  assert.equal(await branchHead(repo, 'main'), c1.commitSha, 'branch unchanged');
+
+  // A policy on another ref does not apply.
+  const ok = await repo.createCommitFromDiff({
+    targetBranch: 'main',
+    commitMessage: 'allowed',
+    author: AUTHOR,
+    diff: patch,
+    refPolicies: [{ pattern: 'release/*', ops: ['no-push'] }, { pattern: '*' }],
+  });
+  assert.equal(ok.refUpdate.oldSha, c1.commitSha);
+});
+
 wireConformanceTest();

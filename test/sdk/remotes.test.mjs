@@ -410,6 +410,27 @@ test('refPolicies on getRemoteURL: no-push on main is "denied by policy", other 
   assert.equal(await branchHead(repo, 'main'), local);
 });
 
+test('legacy ops on getRemoteURL fold into a trailing "*" rule (§3.4)', { timeout: T_SHORT }, async () => {
+  const { repo, c1 } = await seededRepo('remote-ops');
+  const url = await repo.getRemoteURL({ ops: ['no-force-push'], refPolicies: [{ pattern: 'free/*' }] });
+  const claims = jwtClaims(url);
+  assert.deepEqual(claims.ops, ['no-force-push']);
+  assert.deepEqual(claims.refs, [['free/*', []]]);
+  const dir = await clone(url);
+  const a = await localCommit(dir, { 'a.txt': 'a\n' });
+  await push(dir, 'origin', 'main', 'HEAD:refs/heads/free/x');
+  assert.equal(await branchHead(repo, 'main'), a, 'fast-forward allowed');
+
+  await git(['reset', '-q', '--hard', c1.commitSha], { cwd: dir });
+  const b = await localCommit(dir, { 'b.txt': 'b\n' });
+  const forced = await gitFails(['push', '--force', 'origin', 'HEAD:refs/heads/main'], { cwd: dir, timeoutMs: GIT_TIMEOUT });
+  assert.match(forced.stderr, /denied by policy/, forced.stderr);
+  assert.equal(await branchHead(repo, 'main'), a);
+  // The earlier explicit allow rule shadows the legacy ops for free/*.
+  await push(dir, 'origin', '--force', 'HEAD:refs/heads/free/x');
+  assert.equal(await branchHead(repo, 'free/x'), b);
+});
+
 // ------------------------------------------------------------ races
 
 test('git pushes racing createCommit calls: nothing acknowledged is lost', { timeout: T_LONG }, async (t) => {
