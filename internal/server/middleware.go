@@ -38,8 +38,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // withMiddleware adds what every request gets: repeated slashes collapsed
 // (the SDK turns an apiBaseUrl ending in "/" into "//api/v1", spec §1.2),
-// a request id, panic recovery and one access-log line.
-func withMiddleware(next http.Handler, log *slog.Logger) http.Handler {
+// a request id, panic recovery, metrics and one access-log line.
+func withMiddleware(next http.Handler, log *slog.Logger, m *metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		if strings.Contains(r.URL.Path, "//") {
@@ -66,6 +66,10 @@ func withMiddleware(next http.Handler, log *slog.Logger) http.Handler {
 					_, _ = sw.Write([]byte(`{"error":"internal error"}` + "\n"))
 				}
 			}
+			if sw.status == 0 {
+				sw.status = http.StatusOK
+			}
+			m.observe(r, sw.status, time.Since(start))
 			log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status,
 				"bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
 				"agent", r.Header.Get("Code-Storage-Agent"))

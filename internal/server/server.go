@@ -104,12 +104,14 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", rest)
 	mux.Handle("/", gitHTTP)
+	met := newMetrics(s.cache)
+	mux.Handle("GET /metrics", met.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	s.http = &http.Server{
-		Handler:           withMiddleware(mux, log),
+		Handler:           withMiddleware(mux, log, met),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// No Read/WriteTimeout: uploads and file streams may be long. Slow
