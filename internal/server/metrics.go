@@ -76,4 +76,4 @@ type collectFunc struct {
 }
 
 func (c collectFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-func (c collectFunc) Collect(ch chan<- prometheus.Metric)  { c.fn(ch) }
+func (c collectFunc) Collect(ch chan<- prometheus.Metric) { c.fn(ch) }
