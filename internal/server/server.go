@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/strata-storage/strata/internal/api"
@@ -111,7 +112,7 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	s.http = &http.Server{
-		Handler:           withMiddleware(mux, log, met),
+		Handler:           withMiddleware(gitFirst(gitHTTP, mux), log, met),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// No Read/WriteTimeout: uploads and file streams may be long. Slow
@@ -180,4 +181,18 @@ func (s *Server) closeOwners() {
 			s.log.Error("close metadata store", "err", err)
 		}
 	}
+}
+
+// gitFirst sends the smart-HTTP endpoints to git before the mux sees the
+// path, so a repository whose id starts with "api/" or equals "metrics" is
+// still reachable over git; no REST route ends like these.
+func gitFirst(git, rest http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if strings.HasSuffix(p, "/info/refs") || strings.HasSuffix(p, "/git-upload-pack") || strings.HasSuffix(p, "/git-receive-pack") {
+			git.ServeHTTP(w, r)
+			return
+		}
+		rest.ServeHTTP(w, r)
+	})
 }
