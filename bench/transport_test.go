@@ -36,8 +36,8 @@ import (
 // of the median run; b.N is ignored, so run it with -benchtime 1x
 // (bench/run.sh does). Clients run on the same cores as the server, and
 // their work (index-pack: inflating and hashing every object) is part of
-// every figure, Strata's and git's alike. The *-cpu-s metrics split the
-// median run's CPU time: the git client with everything it ran
+// every figure, Strata's and git's alike. The *-cpu-s metrics (medians
+// over the runs) split the CPU time: the git client with everything it ran
 // (client-cpu-s; for git-pipe that includes upload-pack/receive-pack), the
 // in-process HTTP server (server-cpu-s: Strata, or the CGI host) and the
 // git processes that server ran (server-git-cpu-s).
