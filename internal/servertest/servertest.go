@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-storage/strata/internal/githttp"
 
 	"github.com/strata-storage/strata/internal/auth"
 	"github.com/strata-storage/strata/internal/config"
@@ -148,4 +151,18 @@ func (s *Server) FsckAll() {
 			s.t.Errorf("git fsck %s: %v\n%s", d, err, out)
 		}
 	}
+}
+
+// Main is the TestMain of a package whose servers accept git pushes: the
+// servers install `<os.Executable()> hook proc-receive` as receive-pack's
+// hook, so the test binary must act as the strata binary when git calls it.
+func Main(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "hook" {
+		if err := githttp.RunHook(os.Args[2:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "strata hook:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
 }
