@@ -24,6 +24,29 @@ func newOutsideWriter(t *testing.T, dir, branch string) *outsideWriter {
 	return &outsideWriter{dir: dir, branch: branch, index: filepath.Join(t.TempDir(), "index")}
 }
 
+// commitMany makes n commits (outside/NNN.txt), retrying lost races, and
+// records each acknowledged one; it stops at the first error anywhere.
+func (w *outsideWriter) commitMany(n int, errs *firstErr, record func(sha, path string)) {
+	done, attempts := 0, 0
+	for done < n && errs.get() == nil {
+		attempts++
+		if attempts > n*50 {
+			errs.set(fmt.Errorf("outside writer made %d commits in %d attempts", done, attempts))
+			return
+		}
+		path := fmt.Sprintf("outside/%03d.txt", done)
+		sha, ok, err := w.commit(path, "outside "+path)
+		if err != nil {
+			errs.set(err)
+			return
+		}
+		if ok {
+			record(sha, path)
+			done++
+		}
+	}
+}
+
 // commit adds path to the current tip and tries once to move the branch.
 // It returns the new commit, or ok=false when the branch moved meanwhile
 // (or the ref was locked by another writer).
@@ -232,24 +255,7 @@ func TestCommitPack_concurrentWithGitUpdateRef(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		done, attempts := 0, 0
-		for done < outsideTotal && errs.get() == nil {
-			attempts++
-			if attempts > outsideTotal*50 {
-				errs.set(fmt.Errorf("outside writer made %d commits in %d attempts", done, attempts))
-				return
-			}
-			path := fmt.Sprintf("outside/%03d.txt", done)
-			sha, ok, err := ow.commit(path, "outside "+path)
-			if err != nil {
-				errs.set(err)
-				return
-			}
-			if ok {
-				record(sha, path)
-				done++
-			}
-		}
+		ow.commitMany(outsideTotal, &errs, record)
 	}()
 	wg.Wait()
 	if err := errs.get(); err != nil {
@@ -363,24 +369,7 @@ func TestCommitPack_noExpectedHeadRacingOutside(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		done, attempts := 0, 0
-		for done < outsideTotal && errs.get() == nil {
-			attempts++
-			if attempts > outsideTotal*50 {
-				errs.set(fmt.Errorf("outside writer made %d commits in %d attempts", done, attempts))
-				return
-			}
-			path := fmt.Sprintf("outside/%03d.txt", done)
-			sha, ok, err := ow.commit(path, "outside "+path)
-			if err != nil {
-				errs.set(err)
-				return
-			}
-			if ok {
-				record(sha, path)
-				done++
-			}
-		}
+		ow.commitMany(outsideTotal, &errs, record)
 	}()
 	wg.Wait()
 	if err := errs.get(); err != nil {
