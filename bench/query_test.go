@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,8 +41,10 @@ const (
 //     main`; grep-regex: an alternation with classes (RE2 in Strata, ERE for
 //     git). Both results fit one page, so both sides return everything.
 //   - log: the first page (100) of GET /repos/commits?path=src/a03 vs
-//     `git log -n 100 --format=%H main -- src/a03`; log-all: every page
-//     (following next_cursor) vs `git log --format=%H main -- src/a03`.
+//     `git log -n 100 --format=<the API's fields> <tip> -- src/a03`, a new
+//     tip each run (Strata caches walks per tip); log-warm: the same page
+//     again; log-all: every page (following next_cursor) vs the whole
+//     `git log`.
 //
 // Each runs STRATA_BENCH_QUERY_RUNS times (default 15) after one unmeasured
 // warm-up; Strata's time is the whole HTTP request with the body read,
@@ -171,50 +174,82 @@ func BenchmarkQueries(b *testing.B) {
 	grep("grep", `FIXME\(bench\)`, grepWord)
 	grep("grep-regex", `retry(Count|Limit)\s*=\s*[0-9]+`, `retry(Count|Limit)[[:space:]]*=[[:space:]]*[0-9]+`, "-E")
 
-	// Path-filtered log: the first page, then the whole history page by page.
-	var firstPage []string
-	b.Run("log/strata", func(b *testing.B) {
+	// Path-filtered log: the first page, then the whole history page by
+	// page. Strata caches walks per (tip, path), so every measured run asks
+	// about a different tip (branches at main~i) and pays the whole walk;
+	// log-warm repeats one query to show the cached case. git prints the
+	// same fields the API returns.
+	tips := make([]string, 2*(runs+1))
+	for i := range tips {
+		tips[i] = fmt.Sprintf("bench/log%02d", i)
+		gitOut("update-ref", "refs/heads/"+tips[i], fmt.Sprintf("main~%d", i))
+	}
+	logFmt := "--format=%H%x00%P%x00%an%x00%ae%x00%ad%x00%cn%x00%ce%x00%B"
+	gitLog := func(b *testing.B, tip string, n int) []string {
+		args := []string{"log", "-z", logFmt, "--date=iso-strict"}
+		if n > 0 {
+			args = append(args, "-n", strconv.Itoa(n))
+		}
+		// 8 NUL-terminated fields per commit, the hash first.
+		fields := bytes.Split(git(b, append(args, tip, "--", logPath)...), []byte{0})
+		var shas []string
+		for i := 0; i+8 <= len(fields); i += 8 {
+			shas = append(shas, string(fields[i]))
+		}
+		return shas
+	}
+	// each runs fn once per measured run with a tip no earlier run used.
+	each := func(b *testing.B, tips []string, fn func(b *testing.B, tip string)) {
+		next := 0
 		measure(b, func(b *testing.B) {
-			shas, _ := logPage(b, get, "")
-			firstPage = shas
+			fn(b, tips[next])
+			next++
+		})
+	}
+	firstPages := map[string][]string{}
+	b.Run("log/strata", func(b *testing.B) {
+		each(b, tips[:runs+1], func(b *testing.B, tip string) {
+			firstPages[tip], _ = logPage(b, get, tip, "")
 		})
 	})
 	b.Run("log/git", func(b *testing.B) {
-		measure(b, func(b *testing.B) {
-			out := strings.Fields(string(git(b, "log", "-n", "100", "--format=%H", "main", "--", logPath)))
-			if !slices.Equal(out, firstPage) {
-				b.Fatalf("git log and Strata disagree on the first page (%d vs %d commits)", len(out), len(firstPage))
+		each(b, tips[:runs+1], func(b *testing.B, tip string) {
+			if out := gitLog(b, tip, 100); !slices.Equal(out, firstPages[tip]) {
+				b.Fatalf("git log and Strata disagree on the first page of %s (%d vs %d commits)", tip, len(out), len(firstPages[tip]))
 			}
 		})
 	})
-	var all []string
+	b.Run("log-warm/strata", func(b *testing.B) {
+		measure(b, func(b *testing.B) { logPage(b, get, tips[0], "") })
+	})
+	histories := map[string][]string{}
 	b.Run("log-all/strata", func(b *testing.B) {
-		measure(b, func(b *testing.B) {
-			all = all[:0]
+		each(b, tips[runs+1:], func(b *testing.B, tip string) {
+			var all []string
 			for cursor := ""; ; {
-				shas, next := logPage(b, get, cursor)
+				shas, next := logPage(b, get, tip, cursor)
 				all = append(all, shas...)
 				if next == "" {
 					break
 				}
 				cursor = next
 			}
+			histories[tip] = all
 		})
-		b.ReportMetric(float64(len(all)), "commits")
+		b.ReportMetric(float64(len(histories[tips[runs+1]])), "commits")
 	})
 	b.Run("log-all/git", func(b *testing.B) {
-		measure(b, func(b *testing.B) {
-			out := strings.Fields(string(git(b, "log", "--format=%H", "main", "--", logPath)))
-			if !slices.Equal(out, all) {
-				b.Fatalf("git log and Strata disagree on the history (%d vs %d commits)", len(out), len(all))
+		each(b, tips[runs+1:], func(b *testing.B, tip string) {
+			if out := gitLog(b, tip, 0); !slices.Equal(out, histories[tip]) {
+				b.Fatalf("git log and Strata disagree on the history of %s (%d vs %d commits)", tip, len(out), len(histories[tip]))
 			}
 		})
 	})
 }
 
-// logPage fetches one page (100 commits) of the history of logPath.
-func logPage(b *testing.B, get func(*testing.B, string) []byte, cursor string) (shas []string, next string) {
-	q := url.Values{"path": {logPath}, "limit": {"100"}}
+// logPage fetches one page (100 commits) of the history of logPath on branch.
+func logPage(b *testing.B, get func(*testing.B, string) []byte, branch, cursor string) (shas []string, next string) {
+	q := url.Values{"path": {logPath}, "limit": {"100"}, "branch": {branch}}
 	if cursor != "" {
 		q.Set("cursor", cursor)
 	}

@@ -12,8 +12,9 @@ import (
 // the total never exceeds max.
 //
 // Strata caches only answers that can never change for their key: what a
-// path is in a given commit, the contents of an object id, the last commit
-// touching a path below a commit. So there is nothing to invalidate.
+// path is in a given commit, the contents of an object id, the history below
+// a commit, the last commit touching a path below a commit. So there is
+// nothing to invalidate.
 type lru[V any] struct {
 	mu    sync.Mutex
 	max   int64
@@ -73,6 +74,7 @@ type caches struct {
 	lastMod *lru[LastChange]
 	paths   *lru[blobRef]
 	blobs   *lru[[]byte]
+	walks   *lru[*walk]
 }
 
 // blobRef is what a path names in a commit.
@@ -91,5 +93,6 @@ func newCaches() *caches {
 		lastMod: newLRU[LastChange](1 << 16),
 		paths:   newLRU[blobRef](1 << 16),
 		blobs:   newLRU[[]byte](64 << 20),
+		walks:   newLRU[*walk](32 << 20),
 	}
 }

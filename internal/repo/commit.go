@@ -185,38 +185,145 @@ type LogOptions struct {
 }
 
 // Log returns up to opt.Limit commits reachable from tip, newest first
-// (git log order), and whether more follow. The walk runs in git
-// (rev-list handles path simplification); objects come from the pool.
+// (git log order), and whether more follow.
+//
+// The walk runs in git (`git log` does path simplification and uses the
+// commit-graph's Bloom filters) and prints every field the API returns, so
+// a page is one process and no object reads. Walks are cached per (tip,
+// path): both are immutable, so following a cursor continues from the
+// cached prefix instead of re-walking from the tip with --skip, which made
+// reading a long history page by page quadratic.
 func (r *Repo) Log(ctx context.Context, tip git.ObjectID, opt LogOptions) ([]*Commit, bool, error) {
-	cmd := git.Command{
-		Name:  "rev-list",
-		Flags: []string{"--max-count=" + strconv.Itoa(opt.Limit+1), "--skip=" + strconv.Itoa(opt.Skip)},
-		Args:  []string{string(tip)},
+	need := opt.Skip + opt.Limit + 1 // one more than the page tells whether more follow
+	key := r.key + "\x00" + string(tip) + "\x00" + opt.Path
+	w, _ := r.memo.walks.get(key)
+	if w == nil {
+		w = &walk{}
 	}
-	if opt.Path != "" {
-		cmd.PostSep = []string{git.LiteralPathspec(opt.Path)}
-	}
-	out, err := r.git.Output(ctx, r.path, cmd)
-	if err != nil {
-		return nil, false, fmt.Errorf("walk history of %s: %w", tip, err)
-	}
-	ids := strings.Fields(string(out))
-	more := len(ids) > opt.Limit
-	if more {
-		ids = ids[:opt.Limit]
-	}
-	rd, release, err := r.reader(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	defer release()
-	commits := make([]*Commit, 0, len(ids))
-	for _, id := range ids {
-		c, err := readCommitWith(ctx, rd, git.ObjectID(id))
+	if len(w.commits) < need && !w.complete {
+		// The first page walks just far enough (most readers stop there);
+		// a reader who follows the cursor probably reads on, so walk well
+		// ahead, growing geometrically so that any history costs O(n).
+		want := need
+		if len(w.commits) > 0 {
+			want = max(need, 4*len(w.commits), minWalkAhead)
+		}
+		more, err := r.walkLog(ctx, tip, opt.Path, len(w.commits), want-len(w.commits))
 		if err != nil {
 			return nil, false, err
 		}
+		next := &walk{
+			commits:  append(w.commits[:len(w.commits):len(w.commits)], more...),
+			complete: len(more) < want-len(w.commits),
+			cost:     w.cost + commitsCost(more),
+		}
+		w = next
+		r.memo.walks.put(key, w, w.cost)
+	}
+	from, to := min(opt.Skip, len(w.commits)), min(opt.Skip+opt.Limit, len(w.commits))
+	return w.commits[from:to:to], len(w.commits) > to, nil
+}
+
+// minWalkAhead is how far a second page walks at least: far enough that
+// the history of most paths is then read in full.
+const minWalkAhead = 1000
+
+// walk is a cached prefix of one history walk; complete when it reached
+// the root. Never modified once cached.
+type walk struct {
+	commits  []*Commit
+	complete bool
+	cost     int64
+}
+
+func commitsCost(cs []*Commit) int64 {
+	var n int64
+	for _, c := range cs {
+		n += int64(len(c.Message)+len(c.Author.Name)+len(c.Author.Email)+len(c.Committer.Name)+len(c.Committer.Email)) +
+			int64(len(c.Parents))*48 + 256
+	}
+	return n
+}
+
+// logFormat prints the fields of a commit NUL-separated; with -z each
+// record also ends in NUL, so the output is logFields tokens per commit.
+// %B is the message as stored (re-encoded to UTF-8 when the commit names
+// another encoding). --date=raw gives "<unix seconds> <zone>".
+const (
+	logFormat = "--format=%H%x00%T%x00%P%x00%an%x00%ae%x00%ad%x00%cn%x00%ce%x00%cd%x00%B"
+	logFields = 10
+)
+
+// walkLog runs one `git log` from tip and parses up to count commits after
+// the first skip.
+func (r *Repo) walkLog(ctx context.Context, tip git.ObjectID, path string, skip, count int) ([]*Commit, error) {
+	cmd := git.Command{
+		Name: "log",
+		Flags: []string{
+			"-z", logFormat, "--date=raw",
+			// The repository's .mailmap and signature display must not
+			// change what the API reports.
+			"--no-use-mailmap", "--no-show-signature",
+			"--max-count=" + strconv.Itoa(count), "--skip=" + strconv.Itoa(skip),
+		},
+		Args: []string{string(tip)},
+	}
+	if path != "" {
+		cmd.PostSep = []string{git.LiteralPathspec(path)}
+	}
+	out, err := r.git.Output(ctx, r.path, cmd)
+	if err != nil {
+		return nil, fmt.Errorf("walk history of %s: %w", tip, err)
+	}
+	commits, err := parseLog(out)
+	if err != nil {
+		return nil, fmt.Errorf("walk history of %s: %w", tip, err)
+	}
+	return commits, nil
+}
+
+// parseLog splits `git log -z` output in logFormat into commits.
+func parseLog(out []byte) ([]*Commit, error) {
+	var commits []*Commit
+	var f [logFields]string
+	for len(out) > 0 {
+		for i := range f {
+			end := bytes.IndexByte(out, 0)
+			if end < 0 {
+				if i == logFields-1 {
+					end = len(out) // the last record may lack its terminator
+				} else {
+					return nil, fmt.Errorf("truncated log record (%d fields)", i)
+				}
+			}
+			f[i] = string(out[:end])
+			out = out[min(end+1, len(out)):]
+		}
+		if !git.IsFullHex(f[0]) {
+			return nil, fmt.Errorf("malformed log record %.60q", f[0])
+		}
+		c := &Commit{
+			OID:       git.ObjectID(f[0]),
+			Tree:      git.ObjectID(f[1]),
+			Author:    signatureAt(f[3], f[4], f[5]),
+			Committer: signatureAt(f[6], f[7], f[8]),
+			Message:   f[9],
+		}
+		for _, p := range strings.Fields(f[2]) {
+			c.Parents = append(c.Parents, git.ObjectID(p))
+		}
 		commits = append(commits, c)
 	}
-	return commits, more, nil
+	return commits, nil
+}
+
+// signatureAt builds a Signature from a name, email and a raw date
+// ("1700000000 +0100").
+func signatureAt(name, email, date string) Signature {
+	sig := Signature{Name: name, Email: email}
+	sec, zone, _ := strings.Cut(date, " ")
+	if s, err := strconv.ParseInt(sec, 10, 64); err == nil {
+		sig.When = time.Unix(s, 0).In(parseZone(zone))
+	}
+	return sig
 }
