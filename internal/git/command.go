@@ -57,6 +57,7 @@ type Factory struct {
 	env     []string
 	config  []string
 	version Version
+	pcre    pcreProbe
 }
 
 // FactoryOptions configure a Factory; the zero value finds git on PATH.
@@ -166,6 +167,7 @@ type Option func(*procConfig)
 type procConfig struct {
 	stdin   io.Reader
 	stdout  io.Writer
+	stderr  *os.File
 	env     []string
 	dir     string
 	inPipe  bool
@@ -177,6 +179,11 @@ func WithStdin(r io.Reader) Option { return func(c *procConfig) { c.stdin = r } 
 
 // WithStdout sends the process's output to w.
 func WithStdout(w io.Writer) Option { return func(c *procConfig) { c.stdout = w } }
+
+// WithStderr sends the process's stderr to f instead of the bounded buffer
+// behind Process.Stderr. Being an *os.File, it is handed to the child
+// directly: no copying goroutine lives as long as the process.
+func WithStderr(f *os.File) Option { return func(c *procConfig) { c.stderr = f } }
 
 // WithEnv adds KEY=VALUE pairs (e.g. GIT_PROTOCOL, GIT_NAMESPACE,
 // GIT_INDEX_FILE) to the pinned environment.
@@ -234,6 +241,9 @@ func (f *Factory) Start(ctx context.Context, gitDir string, c Command, opts ...O
 	cmd.WaitDelay = 5 * time.Second
 	p := &Process{cmd: cmd, stderr: &stderrBuffer{limit: 16 << 10}}
 	cmd.Stderr = p.stderr
+	if pc.stderr != nil {
+		cmd.Stderr = pc.stderr
+	}
 	cmd.Stdin = pc.stdin
 	cmd.Stdout = pc.stdout
 	if pc.inPipe {

@@ -62,6 +62,7 @@ func newHandlerEnv(t *testing.T, limits Limits) *handlerEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(repos.Close)
 	ctx := context.Background()
 	meta, err := store.CreateRepo(ctx, metadata.Repo{Org: "acme", ID: "app", DefaultBranch: "main"})
 	if err != nil {

@@ -47,6 +47,7 @@ func newDMFixture(t testing.TB) *dmFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(m.Close)
 	ctx := t.Context()
 	r, err := m.Create(ctx, "dmrepo", "main")
 	if err != nil {

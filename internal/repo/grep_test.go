@@ -28,6 +28,7 @@ func newBGTRepo(t *testing.T) *Repo {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(m.Close)
 	r, err := m.Create(context.Background(), "testrepo", "main")
 	if err != nil {
 		t.Fatal(err)

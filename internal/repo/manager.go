@@ -127,6 +127,7 @@ func (m *Manager) Remove(key string) error {
 		return fmt.Errorf("remove repository %s: %w", key, err)
 	}
 	dst := filepath.Join(trash, key+".git")
+	m.updater.Forget(p)
 	if err := os.Rename(p, dst); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
@@ -138,6 +139,10 @@ func (m *Manager) Remove(key string) error {
 	}
 	return nil
 }
+
+// Close ends the git processes the Manager keeps for ref updates; the
+// Manager must not be used afterwards.
+func (m *Manager) Close() { m.updater.Close() }
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)

@@ -29,6 +29,7 @@ func TestReadRef_noTraversal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(m.Close)
 	r, err := m.Create(ctx, "abcdef0123", "main")
 	if err != nil {
 		t.Fatal(err)
@@ -66,6 +67,7 @@ func TestReadRef_underAFile(t *testing.T) {
 	cache := catfile.NewCache(f, catfile.Options{})
 	t.Cleanup(cache.Stop)
 	m, _ := repo.NewManager(t.TempDir(), f, cache, nil)
+	t.Cleanup(m.Close)
 	r, err := m.Create(context.Background(), "0123456789ab", "main")
 	if err != nil {
 		t.Fatal(err)

@@ -192,8 +192,8 @@ func (r *Repo) DeleteTag(ctx context.Context, name string, old git.ObjectID) err
 // parent or child name exists ("refs/tags/a" vs "refs/tags/a/b"): the
 // name is taken, for the client as good as an existing ref.
 func isRefNameClash(err error) bool {
-	var ce *git.CommandError
-	return errors.As(err, &ce) && strings.Contains(ce.Stderr, "exists; cannot create")
+	var clash *refs.NameClashError
+	return errors.As(err, &clash)
 }
 
 // ReadTag returns the value of refs/tags/<name> (the tag object of an

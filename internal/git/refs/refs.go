@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/strata-storage/strata/internal/git"
 )
@@ -62,22 +63,49 @@ func (e *MissingObjectError) Error() string {
 	return fmt.Sprintf("cannot point %s at missing object %s", e.Ref, e.OID)
 }
 
+// NameClashError means the ref cannot exist beside another one: git stores
+// refs as paths, so refs/tags/a and refs/tags/a/b exclude each other.
+type NameClashError struct {
+	Ref      git.ReferenceName
+	Existing git.ReferenceName // empty when git did not say
+}
+
+func (e *NameClashError) Error() string {
+	if e.Existing == "" {
+		return fmt.Sprintf("cannot create %s: a ref with a clashing name exists", e.Ref)
+	}
+	return fmt.Sprintf("cannot create %s: %s exists", e.Ref, e.Existing)
+}
+
 // ErrInvalidUpdate is a malformed update (bad ref name or object id).
 var ErrInvalidUpdate = errors.New("invalid ref update")
 
-// Updater applies ref transactions.
+// Updater applies ref transactions. It keeps a few idle `git update-ref
+// --stdin` sessions per repository (see session.go); Close ends them.
 type Updater struct {
 	git *git.Factory
+
+	mu     sync.Mutex
+	idle   map[string][]*session // by gitDir, oldest first
+	nidle  int
+	closed bool
 }
 
 // NewUpdater returns an Updater that runs git through f.
-func NewUpdater(f *git.Factory) *Updater { return &Updater{git: f} }
+func NewUpdater(f *git.Factory) *Updater {
+	return &Updater{git: f, idle: make(map[string][]*session)}
+}
 
 // Apply performs all updates as one atomic transaction in the repository at
 // gitDir: either every ref moves from its Old to its New value, or none
 // does. Refs are durable (core.fsync=reference) when Apply returns nil.
 //
 // This is the only function in Strata that changes a reference.
+//
+// ctx is honoured until the transaction is handed to git, not during it:
+// killing git between renaming two lock files would leave half of an
+// atomic transaction applied. git bounds the transaction itself by its
+// lock timeouts.
 func (u *Updater) Apply(ctx context.Context, gitDir string, updates ...Update) error {
 	if len(updates) == 0 {
 		return nil
@@ -101,23 +129,35 @@ func (u *Updater) Apply(ctx context.Context, gitDir string, updates ...Update) e
 		fmt.Fprintf(&in, "update %s %s %s\n", up.Ref, nw, old)
 	}
 	in.WriteString("prepare\ncommit\n")
-
-	var out bytes.Buffer
-	p, err := u.git.Start(ctx, gitDir, git.Command{Name: "update-ref", Flags: []string{"--stdin"}},
-		git.WithStdin(&in), git.WithStdout(&out))
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("update refs: %w", err)
 	}
-	if err := p.Wait(); err != nil {
-		if typed := parseFailure(p.Stderr(), updates); typed != nil {
+
+	for attempt := 0; ; attempt++ {
+		s, reused, err := u.take(gitDir)
+		if err != nil {
+			return fmt.Errorf("update refs: %w", err)
+		}
+		started, err := s.transact(in.Bytes())
+		if err == nil {
+			u.put(s)
+			return nil
+		}
+		stderr := s.kill()
+		// An idle session that died while parked (killed, or its
+		// repository removed) fails before git accepted "start": nothing
+		// happened, so one fresh session may try again.
+		if !started && reused && attempt == 0 {
+			continue
+		}
+		if typed := parseFailure(stderr, updates); typed != nil {
 			return typed
+		}
+		if msg := strings.TrimSpace(stderr); msg != "" {
+			return fmt.Errorf("update refs: %w: %s", err, msg)
 		}
 		return fmt.Errorf("update refs: %w", err)
 	}
-	if !strings.Contains(out.String(), "commit: ok") {
-		return fmt.Errorf("update refs: git did not confirm the commit: %q", out.String())
-	}
-	return nil
 }
 
 var (
@@ -126,6 +166,8 @@ var (
 	reLocked    = regexp.MustCompile(`cannot lock ref '([^']+)': Unable to create '[^']*\.lock': File exists`)
 	reNoRef     = regexp.MustCompile(`cannot lock ref '([^']+)': unable to resolve reference`)
 	reNoObject  = regexp.MustCompile(`trying to write ref '([^']+)' with nonexistent object ([0-9a-f]{40})`)
+	reClash     = regexp.MustCompile(`cannot lock ref '([^']+)': '([^']+)' exists; cannot create '[^']+'`)
+	reClashDir  = regexp.MustCompile(`cannot lock ref '([^']+)': there is a non-empty directory '[^']*' blocking reference`)
 	reNonCommit = regexp.MustCompile(`trying to write non-commit object ([0-9a-f]{40}) to branch '([^']+)'`)
 )
 
@@ -148,6 +190,12 @@ func parseFailure(stderr string, updates []Update) error {
 	}
 	if m := reNoRef.FindStringSubmatch(stderr); m != nil {
 		return &MismatchError{Ref: git.ReferenceName(m[1]), Expect: expect(m[1]), Actual: git.ZeroOID}
+	}
+	if m := reClash.FindStringSubmatch(stderr); m != nil {
+		return &NameClashError{Ref: git.ReferenceName(m[1]), Existing: git.ReferenceName(m[2])}
+	}
+	if m := reClashDir.FindStringSubmatch(stderr); m != nil {
+		return &NameClashError{Ref: git.ReferenceName(m[1])}
 	}
 	if m := reLocked.FindStringSubmatch(stderr); m != nil {
 		return &LockedError{Ref: git.ReferenceName(m[1])}

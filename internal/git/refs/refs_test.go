@@ -40,7 +40,9 @@ func setup(t *testing.T) (*refs.Updater, string, git.ObjectID, git.ObjectID) {
 	run(t, "", "init", "-q", "--bare", dir)
 	a := git.ObjectID(run(t, dir, "commit-tree", string(git.EmptyTreeOID), "-m", "a"))
 	b := git.ObjectID(run(t, dir, "commit-tree", string(git.EmptyTreeOID), "-p", string(a), "-m", "b"))
-	return refs.NewUpdater(f), dir, a, b
+	u := refs.NewUpdater(f)
+	t.Cleanup(u.Close)
+	return u, dir, a, b
 }
 
 func TestApply(t *testing.T) {
