@@ -14,12 +14,7 @@ import (
 
 func runServe(args []string) error {
 	cfg := config.Default()
-	if err := cfg.FromEnv(nil); err != nil {
-		return err
-	}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfg.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := cfg.Load(flag.NewFlagSet("serve", flag.ContinueOnError), args, nil); err != nil {
 		return err
 	}
 	log := newLogger(cfg)

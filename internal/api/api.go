@@ -31,6 +31,9 @@ type Config struct {
 	Repos    *repo.Manager
 	Logger   *slog.Logger
 	Limits   Limits
+	// Identity authors merges and signs annotated tags and notes commits
+	// whose request names no one; zero: repo.DefaultIdentity.
+	Identity repo.Signature
 }
 
 // Handler is the REST API.
@@ -40,13 +43,17 @@ type Handler struct {
 	repos    *repo.Manager
 	log      *slog.Logger
 	limits   Limits
+	identity repo.Signature
 	mux      *http.ServeMux
 }
 
 // New returns the REST API handler; mount it at the server root (it routes
 // /api/v1/... itself).
 func New(cfg Config) *Handler {
-	h := &Handler{verifier: cfg.Verifier, store: cfg.Store, repos: cfg.Repos, log: cfg.Logger, limits: cfg.Limits, mux: http.NewServeMux()}
+	h := &Handler{verifier: cfg.Verifier, store: cfg.Store, repos: cfg.Repos, log: cfg.Logger, limits: cfg.Limits, identity: cfg.Identity, mux: http.NewServeMux()}
+	if h.identity.Name == "" {
+		h.identity = repo.DefaultIdentity
+	}
 	if h.log == nil {
 		h.log = slog.Default()
 	}

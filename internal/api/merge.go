@@ -167,38 +167,18 @@ func trimPartialRune(b []byte) []byte {
 	return b
 }
 
-type identityBody struct {
-	Name  string `json:"name"`
-	Email string `json:"email"`
-}
-
 type mergeBody struct {
-	SourceBranch            string        `json:"source_branch"`
-	TargetBranch            string        `json:"target_branch"`
-	Strategy                string        `json:"strategy"`
-	SourceIsEphemeral       bool          `json:"source_is_ephemeral"`
-	TargetIsEphemeral       bool          `json:"target_is_ephemeral"`
-	ExpectedTargetSHA       string        `json:"expected_target_sha"`
-	CommitMessage           string        `json:"commit_message"`
-	Author                  *identityBody `json:"author"`
-	Committer               *identityBody `json:"committer"`
-	AllowUnrelatedHistories bool          `json:"allow_unrelated_histories"`
-	Squash                  bool          `json:"squash"`
-}
-
-// identity validates an optional author or committer.
-func identity(field string, b *identityBody) (repo.Signature, error) {
-	if b == nil {
-		return repo.Signature{}, nil
-	}
-	name, email := strings.TrimSpace(b.Name), strings.TrimSpace(b.Email)
-	if name == "" || email == "" {
-		return repo.Signature{}, badRequest("%s needs a non-empty name and email", field)
-	}
-	if strings.ContainsAny(name+email, "<>\n\x00") {
-		return repo.Signature{}, badRequest("%s may not contain '<', '>', newlines or NUL", field)
-	}
-	return repo.Signature{Name: name, Email: email}, nil
+	SourceBranch            string      `json:"source_branch"`
+	TargetBranch            string      `json:"target_branch"`
+	Strategy                string      `json:"strategy"`
+	SourceIsEphemeral       bool        `json:"source_is_ephemeral"`
+	TargetIsEphemeral       bool        `json:"target_is_ephemeral"`
+	ExpectedTargetSHA       string      `json:"expected_target_sha"`
+	CommitMessage           string      `json:"commit_message"`
+	Author                  *signerBody `json:"author"`
+	Committer               *signerBody `json:"committer"`
+	AllowUnrelatedHistories bool        `json:"allow_unrelated_histories"`
+	Squash                  bool        `json:"squash"`
 }
 
 // POST /api/v1/repos/merge (spec §5.5.2).
@@ -232,13 +212,16 @@ func (h *Handler) merge(w http.ResponseWriter, r *http.Request, req *request) er
 	if expected != "" && !git.IsFullHex(expected) {
 		return badRequest("expected_target_sha must be a full 40-character commit sha")
 	}
-	author, err := identity("author", body.Author)
+	// No author: the service identity; no committer: the author.
+	author, err := h.signerOf("author", body.Author)
 	if err != nil {
 		return err
 	}
-	committer, err := identity("committer", body.Committer)
-	if err != nil {
-		return err
+	var committer repo.Signature
+	if body.Committer != nil {
+		if committer, err = h.signerOf("committer", body.Committer); err != nil {
+			return err
+		}
 	}
 	if strings.ContainsRune(body.CommitMessage, 0) {
 		return badRequest("commit_message may not contain NUL")

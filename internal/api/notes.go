@@ -104,7 +104,7 @@ func (h *Handler) changeNote(w http.ResponseWriter, r *http.Request, req *reques
 		}
 		expected = git.ObjectID(e)
 	}
-	author, err := signerOf("author", body.Author)
+	author, err := h.signerOf("author", body.Author)
 	if err != nil {
 		return err
 	}

@@ -10,19 +10,15 @@ import (
 	"github.com/strata-storage/strata/internal/repo"
 )
 
-// tagsNotesIdentity signs annotated tags and notes commits when the
-// request names no identity.
-var tagsNotesIdentity = repo.Signature{Name: "Strata", Email: "strata@localhost"}
-
 // signerBody is an optional {name, email} in a request.
 type signerBody struct {
 	Name  string `json:"name"`
 	Email string `json:"email"`
 }
 
-// signerOf returns the first given identity, trimmed, or the default.
-// A half-given identity is a 400.
-func signerOf(field string, ids ...*signerBody) (repo.Signature, error) {
+// signerOf returns the first given identity, trimmed, or the server's
+// identity. A half-given identity is a 400.
+func (h *Handler) signerOf(field string, ids ...*signerBody) (repo.Signature, error) {
 	for _, id := range ids {
 		if id == nil {
 			continue
@@ -36,7 +32,7 @@ func signerOf(field string, ids ...*signerBody) (repo.Signature, error) {
 		}
 		return repo.Signature{Name: name, Email: email}, nil
 	}
-	return tagsNotesIdentity, nil
+	return h.identity, nil
 }
 
 // tagName trims and checks a tag name from a body (spec §4.3: short names,
@@ -104,7 +100,7 @@ func (h *Handler) createTag(w http.ResponseWriter, r *http.Request, req *request
 	}
 	var annotation *repo.TagAnnotation
 	if strings.TrimSpace(body.Message) != "" {
-		tagger, err := signerOf("tagger", body.Tagger, body.Author)
+		tagger, err := h.signerOf("tagger", body.Tagger, body.Author)
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -40,8 +39,13 @@ type Config struct {
 	// signatures satisfy a verify-sig ref policy: SSH allowed-signers files
 	// and/or ASCII-armored OpenPGP public keyrings (told apart by content).
 	OrgSigningKeys map[string][]string
+	// Identity ("Name <email>") authors merges and signs annotated tags
+	// and notes commits whose request names no one.
+	Identity string
 	// Maintenance configures background repository maintenance.
 	Maintenance Maintenance
+	// Transport limits Git over HTTP.
+	Transport Transport
 }
 
 // Default returns the embedded defaults: a server that runs with no flags.
@@ -53,7 +57,9 @@ func Default() Config {
 		MaxUploadBytes:  2 << 30,
 		MaxJSONBytes:    1 << 20,
 		ShutdownTimeout: 30 * time.Second,
+		Identity:        "Strata <strata@localhost>",
 		Maintenance:     defaultMaintenance(),
+		Transport:       defaultTransport(),
 	}
 }
 
@@ -81,21 +87,26 @@ func (o orgList) Set(v string) error {
 }
 
 // Register declares the serve flags on fs, with c's current values as
-// defaults. Call FromEnv first so the environment sits under the flags.
+// defaults. Load registers them and layers the environment under them.
 func (c *Config) Register(fs *flag.FlagSet) {
-	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env STRATA_ADDR)")
-	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for repositories, metadata and keys (env STRATA_DATA_DIR)")
-	fs.Var(orgList{c}, "org", "organisation and public key, NAME=PUBLIC_KEY.pem; repeatable (env STRATA_ORG, comma-separated)")
-	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate (PEM); serve HTTPS with --tls-key (env STRATA_TLS_CERT)")
-	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key (PEM) (env STRATA_TLS_KEY)")
-	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env STRATA_LOG_LEVEL)")
-	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "log JSON lines instead of text (env STRATA_LOG_JSON)")
-	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", c.MaxUploadBytes, "largest commit-pack/diff-commit body (env STRATA_MAX_UPLOAD_BYTES)")
-	fs.Int64Var(&c.MaxJSONBytes, "max-json-bytes", c.MaxJSONBytes, "largest JSON request body (env STRATA_MAX_JSON_BYTES)")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "grace period for in-flight requests on SIGTERM (env STRATA_SHUTDOWN_TIMEOUT)")
-	fs.StringVar(&c.GitBinary, "git-binary", c.GitBinary, "git executable (env STRATA_GIT_BINARY)")
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for repositories, metadata and keys")
+	fs.Var(orgList{c}, "org", "organisation and public key, NAME=PUBLIC_KEY.pem; repeatable")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate (PEM); serve HTTPS with --tls-key")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key (PEM)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "log JSON lines instead of text")
+	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", c.MaxUploadBytes, "largest commit-pack/diff-commit body")
+	fs.Int64Var(&c.MaxJSONBytes, "max-json-bytes", c.MaxJSONBytes, "largest JSON request body")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "grace period for in-flight requests on SIGTERM")
+	fs.StringVar(&c.GitBinary, "git-binary", c.GitBinary, "git executable")
+	fs.StringVar(&c.Identity, "identity", c.Identity, `"Name <email>" that authors merges and signs tags and notes when a request names nobody`)
 	c.Maintenance.register(fs)
-	fs.Func("org-signing-keys", "organisation and commit-signing keys for verify-sig, NAME=FILE (SSH allowed signers and/or armored OpenPGP keyring); repeatable (env STRATA_ORG_SIGNING_KEYS, comma-separated)", c.addSigningKeys)
+	c.Transport.register(fs)
+	fs.Func("org-signing-keys", "organisation and commit-signing keys for verify-sig, NAME=FILE (SSH allowed signers and/or armored OpenPGP keyring); repeatable", c.addSigningKeys)
+	fs.VisitAll(func(f *flag.Flag) {
+		f.Usage += " (env " + EnvName(f.Name) + ")"
+	})
 }
 
 // addSigningKeys records one --org-signing-keys NAME=FILE.
@@ -112,64 +123,50 @@ func (c *Config) addSigningKeys(v string) error {
 	return nil
 }
 
-// FromEnv overlays STRATA_<FLAG> environment variables (flag name upper
-// cased, dashes as underscores) onto c.
-func (c *Config) FromEnv(lookup func(string) (string, bool)) error {
+// Load registers the serve flags on fs, overlays STRATA_<FLAG> environment
+// variables (the flag's name upper-cased, dashes as underscores) and parses
+// args: a flag beats the environment, which beats the default. Because the
+// environment goes through the flags themselves, every flag has its
+// variable. Repeatable flags take a comma-separated list. lookup defaults
+// to os.LookupEnv.
+func (c *Config) Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) error {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	str := func(name string, dst *string) {
-		if v, ok := lookup(name); ok {
-			*dst = v
+	c.Register(fs)
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := EnvName(f.Name)
+		v, ok := lookup(name)
+		if !ok {
+			return
 		}
-	}
-	str("STRATA_ADDR", &c.Addr)
-	str("STRATA_DATA_DIR", &c.DataDir)
-	str("STRATA_TLS_CERT", &c.TLSCert)
-	str("STRATA_TLS_KEY", &c.TLSKey)
-	str("STRATA_LOG_LEVEL", &c.LogLevel)
-	str("STRATA_GIT_BINARY", &c.GitBinary)
-	errs := []error{c.Maintenance.fromEnv(lookup)}
-	if v, ok := lookup("STRATA_LOG_JSON"); ok {
-		b, err := strconv.ParseBool(v)
-		errs = append(errs, wrapEnv("STRATA_LOG_JSON", err))
-		c.LogJSON = b
-	}
-	for name, dst := range map[string]*int64{"STRATA_MAX_UPLOAD_BYTES": &c.MaxUploadBytes, "STRATA_MAX_JSON_BYTES": &c.MaxJSONBytes} {
-		if v, ok := lookup(name); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			errs = append(errs, wrapEnv(name, err))
-			*dst = n
+		values := []string{v}
+		if repeatable[f.Name] {
+			values = strings.Split(v, ",")
 		}
-	}
-	if v, ok := lookup("STRATA_SHUTDOWN_TIMEOUT"); ok {
-		d, err := time.ParseDuration(v)
-		errs = append(errs, wrapEnv("STRATA_SHUTDOWN_TIMEOUT", err))
-		c.ShutdownTimeout = d
-	}
-	if v, ok := lookup("STRATA_ORG_SIGNING_KEYS"); ok {
-		for _, part := range strings.Split(v, ",") {
-			if strings.TrimSpace(part) != "" {
-				errs = append(errs, wrapEnv("STRATA_ORG_SIGNING_KEYS", c.addSigningKeys(part)))
-			}
-		}
-	}
-	if v, ok := lookup("STRATA_ORG"); ok {
-		for _, part := range strings.Split(v, ",") {
-			if strings.TrimSpace(part) == "" {
+		for _, v := range values {
+			if repeatable[f.Name] && strings.TrimSpace(v) == "" {
 				continue
 			}
-			errs = append(errs, wrapEnv("STRATA_ORG", orgList{c}.Set(part)))
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
 		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
-	return errors.Join(errs...)
+	return fs.Parse(args)
 }
 
-func wrapEnv(name string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s: %w", name, err)
+// repeatable flags accumulate; their variables hold comma-separated lists.
+var repeatable = map[string]bool{"org": true, "org-signing-keys": true}
+
+// EnvName is the environment variable of a flag: STRATA_ and the name
+// upper-cased, dashes as underscores.
+func EnvName(flag string) string {
+	return "STRATA_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 // Validate checks the configuration is usable.
@@ -187,11 +184,28 @@ func (c *Config) Validate() error {
 	if c.MaxUploadBytes <= 0 || c.MaxJSONBytes <= 0 {
 		errs = append(errs, errors.New("body limits must be positive"))
 	}
-	errs = append(errs, c.Maintenance.validate())
+	if _, _, err := ParseIdentity(c.Identity); err != nil {
+		errs = append(errs, fmt.Errorf("--identity: %w", err))
+	}
+	errs = append(errs, c.Maintenance.validate(), c.Transport.validate())
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("unknown --log-level %q", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// ParseIdentity splits "Name <email>".
+func ParseIdentity(s string) (name, email string, err error) {
+	s = strings.TrimSpace(s)
+	lt, gt := strings.IndexByte(s, '<'), strings.LastIndexByte(s, '>')
+	if lt < 0 || gt != len(s)-1 || gt < lt {
+		return "", "", fmt.Errorf("want \"Name <email>\", got %q", s)
+	}
+	name, email = strings.TrimSpace(s[:lt]), strings.TrimSpace(s[lt+1:gt])
+	if name == "" || email == "" || strings.ContainsAny(name+email, "<>\n\x00") {
+		return "", "", fmt.Errorf("want \"Name <email>\" with both parts, got %q", s)
+	}
+	return name, email, nil
 }

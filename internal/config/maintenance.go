@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -44,51 +43,13 @@ func defaultMaintenance() Maintenance {
 }
 
 func (m *Maintenance) register(fs *flag.FlagSet) {
-	fs.BoolVar(&m.Enabled, "maintenance", m.Enabled, "repack, write commit-graphs, pack refs and prune in the background after writes (env STRATA_MAINTENANCE)")
-	fs.IntVar(&m.Workers, "maintenance-workers", m.Workers, "repositories maintained at once (env STRATA_MAINTENANCE_WORKERS)")
-	fs.DurationVar(&m.Interval, "maintenance-interval", m.Interval, "least time between two maintenance runs of one repository (env STRATA_MAINTENANCE_INTERVAL)")
-	fs.IntVar(&m.RefUpdates, "maintenance-ref-updates", m.RefUpdates, "ref updates after which a repository is maintained (env STRATA_MAINTENANCE_REF_UPDATES)")
-	fs.IntVar(&m.LooseObjects, "maintenance-loose-objects", m.LooseObjects, "loose objects after which a repository is maintained (env STRATA_MAINTENANCE_LOOSE_OBJECTS)")
-	fs.DurationVar(&m.FullInterval, "maintenance-full-interval", m.FullInterval, "how often a maintenance run repacks everything and prunes (env STRATA_MAINTENANCE_FULL_INTERVAL)")
-	fs.DurationVar(&m.PruneGrace, "prune-grace", m.PruneGrace, "keep unreachable objects younger than this; at least 1h (env STRATA_PRUNE_GRACE)")
-}
-
-func (m *Maintenance) fromEnv(lookup func(string) (string, bool)) error {
-	var errs []error
-	if v, ok := lookup("STRATA_MAINTENANCE"); ok {
-		b, err := strconv.ParseBool(v)
-		errs = append(errs, wrapEnv("STRATA_MAINTENANCE", err))
-		m.Enabled = b
-	}
-	for _, e := range []struct {
-		name string
-		dst  *int
-	}{
-		{"STRATA_MAINTENANCE_WORKERS", &m.Workers},
-		{"STRATA_MAINTENANCE_REF_UPDATES", &m.RefUpdates},
-		{"STRATA_MAINTENANCE_LOOSE_OBJECTS", &m.LooseObjects},
-	} {
-		if v, ok := lookup(e.name); ok {
-			n, err := strconv.Atoi(v)
-			errs = append(errs, wrapEnv(e.name, err))
-			*e.dst = n
-		}
-	}
-	for _, e := range []struct {
-		name string
-		dst  *time.Duration
-	}{
-		{"STRATA_MAINTENANCE_INTERVAL", &m.Interval},
-		{"STRATA_MAINTENANCE_FULL_INTERVAL", &m.FullInterval},
-		{"STRATA_PRUNE_GRACE", &m.PruneGrace},
-	} {
-		if v, ok := lookup(e.name); ok {
-			d, err := time.ParseDuration(v)
-			errs = append(errs, wrapEnv(e.name, err))
-			*e.dst = d
-		}
-	}
-	return errors.Join(errs...)
+	fs.BoolVar(&m.Enabled, "maintenance", m.Enabled, "repack, write commit-graphs, pack refs and prune in the background after writes")
+	fs.IntVar(&m.Workers, "maintenance-workers", m.Workers, "repositories maintained at once")
+	fs.DurationVar(&m.Interval, "maintenance-interval", m.Interval, "least time between two maintenance runs of one repository")
+	fs.IntVar(&m.RefUpdates, "maintenance-ref-updates", m.RefUpdates, "ref updates after which a repository is maintained")
+	fs.IntVar(&m.LooseObjects, "maintenance-loose-objects", m.LooseObjects, "loose objects after which a repository is maintained")
+	fs.DurationVar(&m.FullInterval, "maintenance-full-interval", m.FullInterval, "how often a maintenance run repacks everything and prunes")
+	fs.DurationVar(&m.PruneGrace, "prune-grace", m.PruneGrace, "keep unreachable objects younger than this; at least 1h")
 }
 
 func (m *Maintenance) validate() error {

@@ -17,12 +17,9 @@ func TestMaintenance_layers(t *testing.T) {
 		"STRATA_MAINTENANCE_LOOSE_OBJECTS": "200",
 		"STRATA_PRUNE_GRACE":               "48h",
 	}
-	if err := c.FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
-		t.Fatalf("FromEnv: %v", err)
-	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	c.Register(fs)
-	if err := fs.Parse([]string{"--maintenance=false", "--maintenance-full-interval=12h", "--maintenance-interval=1m"}); err != nil {
+	args := []string{"--maintenance=false", "--maintenance-full-interval=12h", "--maintenance-interval=1m"}
+	if err := c.Load(fs, args, mapEnv(env)); err != nil {
 		t.Fatal(err)
 	}
 	want := Maintenance{Enabled: false, Workers: 3, Interval: time.Minute, RefUpdates: 10, LooseObjects: 200,
@@ -54,8 +51,8 @@ func TestMaintenance_validate(t *testing.T) {
 		}
 	}
 	bad := Default()
-	err := bad.FromEnv(func(k string) (string, bool) { return "soon", k == "STRATA_PRUNE_GRACE" })
+	err := bad.Load(flag.NewFlagSet("serve", flag.ContinueOnError), nil, mapEnv(map[string]string{"STRATA_PRUNE_GRACE": "soon"}))
 	if err == nil || !strings.Contains(err.Error(), "STRATA_PRUNE_GRACE") {
-		t.Fatalf("FromEnv with a bad duration: %v", err)
+		t.Fatalf("Load with a bad duration: %v", err)
 	}
 }

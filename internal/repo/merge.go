@@ -17,13 +17,11 @@ import (
 	"github.com/strata-storage/strata/internal/git/refs"
 )
 
-// The identity that authors and commits a merge whose request names no
+// DefaultIdentity authors and commits a merge whose request names no
 // author (spec Q11 recommends a service identity). A request with an author
-// but no committer is committed by its author.
-const (
-	DefaultIdentityName  = "Strata"
-	DefaultIdentityEmail = "strata@localhost"
-)
+// but no committer is committed by its author. The server passes its
+// configured identity instead (--identity).
+var DefaultIdentity = Signature{Name: "Strata", Email: "strata@localhost"}
 
 // MergeStrategy says when a merge may fast-forward (spec §5.5.2).
 type MergeStrategy string
@@ -135,7 +133,7 @@ func (r *Repo) Merge(ctx context.Context, req MergeRequest) (*MergeResult, error
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	if req.Author.Name == "" {
-		req.Author = Signature{Name: DefaultIdentityName, Email: DefaultIdentityEmail}
+		req.Author = DefaultIdentity
 	}
 	if req.Committer.Name == "" {
 		req.Committer = Signature{Name: req.Author.Name, Email: req.Author.Email, When: req.Author.When}

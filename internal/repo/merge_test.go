@@ -119,7 +119,7 @@ func TestMerge(t *testing.T) {
 				if fmt.Sprint(c.Parents) != fmt.Sprint(tc.parents) {
 					t.Errorf("parents %v, want %v", c.Parents, tc.parents)
 				}
-				if c.Author.Name != DefaultIdentityName || c.Committer.Email != DefaultIdentityEmail {
+				if c.Author.Name != DefaultIdentity.Name || c.Committer.Email != DefaultIdentity.Email {
 					t.Errorf("identity %+v / %+v, want the default", c.Author, c.Committer)
 				}
 				verb := "Merge"

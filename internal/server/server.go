@@ -25,6 +25,7 @@ import (
 	"github.com/strata-storage/strata/internal/githttp"
 	"github.com/strata-storage/strata/internal/maintenance"
 	"github.com/strata-storage/strata/internal/metadata"
+	"github.com/strata-storage/strata/internal/repo"
 )
 
 // Server is a configured, not yet serving, Strata.
@@ -34,6 +35,7 @@ type Server struct {
 	out      io.Writer
 	store    metadata.Store
 	cache    *catfile.Cache
+	repos    *repo.Manager
 	maint    *maintenance.Worker // nil when maintenance is disabled
 	http     *http.Server
 	listener net.Listener
@@ -74,8 +76,14 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		s.closeOwners()
 		return nil, err
 	}
-	s.maint = maint
+	s.repos, s.maint = repos, maint
 	s.maint.Start() // stopped by closeOwners, before the pool and the DB
+	name, email, err := config.ParseIdentity(cfg.Identity)
+	if err != nil { // Validate checked it
+		s.closeOwners()
+		return nil, err
+	}
+	identity := repo.Signature{Name: name, Email: email}
 	// One verifier, so REST and git share its cache of verified tokens.
 	verifier := auth.NewVerifier(keys)
 	rest := api.New(api.Config{
@@ -84,6 +92,7 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		Repos:    repos,
 		Logger:   log,
 		Limits:   api.Limits{MaxJSONBody: cfg.MaxJSONBytes, MaxUploadBody: cfg.MaxUploadBytes},
+		Identity: identity,
 	})
 
 	// Git smart HTTP (/{repo}.git/...): everything /api/ and /healthz don't take.
@@ -96,6 +105,13 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		HooksDir:    filepath.Join(cfg.DataDir, "hooks"),
 		SigningKeys: cfg.OrgSigningKeys,
 		SigningDir:  filepath.Join(cfg.DataDir, "signing"),
+		Limits: githttp.Limits{
+			MaxPushBytes:       cfg.Transport.MaxPushBytes,
+			MaxConcurrentPacks: cfg.Transport.MaxConcurrentPacks,
+			PackQueueTimeout:   cfg.Transport.PackQueueTimeout,
+			RequestTimeout:     cfg.Transport.RequestTimeout,
+			PackWindowMemory:   cfg.Transport.PackWindowMemory,
+		},
 	})
 	if err != nil {
 		s.closeOwners()
@@ -173,6 +189,9 @@ func (s *Server) closeOwners() {
 	// Maintenance first: its running task reads repositories and may
 	// still be writing them; nil-safe.
 	s.maint.Stop()
+	if s.repos != nil {
+		s.repos.Close()
+	}
 	if s.cache != nil {
 		s.cache.Stop()
 	}

@@ -1,0 +1,80 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"time"
+)
+
+// Transport limits Git over HTTP (docs/git-transport.md). Zero values take
+// the transport's defaults.
+type Transport struct {
+	// MaxPushBytes caps the pack of one push.
+	MaxPushBytes int64
+	// MaxConcurrentPacks caps upload-packs running at once; further clones
+	// and fetches queue. 0: four per CPU, at least 8.
+	MaxConcurrentPacks int
+	// PackQueueTimeout is how long a clone or fetch waits for a slot before
+	// it is answered 503.
+	PackQueueTimeout time.Duration
+	// RequestTimeout bounds one git request end to end.
+	RequestTimeout time.Duration
+	// PackWindowMemory is pack.windowMemory for pack generation, e.g. "256m".
+	PackWindowMemory string
+}
+
+func defaultTransport() Transport {
+	return Transport{
+		MaxPushBytes:     2 << 30,
+		PackQueueTimeout: 5 * time.Minute,
+		RequestTimeout:   time.Hour,
+		PackWindowMemory: "256m",
+	}
+}
+
+func (t *Transport) register(fs *flag.FlagSet) {
+	fs.Int64Var(&t.MaxPushBytes, "max-push-bytes", t.MaxPushBytes, "largest pack one git push may send")
+	fs.IntVar(&t.MaxConcurrentPacks, "max-concurrent-packs", t.MaxConcurrentPacks, "clones and fetches served at once, the rest queue; 0 = 4 per CPU, at least 8")
+	fs.DurationVar(&t.PackQueueTimeout, "pack-queue-timeout", t.PackQueueTimeout, "how long a clone or fetch may queue before it gets 503")
+	fs.DurationVar(&t.RequestTimeout, "git-request-timeout", t.RequestTimeout, "longest a git request (clone, fetch, push) may run")
+	fs.StringVar(&t.PackWindowMemory, "pack-window-memory", t.PackWindowMemory, "pack.windowMemory of pack generation (git size, e.g. 256m)")
+}
+
+func (t *Transport) validate() error {
+	var errs []error
+	if t.MaxPushBytes <= 0 {
+		errs = append(errs, errors.New("--max-push-bytes must be positive"))
+	}
+	if t.MaxConcurrentPacks < 0 {
+		errs = append(errs, errors.New("--max-concurrent-packs must not be negative"))
+	}
+	if t.PackQueueTimeout <= 0 || t.RequestTimeout <= 0 {
+		errs = append(errs, errors.New("--pack-queue-timeout and --git-request-timeout must be positive"))
+	}
+	if !validGitSize(t.PackWindowMemory) {
+		errs = append(errs, errors.New("--pack-window-memory must be a size such as 256m or 1g"))
+	}
+	return errors.Join(errs...)
+}
+
+// validGitSize accepts what git's config parses as a size: digits with an
+// optional k, m or g.
+func validGitSize(s string) bool {
+	if s == "" {
+		return false
+	}
+	digits := s
+	switch s[len(s)-1] {
+	case 'k', 'K', 'm', 'M', 'g', 'G':
+		digits = s[:len(s)-1]
+	}
+	if digits == "" {
+		return false
+	}
+	for _, r := range digits {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
