@@ -86,6 +86,8 @@ func classify(err error) *httpError {
 		return &httpError{status: http.StatusConflict, label: "conflict", msg: err.Error()}
 	case errors.Is(err, repo.ErrInvalid), errors.Is(err, git.ErrInvalidPath), errors.Is(err, git.ErrInvalidRefName), errors.Is(err, odb.ErrInvalidObject):
 		return &httpError{status: http.StatusBadRequest, label: "invalid", msg: err.Error()}
+	case errors.Is(err, repo.ErrUnsupported):
+		return &httpError{status: http.StatusNotImplemented, label: "unsupported", msg: err.Error()}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &httpError{status: http.StatusGatewayTimeout, label: "timeout", msg: "request timed out"}
 	case errors.Is(err, context.Canceled):

@@ -3,10 +3,16 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/strata-storage/strata/internal/config"
+	"github.com/strata-storage/strata/internal/servertest"
 )
 
 type grepLine struct {
@@ -325,5 +331,31 @@ func TestGrep_backtrackingLimit(t *testing.T) {
 	status, data := f.call("POST", "/api/v1/repos/grep", f.tok, map[string]any{"query": map[string]any{"pattern": `^(a|aa)*$`}}, nil)
 	if status != http.StatusBadRequest || !strings.Contains(bgtError(data), "too complex") {
 		t.Fatalf("status %d: %s", status, data)
+	}
+}
+
+// TestGrep_withoutPCRE: a server whose git lacks PCRE2 answers grep with a
+// clear 501, not a 500.
+func TestGrep_withoutPCRE(t *testing.T) {
+	t.Parallel()
+	real, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := filepath.Join(t.TempDir(), "git")
+	script := "#!/bin/sh\n" +
+		"for a in \"$@\"; do\n" +
+		"  if [ \"$a\" = grep ]; then echo 'fatal: cannot use Perl-compatible regexes when not compiled with USE_LIBPCRE' >&2; exit 128; fi\n" +
+		"done\n" +
+		"exec " + real + " \"$@\"\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, servertest.WithConfig(func(c *config.Config) { c.GitBinary = fake }))
+	r, _ := e.seededRepo(t, upsert("a.txt", "needle\n"))
+	resp := e.do(t, "POST", "/api/v1/repos/grep", r.Read, jsonBody(t, map[string]any{"query": map[string]any{"pattern": "needle"}}))
+	body := wantError(t, resp, http.StatusNotImplemented)
+	if msg, _ := body["error"].(string); !strings.Contains(msg, "PCRE2") {
+		t.Fatalf("error %q does not say what is missing", msg)
 	}
 }

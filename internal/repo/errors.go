@@ -18,6 +18,9 @@ var (
 	ErrInvalid = errors.New("invalid request")
 	// ErrExists: the ref or repository already exists.
 	ErrExists = errors.New("already exists")
+	// ErrUnsupported: this server's git cannot do it (e.g. grep without
+	// PCRE2).
+	ErrUnsupported = errors.New("not supported by this server")
 )
 
 // NotFoundError names what was missing.

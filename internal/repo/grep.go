@@ -602,6 +602,9 @@ func (r *Repo) Grep(ctx context.Context, commit git.ObjectID, pat *GrepPattern, 
 		if errors.As(werr, &ce) && ce.ExitCode == 1 && strings.TrimSpace(ce.Stderr) == "" {
 			return res, nil
 		}
+		if errors.As(werr, &ce) && git.IsNoPCRE(ce.Stderr) {
+			return nil, fmt.Errorf("%w: grep needs a git built with PCRE2 (USE_LIBPCRE2)", ErrUnsupported)
+		}
 		if errors.As(werr, &ce) && strings.Contains(ce.Stderr, "pcre2_") {
 			return nil, invalidf("pattern is too complex for the matcher: %s", gitMessage(werr))
 		}
