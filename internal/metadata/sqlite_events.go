@@ -56,24 +56,53 @@ func (s *SQLiteStore) RefEvents(ctx context.Context, afterSeq int64, limit int) 
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, org, repo_id, storage_key, namespace, ref, before_oid, after_oid, at
+	rows, err := s.r.QueryContext(ctx, `SELECT `+refEventColumns+`
 		FROM ref_events WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read ref events after %d: %w", afterSeq, err)
 	}
+	events, err := collectRefEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read ref events after %d: %w", afterSeq, err)
+	}
+	return events, nil
+}
+
+func (s *SQLiteStore) LastRefStates(ctx context.Context, storageKey string) ([]RefEvent, error) {
+	// The subquery reads only the ref_events_last index (migration 0003);
+	// the outer query then fetches one row per ref by its primary key.
+	rows, err := s.r.QueryContext(ctx, `SELECT `+refEventColumns+`
+		FROM ref_events
+		WHERE seq IN (`+lastRefSeqs+`)
+		ORDER BY namespace, ref`, storageKey)
+	if err != nil {
+		return nil, fmt.Errorf("read last ref states of %s: %w", storageKey, err)
+	}
+	events, err := collectRefEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read last ref states of %s: %w", storageKey, err)
+	}
+	return events, nil
+}
+
+// lastRefSeqs selects the seq of the newest event of each ref of one
+// repository (the storage key is its parameter).
+const lastRefSeqs = `SELECT MAX(seq) FROM ref_events WHERE storage_key = ? GROUP BY namespace, ref`
+
+// refEventColumns is the select list collectRefEvents reads.
+const refEventColumns = `seq, org, repo_id, storage_key, namespace, ref, before_oid, after_oid, at`
+
+func collectRefEvents(rows *sql.Rows) ([]RefEvent, error) {
 	defer rows.Close()
 	var events []RefEvent
 	for rows.Next() {
 		var e RefEvent
 		var at int64
 		if err := rows.Scan(&e.Seq, &e.Org, &e.RepoID, &e.StorageKey, &e.Namespace, &e.Ref, &e.Before, &e.After, &at); err != nil {
-			return nil, fmt.Errorf("read ref events after %d: %w", afterSeq, err)
+			return nil, err
 		}
 		e.At = fromNanos(at)
 		events = append(events, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read ref events after %d: %w", afterSeq, err)
-	}
-	return events, nil
+	return events, rows.Err()
 }

@@ -47,3 +47,35 @@ func TestOpenSQLite_upgradeToRefEvents(t *testing.T) {
 		t.Fatalf("event = %+v", got[0])
 	}
 }
+
+// LastRefStates finds each ref's newest event in the ref_events_last index
+// alone (migration 0003): a busy repository's history is never scanned
+// row by row.
+func TestLastRefStates_usesIndex(t *testing.T) {
+	t.Parallel()
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "strata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	rows, err := s.r.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+lastRefSeqs, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notUsed int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(plan, "; "); !strings.Contains(got, "COVERING INDEX ref_events_last") {
+		t.Fatalf("query plan %q does not read the ref_events_last index", got)
+	}
+}

@@ -193,6 +193,20 @@ func (s *SQLiteStore) DeletedRepos(ctx context.Context) ([]Repo, error) {
 	return repos, nil
 }
 
+func (s *SQLiteStore) LiveRepos(ctx context.Context) ([]Repo, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+repoColumns+` FROM repos
+		WHERE deleted_at IS NULL
+		ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("list live repos: %w", err)
+	}
+	repos, err := collectRepos(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list live repos: %w", err)
+	}
+	return repos, nil
+}
+
 func collectRepos(rows *sql.Rows) ([]Repo, error) {
 	defer rows.Close()
 	var repos []Repo

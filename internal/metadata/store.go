@@ -78,8 +78,9 @@ type RefEvent struct {
 }
 
 // Store is the repository registry. Implementations are safe for concurrent
-// use. Every repository query is scoped by org; only DeletedRepos, which
-// serves storage cleanup, spans organisations.
+// use. Every repository query is scoped by org; only DeletedRepos and
+// LiveRepos, which serve server-wide passes (storage cleanup, crash
+// reconciliation), span organisations.
 type Store interface {
 	// CreateRepo registers a live repository. It ignores r.StorageKey, r.Seq
 	// and r.DeletedAt, chooses a new StorageKey and Seq, and sets CreatedAt
@@ -101,6 +102,9 @@ type Store interface {
 	// DeletedRepos returns every tombstone of every organisation in deletion
 	// order, so a cleanup worker can remove their StorageKey directories.
 	DeletedRepos(ctx context.Context) ([]Repo, error)
+	// LiveRepos returns every live repository of every organisation in
+	// creation order (Seq ascending).
+	LiveRepos(ctx context.Context) ([]Repo, error)
 
 	// RecordBranch records that branch was created at createdAt (now if
 	// zero) in namespace ("" for normal branches, "ephemeral") of the
@@ -127,6 +131,12 @@ type Store interface {
 	// sees a new event with Seq <= n, so a consumer that keeps the last Seq
 	// it handled as its cursor misses nothing and sees nothing twice.
 	RefEvents(ctx context.Context, afterSeq int64, limit int) ([]RefEvent, error)
+	// LastRefStates returns the newest event (highest Seq) of each
+	// (Namespace, Ref) of the repository with storageKey, ordered by
+	// Namespace then Ref (byte order): every ref's state as last recorded.
+	// A ref whose newest event deleted it is included, with an all-zero
+	// After. An unknown storageKey has no events: an empty result.
+	LastRefStates(ctx context.Context, storageKey string) ([]RefEvent, error)
 
 	Close() error
 }

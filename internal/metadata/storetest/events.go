@@ -10,7 +10,7 @@ import (
 	"github.com/strata-storage/strata/internal/metadata"
 )
 
-// The ref-event feed: AppendRefEvents and RefEvents.
+// The ref-event feed: AppendRefEvents, RefEvents and LastRefStates.
 
 var (
 	zeroOID = strings.Repeat("0", 40)
@@ -317,5 +317,97 @@ func testRefEventsConcurrentTail(t *testing.T, s metadata.Store) {
 		}
 		seen[tailed[i].Seq] = true
 		equalEvent(t, fmt.Sprintf("tailed event %d", i), tailed[i], all[i])
+	}
+}
+
+func lastStates(t *testing.T, s metadata.Store, key string) []metadata.RefEvent {
+	t.Helper()
+	evs, err := s.LastRefStates(t.Context(), key)
+	if err != nil {
+		t.Fatalf("LastRefStates(%s): %v", key, err)
+	}
+	for _, e := range evs {
+		checkUTC(t, fmt.Sprintf("event %d", e.Seq), e.At)
+	}
+	return evs
+}
+
+func testLastRefStates(t *testing.T, s metadata.Store) {
+	key := create(t, s, "acme", "r").StorageKey
+	if evs := lastStates(t, s, key); len(evs) != 0 {
+		t.Fatalf("LastRefStates without events = %v", seqs(evs))
+	}
+	ev := func(ns, ref, before, after string) metadata.RefEvent {
+		return metadata.RefEvent{StorageKey: key, Namespace: ns, Ref: ref, Before: before, After: after, At: base}
+	}
+	// Appended out of name order, several per transaction, and the same
+	// ref name in both namespaces: each (namespace, ref) is its own ref.
+	appendEvents(t, s, ev("", "refs/tags/v1", zeroOID, oidA), ev("", "refs/heads/main", zeroOID, oidA))
+	appendEvents(t, s, ev("ephemeral", "refs/heads/main", zeroOID, oidB))
+	appendEvents(t, s, ev("", "refs/heads/main", oidA, oidB), ev("", "refs/heads/gone", zeroOID, oidC))
+	appendEvents(t, s, ev("", "refs/heads/gone", oidC, zeroOID))
+	appendEvents(t, s, ev("", "refs/heads/main", oidB, oidC))
+	newest := appendEvents(t, s, ev("ephemeral", "refs/heads/main", oidB, oidA))
+
+	all := readEvents(t, s, 0, 0)
+	bySeq := map[int64]metadata.RefEvent{}
+	for _, e := range all {
+		bySeq[e.Seq] = e
+	}
+	want := []struct{ ns, ref, after string }{
+		{"", "refs/heads/gone", zeroOID}, // deleted last: still a state
+		{"", "refs/heads/main", oidC},
+		{"", "refs/tags/v1", oidA},
+		{"ephemeral", "refs/heads/main", oidA},
+	}
+	got := lastStates(t, s, key)
+	if len(got) != len(want) {
+		for _, e := range got {
+			t.Logf("%s", fmtEvent(e))
+		}
+		t.Fatalf("LastRefStates = %d events, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		e := got[i]
+		if e.Namespace != w.ns || e.Ref != w.ref || e.After != w.after {
+			t.Fatalf("LastRefStates[%d] = %s, want namespace %q ref %s after %.7s", i, fmtEvent(e), w.ns, w.ref, w.after)
+		}
+		// The whole stored event, as the feed has it, and the newest of its ref.
+		equalEvent(t, fmt.Sprintf("LastRefStates[%d]", i), e, bySeq[e.Seq])
+		for _, other := range all {
+			if other.Namespace == e.Namespace && other.Ref == e.Ref && other.Seq > e.Seq {
+				t.Fatalf("LastRefStates[%d] = seq %d, but seq %d is newer", i, e.Seq, other.Seq)
+			}
+		}
+	}
+	equalEvent(t, "ephemeral main", got[3], newest[0])
+}
+
+// States are per repository incarnation: another repository's events, or
+// those of a deleted repository under the same id, never mix in.
+func testLastRefStatesRepos(t *testing.T, s metadata.Store) {
+	ctx := t.Context()
+	old := create(t, s, "acme", "phoenix").StorageKey
+	other := create(t, s, "globex", "phoenix").StorageKey
+	appendEvents(t, s,
+		metadata.RefEvent{StorageKey: old, Ref: "refs/heads/main", Before: zeroOID, After: oidA},
+		metadata.RefEvent{StorageKey: other, Ref: "refs/heads/main", Before: zeroOID, After: oidB},
+	)
+	if _, err := s.DeleteRepo(ctx, "acme", "phoenix"); err != nil {
+		t.Fatalf("DeleteRepo: %v", err)
+	}
+	reborn := create(t, s, "acme", "phoenix").StorageKey
+	if evs := lastStates(t, s, reborn); len(evs) != 0 {
+		t.Fatalf("LastRefStates of a recreated repository = %v, want none", seqs(evs))
+	}
+	appendEvents(t, s, metadata.RefEvent{StorageKey: reborn, Ref: "refs/heads/main", Before: zeroOID, After: oidC})
+	for key, after := range map[string]string{old: oidA, other: oidB, reborn: oidC} {
+		evs := lastStates(t, s, key)
+		if len(evs) != 1 || evs[0].StorageKey != key || evs[0].After != after {
+			t.Fatalf("LastRefStates(%s) = %v, want main at %.7s", key, evs, after)
+		}
+	}
+	if evs := lastStates(t, s, "0123456789abcdef0123456789abcdef"); len(evs) != 0 {
+		t.Fatalf("LastRefStates of an unknown key = %v", seqs(evs))
 	}
 }

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) metadata.Store) {
 		{"DeleteRepo_neverExisted", testNeverExisted},
 		{"DeleteRepo_recreate", testRecreate},
 		{"DeletedRepos", testDeletedRepos},
+		{"LiveRepos", testLiveRepos},
 		{"ListRepos_order", testListOrder},
 		{"ListRepos_paging", testListPaging},
 		{"ListRepos_query", testListQuery},
@@ -55,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) metadata.Store) {
 		{"AppendRefEvents_deletedRepo", testAppendRefEventsDeleted},
 		{"RefEvents_paging", testRefEventsPaging},
 		{"RefEvents_concurrentTail", testRefEventsConcurrentTail},
+		{"LastRefStates", testLastRefStates},
+		{"LastRefStates_repositories", testLastRefStatesRepos},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -427,6 +430,40 @@ func testDeletedRepos(t *testing.T, s metadata.Store) {
 	}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("DeletedRepos = %q, want %q (deletion order)", keys, want)
+	}
+}
+
+func testLiveRepos(t *testing.T, s metadata.Store) {
+	ctx := t.Context()
+	none, err := s.LiveRepos(ctx)
+	if err != nil || len(none) != 0 {
+		t.Fatalf("LiveRepos on empty store = %q, %v", ids(none), err)
+	}
+	var want []metadata.Repo
+	for i, org := range []string{"globex", "acme", "globex", "initech"} {
+		want = append(want, create(t, s, org, fmt.Sprintf("r%d", 9-i)))
+	}
+	gone := create(t, s, "acme", "gone")
+	phoenix := create(t, s, "acme", "phoenix")
+	for _, id := range []string{"gone", "phoenix"} {
+		if _, err := s.DeleteRepo(ctx, "acme", id); err != nil {
+			t.Fatalf("DeleteRepo: %v", err)
+		}
+	}
+	reborn := create(t, s, "acme", "phoenix")
+	want = append(want, reborn)
+	got, err := s.LiveRepos(ctx)
+	if err != nil {
+		t.Fatalf("LiveRepos: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("LiveRepos = %q, want %q (every org, no tombstones)", ids(got), ids(want))
+	}
+	for i := range got {
+		equalRepo(t, fmt.Sprintf("LiveRepos[%d]", i), got[i], want[i])
+		if got[i].StorageKey == gone.StorageKey || got[i].StorageKey == phoenix.StorageKey {
+			t.Fatalf("LiveRepos returned the tombstone %s", fmtRepo(got[i]))
+		}
 	}
 }
 
