@@ -11,6 +11,11 @@
 // guarantees that seqs become visible in increasing order, so the cursor
 // neither skips nor repeats events.
 //
+// An event is written after its refs move, so a crash between the two
+// loses it. After an unclean shutdown, Reconcile closes that gap before
+// anything is served: it compares every live repository's refs on disk with
+// the last recorded state of each ref and appends the missing events.
+//
 // Delivery (signed webhook payloads, an SSRF-guarded client, the delivery
 // log) will live here too, as an owned worker reading the feed.
 package events
