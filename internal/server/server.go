@@ -39,6 +39,9 @@ type Server struct {
 	maint    *maintenance.Worker // nil when maintenance is disabled
 	http     *http.Server
 	listener net.Listener
+	// keepMarker leaves the run marker after shutdown, so the next start
+	// reconciles again: this start's reconciliation did not finish.
+	keepMarker bool
 }
 
 // New builds everything and binds the listener. out receives the first-run
@@ -77,6 +80,10 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		return nil, err
 	}
 	s.repos, s.maint = repos, maint
+	if err := s.startRun(repos); err != nil {
+		s.closeOwners()
+		return nil, err
+	}
 	s.maint.Start() // stopped by closeOwners, before the pool and the DB
 	name, email, err := config.ParseIdentity(cfg.Identity)
 	if err != nil { // Validate checked it
@@ -159,7 +166,9 @@ func (s *Server) Addr() net.Addr { return s.listener.Addr() }
 
 // Serve serves until ctx is cancelled, then shuts down gracefully:
 // in-flight requests finish (bounded by ShutdownTimeout), then the cat-file
-// pool and the database close.
+// pool and the database close. Only a shutdown that let every request
+// finish counts as clean and removes the run marker: a request still
+// running after the timeout may yet move a ref with the store closed.
 func (s *Server) Serve(ctx context.Context) error {
 	scheme := "http"
 	if s.cfg.TLSCert != "" {
@@ -169,6 +178,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()
 	var err error
+	clean := false
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
@@ -177,8 +187,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		err = s.http.Shutdown(sctx)
 		cancel()
 		<-errc
+		clean = err == nil
 	}
 	s.closeOwners()
+	if clean {
+		s.endRun()
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
