@@ -55,6 +55,13 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		return nil, err
 	}
 	log.Info("git found", "binary", f.Binary(), "version", f.Version().String())
+	// Only grep needs PCRE2; without it Strata still serves, and grep
+	// answers 501. Say so now rather than on the first grep.
+	if ok, err := f.HasPCRE(context.Background()); err != nil {
+		log.Warn("could not tell whether git has PCRE2; POST /repos/grep may fail", "err", err)
+	} else if !ok {
+		log.Warn("git was built without PCRE2: POST /repos/grep will answer 501", "binary", f.Binary())
+	}
 	// git runs inside repositories with GIT_DIR set, so every path handed
 	// to it must be absolute.
 	if cfg.DataDir, err = filepath.Abs(cfg.DataDir); err != nil {
