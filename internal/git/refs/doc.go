@@ -1,5 +1,7 @@
 // Package refs owns the one way Strata changes a reference: a
-// compare-and-swap transaction through git-update-ref(1) --stdin.
+// compare-and-swap transaction through git-update-ref(1) --stdin, run in a
+// long-lived update-ref session per repository (session.go) because
+// starting git costs more than the transaction.
 //
 // Going through git itself (rather than writing ref files from Go) means
 // every update takes git's own <ref>.lock files and rewrites packed-refs the
