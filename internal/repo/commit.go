@@ -136,26 +136,12 @@ func ParseCommit(oid git.ObjectID, data []byte) (*Commit, error) {
 
 // parseSignature reads "Name <email> 1700000000 +0100".
 func parseSignature(s string) Signature {
-	var sig Signature
 	lt := strings.IndexByte(s, '<')
 	gt := strings.LastIndexByte(s, '>')
 	if lt < 0 || gt < lt {
-		sig.Name = strings.TrimSpace(s)
-		return sig
+		return Signature{Name: strings.TrimSpace(s)}
 	}
-	sig.Name = strings.TrimSpace(s[:lt])
-	sig.Email = s[lt+1 : gt]
-	f := strings.Fields(s[gt+1:])
-	if len(f) >= 1 {
-		if sec, err := strconv.ParseInt(f[0], 10, 64); err == nil {
-			loc := time.UTC
-			if len(f) >= 2 {
-				loc = parseZone(f[1])
-			}
-			sig.When = time.Unix(sec, 0).In(loc)
-		}
-	}
-	return sig
+	return signatureAt(strings.TrimSpace(s[:lt]), s[lt+1:gt], s[gt+1:])
 }
 
 func parseZone(z string) *time.Location {
@@ -317,13 +303,20 @@ func parseLog(out []byte) ([]*Commit, error) {
 	return commits, nil
 }
 
-// signatureAt builds a Signature from a name, email and a raw date
-// ("1700000000 +0100").
+// signatureAt builds a Signature from a name, an email and a raw date
+// ("1700000000 +0100"; without a zone, UTC).
 func signatureAt(name, email, date string) Signature {
 	sig := Signature{Name: name, Email: email}
-	sec, zone, _ := strings.Cut(date, " ")
-	if s, err := strconv.ParseInt(sec, 10, 64); err == nil {
-		sig.When = time.Unix(s, 0).In(parseZone(zone))
+	f := strings.Fields(date)
+	if len(f) == 0 {
+		return sig
+	}
+	if sec, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+		loc := time.UTC
+		if len(f) >= 2 {
+			loc = parseZone(f[1])
+		}
+		sig.When = time.Unix(sec, 0).In(loc)
 	}
 	return sig
 }
