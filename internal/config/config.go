@@ -105,7 +105,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	c.Transport.register(fs)
 	fs.Func("org-signing-keys", "organisation and commit-signing keys for verify-sig, NAME=FILE (SSH allowed signers and/or armored OpenPGP keyring); repeatable", c.addSigningKeys)
 	fs.VisitAll(func(f *flag.Flag) {
-		f.Usage += " (env " + EnvName(f.Name) + ")"
+		f.Usage += " (env " + envName(f.Name) + ")"
 	})
 }
 
@@ -136,7 +136,7 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, lookup func(string) (stri
 	c.Register(fs)
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		name := EnvName(f.Name)
+		name := envName(f.Name)
 		v, ok := lookup(name)
 		if !ok {
 			return
@@ -163,9 +163,9 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, lookup func(string) (stri
 // repeatable flags accumulate; their variables hold comma-separated lists.
 var repeatable = map[string]bool{"org": true, "org-signing-keys": true}
 
-// EnvName is the environment variable of a flag: STRATA_ and the name
+// envName is the environment variable of a flag: STRATA_ and the name
 // upper-cased, dashes as underscores.
-func EnvName(flag string) string {
+func envName(flag string) string {
 	return "STRATA_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 

@@ -47,7 +47,7 @@ func TestLoad_layers(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs.VisitAll(func(f *flag.Flag) {
-		if !strings.HasSuffix(f.Usage, "(env "+EnvName(f.Name)+")") {
+		if !strings.HasSuffix(f.Usage, "(env "+envName(f.Name)+")") {
 			t.Errorf("--%s usage does not name its variable: %q", f.Name, f.Usage)
 		}
 	})
