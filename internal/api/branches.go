@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"sort"
@@ -66,27 +67,18 @@ func (h *Handler) listBranches(w http.ResponseWriter, r *http.Request, req *requ
 	if err != nil {
 		return err
 	}
-	records, err := h.store.Branches(ctx, req.meta.StorageKey, nsLabel(ns))
+	created, err := h.branchTimes(ctx, req, ns)
 	if err != nil {
 		return err
-	}
-	created := make(map[string]time.Time, len(records))
-	for _, rec := range records {
-		created[rec.Name] = rec.CreatedAt
 	}
 	items := make([]branchItem, 0, len(list))
 	for _, ref := range list {
 		name, _ := ref.Name.Branch()
-		t, ok := created[name]
-		if !ok {
-			// Created outside Strata's record (Q18): the tip's committer date.
-			c, err := req.repo.ReadCommit(ctx, git.NormalNamespace, string(ref.OID))
-			if err != nil {
-				return err
-			}
-			t = c.Committer.When
+		t, err := created.of(ctx, req, name, ref.OID)
+		if err != nil {
+			return err
 		}
-		items = append(items, branchItem{name: name, sha: ref.OID, created: t.UTC()})
+		items = append(items, branchItem{name: name, sha: ref.OID, created: t})
 	}
 	sort.SliceStable(items, func(i, j int) bool {
 		if !items[i].created.Equal(items[j].created) {
@@ -111,6 +103,66 @@ func (h *Handler) listBranches(w http.ResponseWriter, r *http.Request, req *requ
 		resp["next_cursor"] = out[len(out)-1]["cursor"]
 	}
 	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// creationTimes are the recorded creation times of a namespace's branches.
+type creationTimes map[string]time.Time
+
+func (h *Handler) branchTimes(ctx context.Context, req *request, ns git.Namespace) (creationTimes, error) {
+	records, err := h.store.Branches(ctx, req.meta.StorageKey, nsLabel(ns))
+	if err != nil {
+		return nil, err
+	}
+	created := make(creationTimes, len(records))
+	for _, rec := range records {
+		created[rec.Name] = rec.CreatedAt
+	}
+	return created, nil
+}
+
+// of is when branch name, now at tip, was created: Strata's record or,
+// for a branch created outside it (Q18), the tip's committer date.
+func (c creationTimes) of(ctx context.Context, req *request, name string, tip git.ObjectID) (time.Time, error) {
+	if t, ok := c[name]; ok {
+		return t.UTC(), nil
+	}
+	commit, err := req.repo.ReadCommit(ctx, git.NormalNamespace, string(tip))
+	if err != nil {
+		return time.Time{}, err
+	}
+	return commit.Committer.When.UTC(), nil
+}
+
+// GET /api/v1/repos/branch?name=&ephemeral= (API-next.md §1, getBranch).
+func (h *Handler) getBranch(w http.ResponseWriter, r *http.Request, req *request) error {
+	ctx := r.Context()
+	q := queryOf(r)
+	name := strings.TrimPrefix(q.str("name"), "refs/heads/")
+	if name == "" {
+		return badRequest("name is required")
+	}
+	if err := git.ValidateBranchName(name); err != nil {
+		return badRequest("invalid branch name: %v", err)
+	}
+	ephemeral, err := q.boolean("ephemeral", false)
+	if err != nil {
+		return err
+	}
+	ns := git.NamespaceFor(ephemeral)
+	tip, err := req.repo.ResolveBranch(ns, name)
+	if err != nil {
+		return err
+	}
+	created, err := h.branchTimes(ctx, req, ns)
+	if err != nil {
+		return err
+	}
+	t, err := created.of(ctx, req, name, tip)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"branch": map[string]any{"name": name, "head_sha": string(tip), "created_at": t.Format(time.RFC3339)}})
 	return nil
 }
 
@@ -189,19 +241,19 @@ func (h *Handler) createBranch(w http.ResponseWriter, r *http.Request, req *requ
 }
 
 type deleteBranchBody struct {
-	Name      string `json:"name"`
-	Ephemeral bool   `json:"ephemeral"`
+	TargetBranch string `json:"target_branch"`
+	Ephemeral    bool   `json:"ephemeral"`
 }
 
 // DELETE /api/v1/repos/branches
 func (h *Handler) deleteBranch(w http.ResponseWriter, r *http.Request, req *request) error {
 	var body deleteBranchBody
-	if err := h.readJSON(r, &body); err != nil {
+	if err := h.readJSON(r, &body, alias{"target_branch", "name"}); err != nil {
 		return err
 	}
-	name := strings.TrimSpace(body.Name)
+	name := strings.TrimSpace(body.TargetBranch)
 	if name == "" {
-		return badRequest("name is required")
+		return badRequest("target_branch (or name) is required")
 	}
 	if err := git.ValidateBranchName(name); err != nil {
 		return badRequest("invalid branch name: %v", err)
@@ -224,6 +276,6 @@ func (h *Handler) deleteBranch(w http.ResponseWriter, r *http.Request, req *requ
 	if err := req.repo.UpdateRefs(r.Context(), refs.Update{Ref: ref, Old: old, New: git.ZeroOID}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"name": name, "message": "branch deleted", "ephemeral": body.Ephemeral})
+	writeJSON(w, http.StatusOK, map[string]any{"target_branch": name, "name": name, "message": "branch deleted", "ephemeral": body.Ephemeral})
 	return nil
 }

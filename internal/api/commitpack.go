@@ -142,11 +142,12 @@ func writeCommitResult(w http.ResponseWriter, branch string, res *repo.CommitRes
 			"blob_count":    res.BlobCount,
 		},
 		"result": map[string]any{
-			"branch":  branch,
-			"old_sha": string(old),
-			"new_sha": string(res.Commit),
-			"success": true,
-			"status":  "ok",
+			"target_branch": branch,
+			"branch":        branch, // 1.17.1's name
+			"old_sha":       string(old),
+			"new_sha":       string(res.Commit),
+			"success":       true,
+			"status":        "ok",
 		},
 	})
 }

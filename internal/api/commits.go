@@ -38,7 +38,7 @@ type commitsCursor struct {
 // GET /api/v1/repos/commits
 func (h *Handler) listCommits(w http.ResponseWriter, r *http.Request, req *request) error {
 	ctx := r.Context()
-	q := queryOf(r)
+	q := queryOf(r, alias{"ref", "branch"})
 	ephemeral, err := q.boolean("ephemeral", false)
 	if err != nil {
 		return err
@@ -62,11 +62,11 @@ func (h *Handler) listCommits(w http.ResponseWriter, r *http.Request, req *reque
 	}
 	tip := git.ObjectID(cur.Tip)
 	if tip == "" {
-		branch := q.str("branch")
-		if branch == "" {
-			branch = req.meta.DefaultBranch
+		ref := q.str("ref")
+		if ref == "" {
+			ref = req.meta.DefaultBranch
 		}
-		tip, err = req.repo.ResolveCommit(ctx, git.NamespaceFor(ephemeral), branch)
+		tip, err = req.repo.ResolveCommit(ctx, git.NamespaceFor(ephemeral), ref)
 		if errors.Is(err, repo.ErrNotFound) {
 			// An empty repository has no history yet: an empty page, not 404.
 			if has, herr := req.repo.HasRefs(ctx); herr == nil && !has {
@@ -96,11 +96,11 @@ func (h *Handler) listCommits(w http.ResponseWriter, r *http.Request, req *reque
 
 // GET /api/v1/repos/commit
 func (h *Handler) getCommit(w http.ResponseWriter, r *http.Request, req *request) error {
-	sha := queryOf(r).str("sha")
-	if sha == "" {
-		return badRequest("sha is required")
+	ref := queryOf(r, alias{"ref", "sha"}).str("ref")
+	if ref == "" {
+		return badRequest("ref (or sha) is required")
 	}
-	c, err := req.repo.ReadCommit(r.Context(), git.NormalNamespace, sha)
+	c, err := req.repo.ReadCommit(r.Context(), git.NormalNamespace, ref)
 	if err != nil {
 		return err
 	}

@@ -56,30 +56,43 @@ func (h *Handler) branchDiff(w http.ResponseWriter, r *http.Request, req *reques
 	return streamDiff(w, r, req, mergeBase, head, paths, fields)
 }
 
-// GET /api/v1/repos/diff (spec §5.9.4): the diff from baseSha, or from the
-// first parent of sha (a root commit: the empty tree), to sha. Patches are
-// always exact, whatever gitApplyCompatible says (see docs/api-decisions.md).
+// GET /api/v1/repos/diff (spec §5.9.4): the diff from base_ref, or from
+// the first parent of ref (a root commit: the empty tree), to ref. Patches
+// are always exact, whatever git_apply_compatible says (see
+// docs/api-decisions.md).
 func (h *Handler) commitDiff(w http.ResponseWriter, r *http.Request, req *request) error {
 	ctx := r.Context()
-	q := queryOf(r)
-	sha := q.str("sha")
-	if sha == "" {
-		return badRequest("sha is required")
+	q := queryOf(r, alias{"ref", "sha"}, alias{"base_ref", "baseSha"}, alias{"git_apply_compatible", "gitApplyCompatible"})
+	ref := q.str("ref")
+	if ref == "" {
+		return badRequest("ref (or sha) is required")
 	}
-	if _, err := q.boolean("gitApplyCompatible", false); err != nil {
+	if _, err := q.boolean("git_apply_compatible", false); err != nil {
+		return err
+	}
+	refEphemeral, err := q.boolean("ref_is_ephemeral", false)
+	if err != nil {
+		return err
+	}
+	baseEphemeral, err := q.boolean("base_is_ephemeral", false)
+	if err != nil {
 		return err
 	}
 	paths, err := diffPaths(q)
 	if err != nil {
 		return err
 	}
-	head, err := req.repo.ReadCommit(ctx, git.NormalNamespace, sha)
+	headOID, err := resolveRevision(ctx, req, git.NamespaceFor(refEphemeral), ref)
+	if err != nil {
+		return err
+	}
+	head, err := req.repo.ReadCommit(ctx, git.NormalNamespace, string(headOID))
 	if err != nil {
 		return err
 	}
 	var base, mergeBase git.ObjectID
-	if baseSha := q.str("baseSha"); baseSha != "" {
-		if base, err = req.repo.ResolveCommit(ctx, git.NormalNamespace, baseSha); err != nil {
+	if baseRef := q.str("base_ref"); baseRef != "" {
+		if base, err = resolveRevision(ctx, req, git.NamespaceFor(baseEphemeral), baseRef); err != nil {
 			return err
 		}
 		if mergeBase, err = req.repo.MergeBase(ctx, base, head.OID); err != nil {

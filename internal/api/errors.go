@@ -134,6 +134,7 @@ func writeRefError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err
 	var rf *refFailure
 	if errors.As(err, &rf) {
 		if rf.branch != "" {
+			result["target_branch"] = rf.branch
 			result["branch"] = rf.branch
 		}
 		if rf.old != "" {

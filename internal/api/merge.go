@@ -168,7 +168,7 @@ func trimPartialRune(b []byte) []byte {
 }
 
 type mergeBody struct {
-	SourceBranch            string      `json:"source_branch"`
+	SourceRef               string      `json:"source_ref"`
 	TargetBranch            string      `json:"target_branch"`
 	Strategy                string      `json:"strategy"`
 	SourceIsEphemeral       bool        `json:"source_is_ephemeral"`
@@ -185,13 +185,13 @@ type mergeBody struct {
 func (h *Handler) merge(w http.ResponseWriter, r *http.Request, req *request) error {
 	ctx := r.Context()
 	var body mergeBody
-	if err := h.readJSON(r, &body); err != nil {
+	if err := h.readJSON(r, &body, alias{"source_ref", "source_branch"}); err != nil {
 		return err
 	}
-	sourceName := strings.TrimSpace(body.SourceBranch)
+	sourceName := strings.TrimSpace(body.SourceRef)
 	targetName := strings.TrimPrefix(strings.TrimSpace(body.TargetBranch), "refs/heads/")
 	if sourceName == "" || targetName == "" {
-		return badRequest("source_branch and target_branch are required")
+		return badRequest("source_ref (or source_branch) and target_branch are required")
 	}
 	if err := git.ValidateBranchName(targetName); err != nil {
 		return badRequest("invalid target_branch: %v", err)
@@ -261,7 +261,7 @@ func (h *Handler) merge(w http.ResponseWriter, r *http.Request, req *request) er
 		"result":     string(res.Outcome),
 		"commit_sha": string(res.Commit),
 		"tree_sha":   string(res.Tree),
-		"source":     map[string]any{"branch": sourceName, "ephemeral": body.SourceIsEphemeral, "sha": string(source)},
+		"source":     map[string]any{"ref": sourceName, "branch": sourceName, "ephemeral": body.SourceIsEphemeral, "sha": string(source)},
 		"target": map[string]any{"branch": targetName, "ephemeral": body.TargetIsEphemeral,
 			"old_sha": string(res.Old), "new_sha": string(res.New)},
 		"promoted_commits": res.Promoted,

@@ -31,12 +31,12 @@ func noteObject(r *http.Request, req *request, sha string, verify bool) (git.Obj
 // GET /api/v1/repos/notes (spec §5.15.1). The note is returned as stored,
 // with its final newline.
 func (h *Handler) getNote(w http.ResponseWriter, r *http.Request, req *request) error {
-	q := queryOf(r)
-	ref, err := repo.ResolveNotesRef(q.str("ref"))
+	q := queryOf(r, alias{"object_ref", "sha"}, alias{"notes_ref", "ref"})
+	ref, err := repo.ResolveNotesRef(q.str("notes_ref"))
 	if err != nil {
 		return err
 	}
-	obj, err := noteObject(r, req, q.str("sha"), false)
+	obj, err := noteObject(r, req, q.str("object_ref"), false)
 	if err != nil {
 		return err
 	}
@@ -49,18 +49,21 @@ func (h *Handler) getNote(w http.ResponseWriter, r *http.Request, req *request) 
 }
 
 type noteWriteBody struct {
-	SHA            string      `json:"sha"`
-	Action         string      `json:"action"`
-	Note           string      `json:"note"`
-	Ref            string      `json:"ref"`
-	ExpectedRefSHA string      `json:"expected_ref_sha"`
-	Author         *signerBody `json:"author"`
+	ObjectRef           string      `json:"object_ref"`
+	Action              string      `json:"action"`
+	Note                string      `json:"note"`
+	NotesRef            string      `json:"notes_ref"`
+	ExpectedNotesRefSHA string      `json:"expected_notes_ref_sha"`
+	Author              *signerBody `json:"author"`
 }
+
+// noteAliases are the 1.17.1 names of noteWriteBody's fields.
+var noteAliases = []alias{{"object_ref", "sha"}, {"notes_ref", "ref"}, {"expected_notes_ref_sha", "expected_ref_sha"}}
 
 // POST /api/v1/repos/notes (spec §5.15.2): add or append.
 func (h *Handler) writeNote(w http.ResponseWriter, r *http.Request, req *request) error {
 	var body noteWriteBody
-	if err := h.readJSON(r, &body); err != nil {
+	if err := h.readJSON(r, &body, noteAliases...); err != nil {
 		return err
 	}
 	var action repo.NoteAction
@@ -81,7 +84,7 @@ func (h *Handler) writeNote(w http.ResponseWriter, r *http.Request, req *request
 // DELETE /api/v1/repos/notes (spec §5.15.3).
 func (h *Handler) deleteNote(w http.ResponseWriter, r *http.Request, req *request) error {
 	var body noteWriteBody
-	if err := h.readJSON(r, &body); err != nil {
+	if err := h.readJSON(r, &body, noteAliases...); err != nil {
 		return err
 	}
 	return h.changeNote(w, r, req, body, repo.NoteRemove)
@@ -93,14 +96,14 @@ func (h *Handler) deleteNote(w http.ResponseWriter, r *http.Request, req *reques
 // RefUpdateError with a precise reason (spec §5.15.4).
 func (h *Handler) changeNote(w http.ResponseWriter, r *http.Request, req *request, body noteWriteBody, action repo.NoteAction) error {
 	ctx := r.Context()
-	ref, err := repo.ResolveNotesRef(strings.TrimSpace(body.Ref))
+	ref, err := repo.ResolveNotesRef(strings.TrimSpace(body.NotesRef))
 	if err != nil {
 		return err
 	}
 	var expected git.ObjectID
-	if e := strings.ToLower(strings.TrimSpace(body.ExpectedRefSHA)); e != "" {
+	if e := strings.ToLower(strings.TrimSpace(body.ExpectedNotesRefSHA)); e != "" {
 		if !git.IsFullHex(e) {
-			return badRequest("expected_ref_sha must be a full 40-character object id")
+			return badRequest("expected_notes_ref_sha (or expected_ref_sha) must be a full 40-character object id")
 		}
 		expected = git.ObjectID(e)
 	}
@@ -117,7 +120,7 @@ func (h *Handler) changeNote(w http.ResponseWriter, r *http.Request, req *reques
 	if err := checkPolicy(req.principal, string(ref), kind); err != nil {
 		return err
 	}
-	obj, err := noteObject(r, req, strings.TrimSpace(body.SHA), true)
+	obj, err := noteObject(r, req, strings.TrimSpace(body.ObjectRef), true)
 	if err != nil {
 		return err
 	}
@@ -136,7 +139,7 @@ func (h *Handler) changeNote(w http.ResponseWriter, r *http.Request, req *reques
 			return err
 		case errors.As(err, &pre):
 			h.logNoteFailure(r, err)
-			writeJSON(w, http.StatusConflict, noteWriteJSON(res, false, "precondition_failed", "expected_ref_sha does not match the current notes ref"))
+			writeJSON(w, http.StatusConflict, noteWriteJSON(res, false, "precondition_failed", "expected_notes_ref_sha does not match the current notes ref"))
 			return nil
 		case errors.Is(err, repo.ErrExists):
 			h.logNoteFailure(r, err)
@@ -169,7 +172,8 @@ func (h *Handler) logNoteFailure(r *http.Request, err error) {
 func noteWriteJSON(res *repo.NoteWriteResult, ok bool, status, msg string) map[string]any {
 	out := map[string]any{
 		"sha":         string(res.Object),
-		"target_ref":  string(res.Ref),
+		"target_ref":  string(res.Ref), // 1.17.1's name
+		"notes_ref":   string(res.Ref),
 		"new_ref_sha": string(res.New),
 		"result":      map[string]any{"success": ok, "status": status, "message": msg},
 	}

@@ -10,9 +10,10 @@ import (
 	"strings"
 )
 
-// readJSON decodes a JSON request body into v. An empty body is {} (the
-// SDK sends body-less POST/DELETE with a JSON content type).
-func (h *Handler) readJSON(r *http.Request, v any) error {
+// readJSON decodes a JSON request body into v, after renaming the old
+// names of aliases to their standard names (vocabulary.go). An empty body
+// is {} (the SDK sends body-less POST/DELETE with a JSON content type).
+func (h *Handler) readJSON(r *http.Request, v any, aliases ...alias) error {
 	body := http.MaxBytesReader(nil, r.Body, h.limits.MaxJSONBody)
 	data, err := io.ReadAll(body)
 	if err != nil {
@@ -25,6 +26,16 @@ func (h *Handler) readJSON(r *http.Request, v any) error {
 	if len(strings.TrimSpace(string(data))) == 0 {
 		return nil
 	}
+	if len(aliases) > 0 {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(data, &fields); err != nil {
+			return badRequest("invalid JSON body: %v", err)
+		}
+		normalise(fields, aliases)
+		if data, err = json.Marshal(fields); err != nil {
+			return err
+		}
+	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return badRequest("invalid JSON body: %v", err)
 	}
@@ -34,7 +45,13 @@ func (h *Handler) readJSON(r *http.Request, v any) error {
 // query wraps the form-decoded query string (spec §1.3).
 type query struct{ v map[string][]string }
 
-func queryOf(r *http.Request) query { return query{r.URL.Query()} }
+// queryOf decodes the query string, renaming the old names of aliases to
+// their standard names (vocabulary.go).
+func queryOf(r *http.Request, aliases ...alias) query {
+	v := r.URL.Query()
+	normalise(v, aliases)
+	return query{v}
+}
 
 // str returns the first value of key, trimmed.
 func (q query) str(key string) string {

@@ -119,7 +119,7 @@ func (h *Handler) createRepo(w http.ResponseWriter, r *http.Request, req *reques
 		}
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"repo_id": created.ID, "message": "repository created"})
+	writeJSON(w, http.StatusCreated, map[string]any{"repo_id": created.ID, "repo_name": created.ID, "message": "repository created"})
 	return nil
 }
 
@@ -164,7 +164,8 @@ func (h *Handler) forkSource(r *http.Request, p *auth.Principal, b *baseRepoBody
 func repoJSON(m metadata.Repo) map[string]any {
 	out := map[string]any{
 		"repo_id":        m.ID,
-		"url":            m.ID,
+		"repo_name":      m.ID,
+		"url":            m.ID, // 1.17.1 requires it; newer SDKs prefer repo_name
 		"default_branch": m.DefaultBranch,
 		"created_at":     m.CreatedAt.UTC().Format(time.RFC3339),
 	}
@@ -233,6 +234,6 @@ func (h *Handler) deleteRepo(w http.ResponseWriter, r *http.Request, req *reques
 	if err := h.repos.Remove(m.StorageKey); err != nil {
 		h.log.Error("remove repository directory", "org", p.Org, "repo", p.Repo, "err", err)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"repo_id": m.ID, "message": "Repository " + m.ID + " deletion initiated."})
+	writeJSON(w, http.StatusOK, map[string]any{"repo_id": m.ID, "repo_name": m.ID, "message": "Repository " + m.ID + " deletion initiated."})
 	return nil
 }

@@ -22,7 +22,8 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, req *request) erro
 
 var errMissingToken = errors.New("missing bearer token")
 
-// authenticate verifies the bearer token (401 on any failure).
+// authenticate verifies the bearer token (401 on any failure) and, on a
+// path-scoped route, that it is the named repository's (403).
 func (h *Handler) authenticate(r *http.Request) (*auth.Principal, error) {
 	hdr := r.Header.Get("Authorization")
 	token, ok := strings.CutPrefix(hdr, "Bearer ")
@@ -39,6 +40,11 @@ func (h *Handler) authenticate(r *http.Request) (*auth.Principal, error) {
 	p, err := h.verifier.Verify(token)
 	if err != nil {
 		return nil, &httpError{status: http.StatusUnauthorized, label: "unauthorized", msg: "invalid token", cause: err}
+	}
+	// A path-scoped route names its repository twice, in the path and in
+	// the token; they must agree (API-next.md §1).
+	if name := r.PathValue("name"); name != "" && name != p.Repo {
+		return nil, errorf(http.StatusForbidden, "forbidden", "the repository in the path (%q) is not the token's repository", name)
 	}
 	return p, nil
 }

@@ -6,63 +6,89 @@ import (
 	"github.com/strata-storage/strata/internal/auth"
 )
 
-// routes is the complete REST route table (spec Appendix A). Every handler
-// lives in the file named after its resource.
+// routes is the complete REST route table (API.md Appendix A, API-next.md
+// §1). Every handler lives in the file named after its resource.
+//
+// Each repository route is served by two spellings of one handler: the
+// 1.17.1 path below /api/v1/, where the token's repo claim names the
+// repository, and the path-scoped one below /api/repos/{name}/, where the
+// escaped {name} segment does and must equal the claim (checked in
+// authenticate). Field names of both vocabularies are normalised where
+// each handler decodes its request (vocabulary.go).
 func (h *Handler) routes() {
-	const v1 = "/api/v1/"
 	tok := h.tokenRoute
 	rp := h.repoRoute
+	read, write := auth.ScopeGitRead, auth.ScopeGitWrite
 
 	// repos.go
-	h.mux.Handle("POST "+v1+"repos", tok(auth.ScopeRepoWrite, h.createRepo))
-	h.mux.Handle("GET "+v1+"repos", tok(auth.ScopeOrgRead, h.listRepos))
-	h.mux.Handle("GET "+v1+"repo", rp(auth.ScopeGitRead, h.getRepo))
-	h.mux.Handle("DELETE "+v1+"repos/delete", tok(auth.ScopeRepoWrite, h.deleteRepo))
+	h.both("POST", "repos", "repos", tok(auth.ScopeRepoWrite, h.createRepo))
+	h.both("GET", "repos", "repos", tok(auth.ScopeOrgRead, h.listRepos))
+	h.both("GET", "repo", "repos/{name}", rp(read, h.getRepo))
+	h.both("DELETE", "repos/delete", "repos/{name}", tok(auth.ScopeRepoWrite, h.deleteRepo))
 
 	// branches.go
-	h.mux.Handle("GET "+v1+"repos/branches", rp(auth.ScopeGitRead, h.listBranches))
-	h.mux.Handle("POST "+v1+"repos/branches/create", rp(auth.ScopeGitWrite, h.createBranch))
-	h.mux.Handle("DELETE "+v1+"repos/branches", rp(auth.ScopeGitWrite, h.deleteBranch))
+	h.repo("GET", "branches", rp(read, h.listBranches))
+	h.repo("GET", "branch", rp(read, h.getBranch))
+	h.repo("POST", "branches/create", rp(write, h.createBranch))
+	h.repo("DELETE", "branches", rp(write, h.deleteBranch))
 
 	// commitpack.go, restore.go
-	h.mux.Handle("POST "+v1+"repos/commit-pack", h.writeRoute(h.commitPack))
-	h.mux.Handle("POST "+v1+"repos/restore-commit", h.writeRoute(h.restoreCommit))
+	h.repo("POST", "commit-pack", h.writeRoute(h.commitPack))
+	h.repo("POST", "restore-commit", h.writeRoute(h.restoreCommit))
 
 	// commits.go
-	h.mux.Handle("GET "+v1+"repos/commits", rp(auth.ScopeGitRead, h.listCommits))
-	h.mux.Handle("GET "+v1+"repos/commit", rp(auth.ScopeGitRead, h.getCommit))
+	h.repo("GET", "commits", rp(read, h.listCommits))
+	h.repo("GET", "commit", rp(read, h.getCommit))
 
 	// files.go, file.go
-	h.mux.Handle("GET "+v1+"repos/files", rp(auth.ScopeGitRead, h.listFiles))
-	h.mux.Handle("GET "+v1+"repos/files/metadata", rp(auth.ScopeGitRead, h.listFilesMetadata))
-	h.mux.Handle("GET "+v1+"repos/file", rp(auth.ScopeGitRead, h.getFile))
+	h.repo("GET", "files", rp(read, h.listFiles))
+	h.repo("GET", "files/metadata", rp(read, h.listFilesMetadata))
+	h.repo("GET", "file", rp(read, h.getFile))
 
 	// diff.go, diffcommit.go
-	h.mux.Handle("GET "+v1+"repos/branches/diff", rp(auth.ScopeGitRead, h.branchDiff))
-	h.mux.Handle("GET "+v1+"repos/diff", rp(auth.ScopeGitRead, h.commitDiff))
-	h.mux.Handle("POST "+v1+"repos/diff-commit", h.writeRoute(h.diffCommit))
+	h.repo("GET", "branches/diff", rp(read, h.branchDiff))
+	h.repo("GET", "diff", rp(read, h.commitDiff))
+	h.repo("POST", "diff-commit", h.writeRoute(h.diffCommit))
 
 	// merge.go
-	h.mux.Handle("GET "+v1+"repos/merge/preview", rp(auth.ScopeGitRead, h.previewMerge))
-	h.mux.Handle("POST "+v1+"repos/merge", rp(auth.ScopeGitWrite, h.merge))
+	h.repo("GET", "merge/preview", rp(read, h.previewMerge))
+	h.repo("POST", "merge", rp(write, h.merge))
 
 	// blame.go, grep.go, archive.go
-	h.mux.Handle("GET "+v1+"repos/blame", rp(auth.ScopeGitRead, h.getBlame))
-	h.mux.Handle("POST "+v1+"repos/grep", rp(auth.ScopeGitRead, h.grep))
-	h.mux.Handle("POST "+v1+"repos/archive", rp(auth.ScopeGitRead, h.archive))
+	h.repo("GET", "blame", rp(read, h.getBlame))
+	h.repo("POST", "grep", rp(read, h.grep))
+	h.repo("POST", "archive", rp(read, h.archive))
 
-	// tags.go
-	h.mux.Handle("GET "+v1+"repos/tags", rp(auth.ScopeGitRead, h.listTags))
-	h.mux.Handle("POST "+v1+"repos/tags", rp(auth.ScopeGitWrite, h.createTag))
-	h.mux.Handle("DELETE "+v1+"repos/tags", rp(auth.ScopeGitWrite, h.deleteTag))
+	// tags.go: the path-scoped delete names the tag in the path, not the body.
+	h.repo("GET", "tags", rp(read, h.listTags))
+	h.repo("GET", "tag", rp(read, h.getTag))
+	h.repo("POST", "tags", rp(write, h.createTag))
+	h.both("DELETE", "repos/tags", "repos/{name}/tags/{tag}", rp(write, h.deleteTag))
 
 	// notes.go
-	h.mux.Handle("GET "+v1+"repos/notes", rp(auth.ScopeGitRead, h.getNote))
-	h.mux.Handle("POST "+v1+"repos/notes", rp(auth.ScopeGitWrite, h.writeNote))
-	h.mux.Handle("DELETE "+v1+"repos/notes", rp(auth.ScopeGitWrite, h.deleteNote))
-	h.mux.Handle("GET "+v1+"repos/notes/refs", rp(auth.ScopeGitRead, h.listNotesRefs))
+	h.repo("GET", "notes", rp(read, h.getNote))
+	h.repo("POST", "notes", rp(write, h.writeNote))
+	h.repo("DELETE", "notes", rp(write, h.deleteNote))
+	h.repo("GET", "notes/refs", rp(read, h.listNotesRefs))
 
-	h.mux.HandleFunc(v1, func(w http.ResponseWriter, r *http.Request) {
+	// upstream.go
+	h.repo("POST", "pull-upstream", rp(write, h.pullUpstream))
+	h.repo("DELETE", "base", rp(write, h.detachUpstream))
+
+	h.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.log, errorf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
+}
+
+// both registers handler under /api/v1/<v1> and /api/<next>.
+func (h *Handler) both(method, v1, next string, handler http.Handler) {
+	h.mux.Handle(method+" /api/v1/"+v1, handler)
+	h.mux.Handle(method+" /api/"+next, handler)
+}
+
+// repo registers a repository route whose two spellings differ only in
+// how they name the repository: /api/v1/repos/<suffix> and
+// /api/repos/{name}/<suffix>.
+func (h *Handler) repo(method, suffix string, handler http.Handler) {
+	h.both(method, "repos/"+suffix, "repos/{name}/"+suffix, handler)
 }

@@ -75,9 +75,24 @@ func (h *Handler) listTags(w http.ResponseWriter, r *http.Request, req *request)
 	return nil
 }
 
+// GET /api/v1/repos/tag?name= (API-next.md §1, getTag): one tag, its sha
+// peeled to the commit (or whatever object it finally names).
+func (h *Handler) getTag(w http.ResponseWriter, r *http.Request, req *request) error {
+	name, err := tagName(queryOf(r).str("name"))
+	if err != nil {
+		return err
+	}
+	t, err := req.repo.Tag(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tag": map[string]any{"name": t.Name, "sha": string(t.Target)}})
+	return nil
+}
+
 type createTagBody struct {
 	Name    string      `json:"name"`
-	Target  string      `json:"target"`
+	Ref     string      `json:"ref"`
 	Message string      `json:"message"`
 	Tagger  *signerBody `json:"tagger"`
 	Author  *signerBody `json:"author"`
@@ -87,16 +102,16 @@ type createTagBody struct {
 // a message is given.
 func (h *Handler) createTag(w http.ResponseWriter, r *http.Request, req *request) error {
 	var body createTagBody
-	if err := h.readJSON(r, &body); err != nil {
+	if err := h.readJSON(r, &body, alias{"ref", "target"}); err != nil {
 		return err
 	}
 	name, err := tagName(body.Name)
 	if err != nil {
 		return err
 	}
-	target := strings.TrimSpace(body.Target)
+	target := strings.TrimSpace(body.Ref)
 	if target == "" {
-		return badRequest("target is required")
+		return badRequest("ref (or target) is required")
 	}
 	var annotation *repo.TagAnnotation
 	if strings.TrimSpace(body.Message) != "" {
@@ -130,11 +145,14 @@ type deleteTagBody struct {
 	Name string `json:"name"`
 }
 
-// DELETE /api/v1/repos/tags (spec §5.14.3).
+// DELETE /api/v1/repos/tags (spec §5.14.3) names the tag in the body;
+// DELETE /api/repos/{name}/tags/{tag} in the path.
 func (h *Handler) deleteTag(w http.ResponseWriter, r *http.Request, req *request) error {
-	var body deleteTagBody
-	if err := h.readJSON(r, &body); err != nil {
-		return err
+	body := deleteTagBody{Name: r.PathValue("tag")}
+	if body.Name == "" {
+		if err := h.readJSON(r, &body); err != nil {
+			return err
+		}
 	}
 	name, err := tagName(body.Name)
 	if err != nil {

@@ -107,10 +107,7 @@ func (m *metadataJSON) validate() (*Metadata, error) {
 	if out.Author, out.Committer, err = identities(m.Author, m.Committer); err != nil {
 		return nil, err
 	}
-	sha, err := pickString("expected_head_sha", m.ExpectedHeadSHA, "expected_target_sha", m.ExpectedTargetSHA)
-	if err != nil {
-		return nil, err
-	}
+	sha := preferred(m.ExpectedTargetSHA, m.ExpectedHeadSHA)
 	if out.ExpectedHeadSHA, err = shaField("expected_head_sha", sha); err != nil {
 		return nil, err
 	}
@@ -119,12 +116,8 @@ func (m *metadataJSON) validate() (*Metadata, error) {
 			return nil, err
 		}
 	}
-	if out.Ephemeral, err = pickBool("ephemeral", m.Ephemeral, "target_is_ephemeral", m.TargetIsEphemeral); err != nil {
-		return nil, err
-	}
-	if out.EphemeralBase, err = pickBool("ephemeral_base", m.EphemeralBase, "base_is_ephemeral", m.BaseIsEphemeral); err != nil {
-		return nil, err
-	}
+	out.Ephemeral = preferred(m.TargetIsEphemeral, m.Ephemeral)
+	out.EphemeralBase = preferred(m.BaseIsEphemeral, m.EphemeralBase)
 	if out.EphemeralBase && out.BaseBranch == "" {
 		return nil, errorf("metadata: ephemeral_base requires base_branch")
 	}
@@ -245,28 +238,17 @@ func shaField(field, v string) (string, error) {
 	return lower, nil
 }
 
-// pickString reads a field sent under either of two names; both may be
-// present only if they agree.
-func pickString(name string, v *string, alias string, av *string) (string, error) {
+// preferred returns the standard-vocabulary value when it was sent (even
+// an explicit false or ""), else the 1.17.1 one: the newer SDKs send only
+// the new names, and where a client sends both the new one wins
+// (API-next.md, "Server takeaways").
+func preferred[T any](standard, old *T) T {
 	switch {
-	case v != nil && av != nil && *v != *av:
-		return "", errorf("metadata: %s and %s disagree", name, alias)
-	case v != nil:
-		return *v, nil
-	case av != nil:
-		return *av, nil
+	case standard != nil:
+		return *standard
+	case old != nil:
+		return *old
 	}
-	return "", nil
-}
-
-func pickBool(name string, v *bool, alias string, av *bool) (bool, error) {
-	switch {
-	case v != nil && av != nil && *v != *av:
-		return false, errorf("metadata: %s and %s disagree", name, alias)
-	case v != nil:
-		return *v, nil
-	case av != nil:
-		return *av, nil
-	}
-	return false, nil
+	var zero T
+	return zero
 }

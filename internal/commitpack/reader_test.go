@@ -435,11 +435,24 @@ func TestReader_metadata(t *testing.T) {
 	if m.ExpectedHeadSHA != sha || !m.Ephemeral || !m.EphemeralBase || m.Committer != nil {
 		t.Fatalf("newer spellings: %+v", m)
 	}
+
+	// Both spellings: the standard one wins, an explicit false included.
+	other := strings.Repeat("cd", 20)
+	r = NewReader(strings.NewReader(ndjson(t, metaWith(obj{
+		"expected_head_sha": other, "expected_target_sha": sha,
+		"ephemeral": true, "target_is_ephemeral": false,
+		"ephemeral_base": true, "base_is_ephemeral": false, "base_branch": "b",
+	}))), 0)
+	if m, err = r.Metadata(); err != nil {
+		t.Fatal(err)
+	}
+	if m.ExpectedHeadSHA != sha || m.Ephemeral || m.EphemeralBase {
+		t.Fatalf("both spellings: %+v", m)
+	}
 }
 
 func TestReader_metadataRejections(t *testing.T) {
 	t.Parallel()
-	sha := strings.Repeat("a", 40)
 	for _, tc := range []struct {
 		desc string
 		line any
@@ -476,8 +489,6 @@ func TestReader_metadataRejections(t *testing.T) {
 		{"committer email blank", metaWith(obj{"committer": obj{"name": "C", "email": "  "}}), "committer.email is required"},
 		{"sha short", metaWith(obj{"expected_head_sha": "abc"}), `expected_head_sha "abc" is not a 40-character hex SHA`},
 		{"sha not hex", metaWith(obj{"expected_head_sha": strings.Repeat("g", 40)}), "not a 40-character hex SHA"},
-		{"sha spellings disagree", metaWith(obj{"expected_head_sha": sha, "expected_target_sha": strings.Repeat("b", 40)}), "expected_head_sha and expected_target_sha disagree"},
-		{"ephemeral spellings disagree", metaWith(obj{"ephemeral": true, "target_is_ephemeral": false}), "ephemeral and target_is_ephemeral disagree"},
 		{"base invalid", metaWith(obj{"base_branch": "a b"}), `base_branch: invalid branch name "a b": forbidden character ' '`},
 		{"base other ref", metaWith(obj{"base_branch": "refs/remotes/x"}), "base_branch \"refs/remotes/x\" must be a branch name"},
 		{"ephemeral_base without base", metaWith(obj{"ephemeral_base": true}), "ephemeral_base requires base_branch"},
@@ -895,6 +906,11 @@ func TestReadRestore(t *testing.T) {
 	if err != nil || m.TargetBranch != "x" || m.CommitMessage != "" || m.Committer != nil || m.ExpectedHeadSHA != sha {
 		t.Fatalf("minimal restore: %+v, %v", m, err)
 	}
+	// The standard vocabulary: base_ref and expected_target_sha win.
+	m, err = ReadRestore(strings.NewReader(`{"metadata":{"target_branch":"x","base_ref":"v2","target_commit_sha":"v1","author":{"name":"B","email":"b@x"},"expected_head_sha":"`+strings.Repeat("d", 40)+`","expected_target_sha":"`+sha+`"}}`), 0)
+	if err != nil || m.TargetCommitSHA != "v2" || m.ExpectedHeadSHA != sha {
+		t.Fatalf("standard vocabulary: %+v, %v", m, err)
+	}
 
 	for _, tc := range []struct{ desc, body, want string }{
 		{"empty", "", "empty request body"},
@@ -903,7 +919,7 @@ func TestReadRestore(t *testing.T) {
 		{"no envelope", `{"target_branch":"main"}`, `want {"metadata":{...}}`},
 		{"branch missing", `{"metadata":{"target_commit_sha":"x","author":{"name":"B","email":"b@x"}}}`, "target_branch is required"},
 		{"tag ref", `{"metadata":{"target_branch":"refs/tags/x","target_commit_sha":"x","author":{"name":"B","email":"b@x"}}}`, "must be a branch name"},
-		{"sha missing", `{"metadata":{"target_branch":"main","author":{"name":"B","email":"b@x"}}}`, "target_commit_sha is required"},
+		{"sha missing", `{"metadata":{"target_branch":"main","author":{"name":"B","email":"b@x"}}}`, "base_ref (or target_commit_sha) is required"},
 		{"sha option", `{"metadata":{"target_branch":"main","target_commit_sha":"--all","author":{"name":"B","email":"b@x"}}}`, "is not a revision"},
 		{"author missing", `{"metadata":{"target_branch":"main","target_commit_sha":"x"}}`, "author is required"},
 		{"bad expected", `{"metadata":{"target_branch":"main","target_commit_sha":"x","author":{"name":"B","email":"b@x"},"expected_head_sha":"main"}}`, "not a 40-character hex SHA"},

@@ -31,6 +31,7 @@ const DefaultMaxRestore = 1 << 20
 type restoreJSON struct {
 	TargetBranch      *string    `json:"target_branch"`
 	TargetCommitSHA   *string    `json:"target_commit_sha"`
+	BaseRef           *string    `json:"base_ref"` // the standard name of target_commit_sha
 	CommitMessage     *string    `json:"commit_message"`
 	ExpectedHeadSHA   *string    `json:"expected_head_sha"`
 	ExpectedTargetSHA *string    `json:"expected_target_sha"`
@@ -79,10 +80,9 @@ func ReadRestore(r io.Reader, max int64) (*RestoreMetadata, error) {
 	if out.TargetBranch, err = branchField("target_branch", *m.TargetBranch); err != nil {
 		return nil, err
 	}
-	if m.TargetCommitSHA == nil || *m.TargetCommitSHA == "" {
-		return nil, errorf("metadata: target_commit_sha is required")
+	if out.TargetCommitSHA = preferred(m.BaseRef, m.TargetCommitSHA); out.TargetCommitSHA == "" {
+		return nil, errorf("metadata: base_ref (or target_commit_sha) is required")
 	}
-	out.TargetCommitSHA = *m.TargetCommitSHA
 	// It reaches git as a revision argument: no option look-alikes, nothing
 	// that breaks a line-based protocol.
 	if strings.HasPrefix(out.TargetCommitSHA, "-") || strings.ContainsAny(out.TargetCommitSHA, "\x00\n\r ") {
@@ -94,10 +94,7 @@ func ReadRestore(r io.Reader, max int64) (*RestoreMetadata, error) {
 		}
 		out.CommitMessage = *m.CommitMessage
 	}
-	sha, err := pickString("expected_head_sha", m.ExpectedHeadSHA, "expected_target_sha", m.ExpectedTargetSHA)
-	if err != nil {
-		return nil, err
-	}
+	sha := preferred(m.ExpectedTargetSHA, m.ExpectedHeadSHA)
 	if out.ExpectedHeadSHA, err = shaField("expected_head_sha", sha); err != nil {
 		return nil, err
 	}

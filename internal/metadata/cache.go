@@ -79,6 +79,12 @@ func (c *CachedStore) DeleteRepo(ctx context.Context, org, id string) (Repo, err
 	return c.Store.DeleteRepo(ctx, org, id)
 }
 
+// SetBaseRepo invalidates the id's entry.
+func (c *CachedStore) SetBaseRepo(ctx context.Context, org, id string, base *BaseRepo) error {
+	defer c.forget(org, id)
+	return c.Store.SetBaseRepo(ctx, org, id, base)
+}
+
 // SetDefaultBranch invalidates the id's entry.
 func (c *CachedStore) SetDefaultBranch(ctx context.Context, org, id, branch string) error {
 	defer c.forget(org, id)

@@ -120,9 +120,26 @@ func (s *SQLiteStore) DeleteRepo(ctx context.Context, org, id string) (Repo, err
 }
 
 func (s *SQLiteStore) SetDefaultBranch(ctx context.Context, org, id, branch string) error {
+	return s.updateLive(ctx, org, id, "set default branch", `default_branch = ?`, branch)
+}
+
+func (s *SQLiteStore) SetBaseRepo(ctx context.Context, org, id string, base *BaseRepo) error {
+	var provider sql.NullString
+	var b BaseRepo
+	if base != nil {
+		b = *base
+		provider = sql.NullString{String: b.Provider, Valid: true}
+	}
+	return s.updateLive(ctx, org, id, "set base repo", `base_provider = ?, base_owner = ?, base_name = ?,
+		base_default_branch = ?, base_operation = ?, base_ref = ?, base_sha = ?, base_upstream_host = ?`,
+		provider, b.Owner, b.Name, b.DefaultBranch, b.Operation, b.Ref, b.SHA, b.UpstreamHost)
+}
+
+// updateLive runs "UPDATE repos SET <set>" on the live repository (org, id).
+func (s *SQLiteStore) updateLive(ctx context.Context, org, id, what, set string, args ...any) error {
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE repos SET default_branch = ?
-			WHERE org = ? AND id = ? AND deleted_at IS NULL`, branch, org, id)
+		res, err := tx.ExecContext(ctx, `UPDATE repos SET `+set+`
+			WHERE org = ? AND id = ? AND deleted_at IS NULL`, append(args, org, id)...)
 		if err != nil {
 			return err
 		}
@@ -136,7 +153,7 @@ func (s *SQLiteStore) SetDefaultBranch(ctx context.Context, org, id, branch stri
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("set default branch of repo %s/%s: %w", org, id, err)
+		return fmt.Errorf("%s of repo %s/%s: %w", what, org, id, err)
 	}
 	return nil
 }

@@ -99,6 +99,9 @@ type Store interface {
 	// SetDefaultBranch changes the live repository's default branch, with
 	// the same errors as Repo.
 	SetDefaultBranch(ctx context.Context, org, id, branch string) error
+	// SetBaseRepo replaces the live repository's base repository (nil
+	// removes it), with the same errors as Repo.
+	SetBaseRepo(ctx context.Context, org, id string, base *BaseRepo) error
 	// DeletedRepos returns every tombstone of every organisation in deletion
 	// order, so a cleanup worker can remove their StorageKey directories.
 	DeletedRepos(ctx context.Context) ([]Repo, error)

@@ -112,7 +112,7 @@ func (r *Repo) readPackedRef(name string) (git.ObjectID, error) {
 
 // ResolveBranch returns the tip of branch in namespace ns.
 func (r *Repo) ResolveBranch(ns git.Namespace, branch string) (git.ObjectID, error) {
-	oid, err := r.ReadRef(git.NewBranchReferenceName(ns, branch))
+	oid, err := r.readRefLenient(git.NewBranchReferenceName(ns, branch))
 	if errors.Is(err, ErrNotFound) {
 		return "", notFound("branch", branch)
 	}

@@ -206,6 +206,25 @@ func (r *Repo) ReadTag(name string) (git.ObjectID, error) {
 	return oid, err
 }
 
+// Tag returns the tag refs/tags/<name>, peeled like ListTags's, or a
+// NotFoundError.
+func (r *Repo) Tag(ctx context.Context, name string) (*Tag, error) {
+	oid, err := r.ReadTag(name)
+	if err != nil {
+		return nil, err
+	}
+	rd, release, err := r.reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	info, err := rd.Info(ctx, string(oid)+"^{}")
+	if err != nil {
+		return nil, fmt.Errorf("peel tag %s: %w", name, err)
+	}
+	return &Tag{Name: name, OID: oid, Target: info.OID, Annotated: info.OID != oid}, nil
+}
+
 // readRefLenient is ReadRef, except that a name below an existing ref
 // ("refs/tags/a/b" while the file refs/tags/a exists, ENOTDIR) is simply
 // absent: git never lets both exist, packed or loose.

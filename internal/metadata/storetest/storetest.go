@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) metadata.Store) {
 		{"ListRepos_paging", testListPaging},
 		{"ListRepos_query", testListQuery},
 		{"SetDefaultBranch", testSetDefaultBranch},
+		{"SetBaseRepo", testSetBaseRepo},
 		{"OrgIsolation", testOrgIsolation},
 		{"RecordBranch_keepsFirst", testRecordBranchKeepsFirst},
 		{"RecordBranch_unknownStorageKey", testRecordBranchUnknown},
@@ -351,6 +352,8 @@ func testDelete(t *testing.T, s metadata.Store) {
 	wantErr(t, "second DeleteRepo", err, metadata.ErrDeleted)
 	err = s.SetDefaultBranch(ctx, "acme", "team/doomed", "x")
 	wantErr(t, "SetDefaultBranch after delete", err, metadata.ErrDeleted)
+	err = s.SetBaseRepo(ctx, "acme", "team/doomed", nil)
+	wantErr(t, "SetBaseRepo after delete", err, metadata.ErrDeleted)
 	got, _, err := s.ListRepos(ctx, "acme", metadata.ListReposOptions{})
 	if err != nil || len(got) != 0 {
 		t.Fatalf("ListRepos after delete = %q, %v; want none", ids(got), err)
@@ -366,6 +369,8 @@ func testNeverExisted(t *testing.T, s metadata.Store) {
 	wantErr(t, "DeleteRepo", err, metadata.ErrNotFound)
 	err = s.SetDefaultBranch(ctx, "acme", "ghost", "main")
 	wantErr(t, "SetDefaultBranch", err, metadata.ErrNotFound)
+	err = s.SetBaseRepo(ctx, "acme", "ghost", nil)
+	wantErr(t, "SetBaseRepo", err, metadata.ErrNotFound)
 }
 
 func testRecreate(t *testing.T, s metadata.Store) {
@@ -613,6 +618,33 @@ func testSetDefaultBranch(t *testing.T, s metadata.Store) {
 	}
 	if b := get(t, s, "acme", "bystander").DefaultBranch; b != "main" {
 		t.Fatalf("other repo's default branch changed to %q", b)
+	}
+}
+
+func testSetBaseRepo(t *testing.T, s metadata.Store) {
+	ctx := t.Context()
+	r := create(t, s, "acme", "r")
+	create(t, s, "acme", "bystander")
+	base := &metadata.BaseRepo{Provider: "gitlab", Owner: "o", Name: "n", DefaultBranch: "trunk",
+		Operation: "sync", Ref: "r", SHA: strings.Repeat("a", 40), UpstreamHost: "git.example.com"}
+	if err := s.SetBaseRepo(ctx, "acme", "r", base); err != nil {
+		t.Fatalf("SetBaseRepo: %v", err)
+	}
+	want := *base
+	r.BaseRepo = &want
+	equalRepo(t, "Repo after attach", get(t, s, "acme", "r"), r)
+	if b := get(t, s, "acme", "bystander").BaseRepo; b != nil {
+		t.Fatalf("other repo's base changed to %+v", b)
+	}
+	if err := s.SetBaseRepo(ctx, "globex", "r", nil); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("SetBaseRepo from another org = %v, want ErrNotFound", err)
+	}
+	for range 2 { // detaching is idempotent
+		if err := s.SetBaseRepo(ctx, "acme", "r", nil); err != nil {
+			t.Fatalf("SetBaseRepo(nil): %v", err)
+		}
+		r.BaseRepo = nil
+		equalRepo(t, "Repo after detach", get(t, s, "acme", "r"), r)
 	}
 }
 
