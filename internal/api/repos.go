@@ -31,6 +31,46 @@ type baseRepoBody struct {
 type createRepoBody struct {
 	DefaultBranch string        `json:"default_branch"`
 	BaseRepo      *baseRepoBody `json:"base_repo"`
+	// InitialCommit is the commit of a snapshot (operation "snapshot").
+	InitialCommit *struct {
+		Message   string      `json:"message"`
+		Author    *signerBody `json:"author"`
+		Committer *signerBody `json:"committer"`
+	} `json:"initial_commit"`
+}
+
+// snapshotCommit validates initial_commit: required with a snapshot
+// base_repo, refused without one.
+func (h *Handler) snapshotCommit(body *createRepoBody) (*repo.SnapshotOptions, error) {
+	snapshot := body.BaseRepo != nil && body.BaseRepo.Operation == "snapshot"
+	ic := body.InitialCommit
+	switch {
+	case !snapshot && ic != nil:
+		return nil, badRequest(`initial_commit is only accepted with a base_repo whose operation is "snapshot"`)
+	case !snapshot:
+		return nil, nil
+	case body.BaseRepo.Provider != "code" && body.BaseRepo.Provider != "code.storage":
+		return nil, badRequest(`a snapshot's base_repo.provider must be "code.storage"`)
+	case ic == nil:
+		return nil, badRequest("initial_commit is required for a snapshot")
+	case strings.TrimSpace(ic.Message) == "":
+		return nil, badRequest("initial_commit.message is required")
+	case strings.ContainsRune(ic.Message, 0):
+		return nil, badRequest("initial_commit.message may not contain NUL")
+	case ic.Author == nil:
+		return nil, badRequest("initial_commit.author is required")
+	}
+	author, err := h.signerOf("initial_commit.author", ic.Author)
+	if err != nil {
+		return nil, err
+	}
+	opt := &repo.SnapshotOptions{Author: author, Message: ic.Message}
+	if ic.Committer != nil {
+		if opt.Committer, err = h.signerOf("initial_commit.committer", ic.Committer); err != nil {
+			return nil, err
+		}
+	}
+	return opt, nil
 }
 
 // validRepoID: ids are client-chosen strings (they may contain '/'); the
@@ -55,6 +95,10 @@ func (h *Handler) createRepo(w http.ResponseWriter, r *http.Request, req *reques
 	}
 	defaultBranch := strings.TrimSpace(body.DefaultBranch)
 	meta := metadata.Repo{Org: p.Org, ID: p.Repo}
+	snapshot, err := h.snapshotCommit(&body)
+	if err != nil {
+		return err
+	}
 
 	var fork *repo.Repo
 	var forkAt git.ObjectID
@@ -66,12 +110,22 @@ func (h *Handler) createRepo(w http.ResponseWriter, r *http.Request, req *reques
 			Operation: b.Operation, Ref: b.Ref, SHA: b.SHA, UpstreamHost: b.UpstreamHost}
 		switch b.Provider {
 		case "code", "code.storage":
+			switch b.Operation {
+			case "", "fork":
+			case "snapshot":
+				if b.SHA == "" && b.Ref == "" {
+					return badRequest("base_repo.ref is required for a snapshot")
+				}
+			default:
+				return badRequest(`base_repo.operation must be "fork" or "snapshot", got %q`, b.Operation)
+			}
 			src, srcMeta, err := h.forkSource(r, p, b)
 			if err != nil {
 				return err
 			}
 			fork = src
-			if defaultBranch == "" {
+			// A snapshot starts its own history: main unless told otherwise.
+			if defaultBranch == "" && snapshot == nil {
 				defaultBranch = srcMeta.DefaultBranch
 			}
 			if b.SHA != "" || b.Ref != "" {
@@ -107,9 +161,13 @@ func (h *Handler) createRepo(w http.ResponseWriter, r *http.Request, req *reques
 	if err != nil {
 		return err
 	}
-	if fork != nil {
+	switch {
+	case snapshot != nil:
+		snapshot.DefaultBranch, snapshot.At = defaultBranch, forkAt
+		_, _, err = h.repos.Snapshot(ctx, fork, created.StorageKey, *snapshot)
+	case fork != nil:
 		_, err = h.repos.Fork(ctx, fork, created.StorageKey, repo.ForkOptions{DefaultBranch: defaultBranch, At: forkAt})
-	} else {
+	default:
 		_, err = h.repos.Create(ctx, created.StorageKey, defaultBranch)
 	}
 	if err != nil {

@@ -87,3 +87,50 @@ func (m *Manager) copyObjects(ctx context.Context, src, dst *Repo, tips []string
 	}
 	return nil
 }
+
+// SnapshotOptions say what a snapshot holds.
+type SnapshotOptions struct {
+	DefaultBranch string
+	// At is the source commit whose tree the snapshot's commit has.
+	At        git.ObjectID
+	Author    Signature
+	Committer Signature // zero Name: same as Author
+	Message   string
+}
+
+// Snapshot creates repository key holding one root commit on
+// opt.DefaultBranch whose tree is that of src's commit opt.At: the files,
+// none of the history. Only the tree's objects are copied.
+func (m *Manager) Snapshot(ctx context.Context, src *Repo, key string, opt SnapshotOptions) (*Repo, *CommitResult, error) {
+	at, err := src.readCommitOID(ctx, opt.At)
+	if err != nil {
+		return nil, nil, err
+	}
+	dst, err := m.Create(ctx, key, opt.DefaultBranch)
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (*Repo, *CommitResult, error) {
+		_ = m.Remove(key)
+		return nil, nil, fmt.Errorf("snapshot %s: %w", src.key, err)
+	}
+	if err := m.copyObjects(ctx, src, dst, []string{string(at.Tree)}); err != nil {
+		return fail(err)
+	}
+	w, err := dst.BeginWrite()
+	if err != nil {
+		return fail(err)
+	}
+	res, err := dst.CommitChanges(ctx, w, CommitRequest{
+		Namespace: git.NormalNamespace,
+		Branch:    opt.DefaultBranch,
+		Tree:      at.Tree,
+		Author:    opt.Author,
+		Committer: opt.Committer,
+		Message:   opt.Message,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return dst, res, nil
+}
