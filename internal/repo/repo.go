@@ -195,7 +195,11 @@ type Ref struct {
 
 // ListRefs lists refs under prefix (e.g. "refs/heads/") in name order.
 func (r *Repo) ListRefs(ctx context.Context, prefix string) ([]Ref, error) {
-	out, err := r.git.Output(ctx, r.path, git.Command{
+	return listRefs(ctx, r.git, r.path, prefix)
+}
+
+func listRefs(ctx context.Context, f *git.Factory, gitDir, prefix string) ([]Ref, error) {
+	out, err := f.Output(ctx, gitDir, git.Command{
 		Name:  "for-each-ref",
 		Flags: []string{"--format=%(objectname) %(*objectname) %(refname)"},
 		Args:  []string{prefix},
