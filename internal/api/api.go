@@ -5,8 +5,11 @@ import (
 	"net/http"
 
 	"github.com/strata-storage/strata/internal/auth"
+	"github.com/strata-storage/strata/internal/gitcred"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
+	"github.com/strata-storage/strata/internal/upstream"
+	"github.com/strata-storage/strata/internal/webhook"
 )
 
 // Limits bound what one request may cost.
@@ -34,6 +37,14 @@ type Config struct {
 	// Identity authors merges and signs annotated tags and notes commits
 	// whose request names no one; zero: repo.DefaultIdentity.
 	Identity repo.Signature
+	// Credentials stores upstream git credentials (sealed at rest); nil:
+	// the git-credentials routes answer 501.
+	Credentials *gitcred.Vault
+	// Syncs queues upstream syncs.
+	Syncs *upstream.Syncer
+	// Webhooks manages webhook subscriptions; nil: the webhook routes
+	// answer 501.
+	Webhooks *webhook.Registry
 }
 
 // Handler is the REST API.
@@ -44,13 +55,17 @@ type Handler struct {
 	log      *slog.Logger
 	limits   Limits
 	identity repo.Signature
+	creds    *gitcred.Vault
+	syncs    *upstream.Syncer
+	hooks    *webhook.Registry
 	mux      *http.ServeMux
 }
 
 // New returns the REST API handler; mount it at the server root (it routes
 // /api/v1/... itself).
 func New(cfg Config) *Handler {
-	h := &Handler{verifier: cfg.Verifier, store: cfg.Store, repos: cfg.Repos, log: cfg.Logger, limits: cfg.Limits, identity: cfg.Identity, mux: http.NewServeMux()}
+	h := &Handler{verifier: cfg.Verifier, store: cfg.Store, repos: cfg.Repos, log: cfg.Logger, limits: cfg.Limits, identity: cfg.Identity, creds: cfg.Credentials, syncs: cfg.Syncs, mux: http.NewServeMux()}
+	h.hooks = cfg.Webhooks
 	if h.identity.Name == "" {
 		h.identity = repo.DefaultIdentity
 	}

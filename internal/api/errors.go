@@ -14,6 +14,8 @@ import (
 	"github.com/strata-storage/strata/internal/git/odb"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
+	"github.com/strata-storage/strata/internal/upstream"
+	"github.com/strata-storage/strata/internal/webhook"
 )
 
 // httpError is an error with a chosen status, label and client message.
@@ -85,6 +87,10 @@ func classify(err error) *httpError {
 	case errors.Is(err, repo.ErrExists), errors.Is(err, metadata.ErrExists):
 		return &httpError{status: http.StatusConflict, label: "conflict", msg: err.Error()}
 	case errors.Is(err, repo.ErrInvalid), errors.Is(err, git.ErrInvalidPath), errors.Is(err, git.ErrInvalidRefName), errors.Is(err, odb.ErrInvalidObject):
+		return &httpError{status: http.StatusBadRequest, label: "invalid", msg: err.Error()}
+	case errors.Is(err, upstream.ErrNotLinked), errors.Is(err, upstream.ErrInvalidRef):
+		return &httpError{status: http.StatusBadRequest, label: "invalid", msg: err.Error()}
+	case errors.Is(err, webhook.ErrInvalid):
 		return &httpError{status: http.StatusBadRequest, label: "invalid", msg: err.Error()}
 	case errors.Is(err, repo.ErrUnsupported):
 		return &httpError{status: http.StatusNotImplemented, label: "unsupported", msg: err.Error()}

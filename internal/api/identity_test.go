@@ -27,7 +27,7 @@ func TestConfiguredIdentity(t *testing.T) {
 	}
 
 	resp = e.do(t, "POST", "/api/v1/repos/tags", r.Write, jsonBody(t, map[string]any{"name": "v1", "target": "main", "message": "release"}))
-	wantStatus(t, resp, http.StatusCreated)
+	wantStatus(t, resp, http.StatusOK)
 	if got := r.git(t, "for-each-ref", "--format=%(taggername) %(taggeremail)", "refs/tags/v1"); strings.TrimSpace(got) != "Release Bot <bot@example.com>" {
 		t.Errorf("tagger %q", got)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
+	"github.com/strata-storage/strata/internal/upstream"
 )
 
 // baseRepoBody is base_repo as the SDK sends it (spec §5.1.1).
@@ -24,7 +25,8 @@ type baseRepoBody struct {
 	SHA           string `json:"sha"`
 	UpstreamHost  string `json:"upstream_host"`
 	Auth          struct {
-		Token string `json:"token"`
+		Token    string `json:"token"`
+		AuthType string `json:"auth_type"`
 	} `json:"auth"`
 }
 
@@ -142,6 +144,15 @@ func (h *Handler) createRepo(w http.ResponseWriter, r *http.Request, req *reques
 			if b.Owner == "" || b.Name == "" {
 				return badRequest("base_repo needs owner and name")
 			}
+			if err := upstream.Validate(meta.BaseRepo); err != nil {
+				return badRequest("base_repo: %v", err)
+			}
+			// Private GitHub repositories need a GitHub App installation
+			// token; this server has no App configured.
+			if b.Provider == "github" && b.Auth.AuthType != "public" {
+				return errorf(http.StatusPreconditionFailed, "precondition_failed",
+					`GitHub App authentication is not configured on this server; sync a public repository with base_repo.auth.auth_type "public"`)
+			}
 		default:
 			return badRequest("unsupported base_repo provider %q", b.Provider)
 		}
@@ -169,6 +180,10 @@ func (h *Handler) createRepo(w http.ResponseWriter, r *http.Request, req *reques
 		_, err = h.repos.Fork(ctx, fork, created.StorageKey, repo.ForkOptions{DefaultBranch: defaultBranch, At: forkAt})
 	default:
 		_, err = h.repos.Create(ctx, created.StorageKey, defaultBranch)
+		if err == nil && upstream.Linked(created) {
+			// The first sync, queued durably before the 201.
+			err = h.syncs.Enqueue(ctx, created, "")
+		}
 	}
 	if err != nil {
 		// Don't leave a registry entry without a repository behind it.

@@ -75,6 +75,18 @@ func (h *Handler) routes() {
 	h.repo("POST", "pull-upstream", rp(write, h.pullUpstream))
 	h.repo("DELETE", "base", rp(write, h.detachUpstream))
 
+	// credentials.go: /api/v1 names the credential in the body, the
+	// path-scoped family in the path.
+	h.both("POST", "repos/git-credentials", "repos/{name}/git-credentials", tok(auth.ScopeRepoWrite, h.createGitCredential))
+	h.both("PUT", "repos/git-credentials", "repos/{name}/git-credentials/{id}", tok(auth.ScopeRepoWrite, h.updateGitCredential))
+	h.both("DELETE", "repos/git-credentials", "repos/{name}/git-credentials/{id}", tok(auth.ScopeRepoWrite, h.deleteGitCredential))
+
+	// webhooks.go: organisation-level, repo claim "org".
+	h.both("POST", "webhooks", "webhooks", h.orgRoute(h.createWebhook, auth.ScopeRepoWrite))
+	h.both("GET", "webhooks", "webhooks", h.orgRoute(h.listWebhooks, auth.ScopeRepoWrite, auth.ScopeOrgRead))
+	h.both("DELETE", "webhooks", "webhooks", h.orgRoute(h.deleteWebhook, auth.ScopeRepoWrite))
+	h.both("GET", "webhooks/deliveries", "webhooks/deliveries", h.orgRoute(h.listWebhookDeliveries, auth.ScopeRepoWrite, auth.ScopeOrgRead))
+
 	h.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.log, errorf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -99,7 +99,8 @@ type createTagBody struct {
 }
 
 // POST /api/v1/repos/tags (spec §5.14.2): lightweight, or annotated when
-// a message is given.
+// a message is given. 200, not 201: the Python SDK accepts nothing else,
+// 1.17.1 any 2xx.
 func (h *Handler) createTag(w http.ResponseWriter, r *http.Request, req *request) error {
 	var body createTagBody
 	if err := h.readJSON(r, &body, alias{"ref", "target"}); err != nil {
@@ -137,7 +138,7 @@ func (h *Handler) createTag(w http.ResponseWriter, r *http.Request, req *request
 	if tag.Annotated {
 		resp["tag_sha"] = string(tag.OID)
 	}
-	writeJSON(w, http.StatusCreated, resp)
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 

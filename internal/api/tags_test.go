@@ -113,7 +113,7 @@ func TestTags(t *testing.T) {
 		f := f.with(t)
 		var got map[string]any
 		status, data := f.call("POST", "/api/v1/repos/tags", f.tok, map[string]any{"name": " light ", "target": c1}, &got)
-		if status != http.StatusCreated || got["name"] != "light" || got["sha"] != c1 || got["message"] != "tag created" {
+		if status != http.StatusOK || got["name"] != "light" || got["sha"] != c1 || got["message"] != "tag created" {
 			t.Fatalf("status %d: %s", status, data)
 		}
 		if typ := strings.TrimSpace(f.gitBare("cat-file", "-t", "refs/tags/light")); typ != "commit" {
@@ -134,7 +134,7 @@ func TestTags(t *testing.T) {
 		status, data := f.call("POST", "/api/v1/repos/tags", f.tok, map[string]any{
 			"name": "v9.0.0", "target": c2, "message": "Release 9\n\nNotes.", "tagger": map[string]any{"name": "Tess Tagger", "email": "tess@example.com"},
 		}, &got)
-		if status != http.StatusCreated || got["sha"] != c2 || got["annotated"] != true {
+		if status != http.StatusOK || got["sha"] != c2 || got["annotated"] != true {
 			t.Fatalf("status %d: %s", status, data)
 		}
 		out := f.gitBare("for-each-ref", "--format=%(objecttype) %(*objectname) %(taggername) %(taggeremail) %(contents)", "refs/tags/v9.0.0")
@@ -146,7 +146,7 @@ func TestTags(t *testing.T) {
 		}
 		// Default identity.
 		status, data = f.call("POST", "/api/v1/repos/tags", f.tok, map[string]any{"name": "v9.0.1", "target": "main", "message": "by default"}, nil)
-		if status != http.StatusCreated {
+		if status != http.StatusOK {
 			t.Fatalf("status %d: %s", status, data)
 		}
 		if out := f.gitBare("for-each-ref", "--format=%(taggername) %(taggeremail) %(*objectname)", "refs/tags/v9.0.1"); out != "Strata <strata@localhost> "+c2+"\n" {
@@ -162,7 +162,7 @@ func TestTags(t *testing.T) {
 			if n == "del-annotated" {
 				body["message"] = "x"
 			}
-			if status, data := f.call("POST", "/api/v1/repos/tags", f.tok, body, nil); status != http.StatusCreated {
+			if status, data := f.call("POST", "/api/v1/repos/tags", f.tok, body, nil); status != http.StatusOK {
 				t.Fatalf("create %s: %d %s", n, status, data)
 			}
 			var got map[string]any
@@ -201,7 +201,7 @@ func TestTags(t *testing.T) {
 		// Branch-only rules do not touch tags.
 		branchOnly := f.srv.TokenWith(auth.Claims{Repo: "repo", Scopes: []auth.Scope{auth.ScopeGitWrite},
 			Refs: []auth.RawRule{{Pattern: "main", Ops: []auth.Op{auth.OpNoPush}}}})
-		if status, data := f.call("POST", "/api/v1/repos/tags", branchOnly, map[string]any{"name": "allowed", "target": c1}, nil); status != http.StatusCreated {
+		if status, data := f.call("POST", "/api/v1/repos/tags", branchOnly, map[string]any{"name": "allowed", "target": c1}, nil); status != http.StatusOK {
 			t.Errorf("branch-only policy: %d %s", status, data)
 		}
 		// Reading needs no write scope; writing needs git:write.

@@ -46,6 +46,16 @@ type Config struct {
 	Maintenance Maintenance
 	// Transport limits Git over HTTP.
 	Transport Transport
+	// Outbound governs requests to tenant-chosen targets (webhooks).
+	Outbound Outbound
+	// Webhooks configures webhook delivery.
+	Webhooks Webhooks
+	// Sync configures upstream sync.
+	Sync Sync
+	// SecretKeyFile holds the 32-byte key that seals upstream credentials
+	// at rest (raw, hex or base64; see internal/secretbox). Empty: the
+	// key in <data-dir>/secret.key, generated on first start.
+	SecretKeyFile string
 }
 
 // Default returns the embedded defaults: a server that runs with no flags.
@@ -60,6 +70,8 @@ func Default() Config {
 		Identity:        "Strata <strata@localhost>",
 		Maintenance:     defaultMaintenance(),
 		Transport:       defaultTransport(),
+		Webhooks:        defaultWebhooks(),
+		Sync:            defaultSync(),
 	}
 }
 
@@ -101,8 +113,12 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "grace period for in-flight requests on SIGTERM")
 	fs.StringVar(&c.GitBinary, "git-binary", c.GitBinary, "git executable")
 	fs.StringVar(&c.Identity, "identity", c.Identity, `"Name <email>" that authors merges and signs tags and notes when a request names nobody`)
+	fs.StringVar(&c.SecretKeyFile, "secret-key-file", c.SecretKeyFile, "key that encrypts git credentials at rest: 32 bytes raw, hex or base64 (default: <data-dir>/secret.key, generated on first start)")
 	c.Maintenance.register(fs)
 	c.Transport.register(fs)
+	c.Outbound.register(fs)
+	c.Webhooks.register(fs)
+	c.Sync.register(fs)
 	fs.Func("org-signing-keys", "organisation and commit-signing keys for verify-sig, NAME=FILE (SSH allowed signers and/or armored OpenPGP keyring); repeatable", c.addSigningKeys)
 	fs.VisitAll(func(f *flag.Flag) {
 		f.Usage += " (env " + envName(f.Name) + ")"
@@ -187,7 +203,7 @@ func (c *Config) Validate() error {
 	if _, _, err := ParseIdentity(c.Identity); err != nil {
 		errs = append(errs, fmt.Errorf("--identity: %w", err))
 	}
-	errs = append(errs, c.Maintenance.validate(), c.Transport.validate())
+	errs = append(errs, c.Maintenance.validate(), c.Transport.validate(), c.Webhooks.validate(), c.Sync.validate())
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -88,3 +88,29 @@ func TestValidate_transportAndIdentity(t *testing.T) {
 		}
 	}
 }
+
+// --secret-key-file is read from STRATA_SECRET_KEY_FILE, and the flag
+// beats it; unset, it stays empty (the data dir's generated key).
+func TestLoad_secretKeyFile(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		desc string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"default", nil, nil, ""},
+		{"environment", map[string]string{"STRATA_SECRET_KEY_FILE": "/etc/strata/key"}, nil, "/etc/strata/key"},
+		{"flag over environment", map[string]string{"STRATA_SECRET_KEY_FILE": "/etc/strata/key"}, []string{"--secret-key-file", "/run/key"}, "/run/key"},
+	} {
+		c := Default()
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		if err := c.Load(fs, tc.args, mapEnv(tc.env)); err != nil {
+			t.Fatalf("%s: %v", tc.desc, err)
+		}
+		if c.SecretKeyFile != tc.want {
+			t.Errorf("%s: SecretKeyFile = %q, want %q", tc.desc, c.SecretKeyFile, tc.want)
+		}
+	}
+}

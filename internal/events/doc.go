@@ -16,6 +16,6 @@
 // anything is served: it compares every live repository's refs on disk with
 // the last recorded state of each ref and appends the missing events.
 //
-// Delivery (signed webhook payloads, an SSRF-guarded client, the delivery
-// log) will live here too, as an owned worker reading the feed.
+// Consumers keep their own cursors: webhook delivery (internal/webhook)
+// moves its cursor in the same transaction as the deliveries it derives.
 package events

@@ -12,6 +12,8 @@ import (
 // read; repository rows change only through this process's create, delete
 // and default-branch calls, which invalidate the entry at once. The TTL
 // bounds staleness should another process ever share the database.
+// Every other method (branches, events, git credentials) passes straight
+// through; credential queries check the repository is live themselves.
 type CachedStore struct {
 	Store
 	ttl time.Duration

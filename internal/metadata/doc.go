@@ -1,7 +1,8 @@
 // Package metadata owns Strata's repository registry: which repositories
 // exist in which organisation, where each one lives on disk (its opaque
 // StorageKey), its default branch and upstream/fork source, the tombstones
-// left by deletions, and the creation times of branches.
+// left by deletions, the creation times of branches, and the (sealed)
+// credentials of upstreams.
 //
 // Git data itself lives in the repositories on disk; this package only
 // records facts that Git cannot: creation order and time, deletion, and the
@@ -26,6 +27,10 @@
 //     with none. Branches are ordered by recorded creation time, ties broken
 //     by insertion order, so branches back-filled with an older time (a fork,
 //     a sync, a ref found on disk) sort before ones created later.
+//   - A repository incarnation (StorageKey) has at most one GitCredential.
+//     Its Secret is sealed by the caller; the store never sees a plaintext
+//     password. Credentials are looked up within an organisation, and
+//     deleting the repository deletes its credential.
 //   - Times are returned in UTC. SQLite keeps nanoseconds; other backends
 //     keep at least whole seconds.
 package metadata

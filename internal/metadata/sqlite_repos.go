@@ -111,6 +111,12 @@ func (s *SQLiteStore) DeleteRepo(ctx context.Context, org, id string) (Repo, err
 		if errors.Is(err, sql.ErrNoRows) {
 			return missingRepo(ctx, tx, org, id)
 		}
+		if err != nil {
+			return err
+		}
+		// A deleted repository's upstream secret has no further use; the
+		// tombstone keeps no copy of it.
+		_, err = tx.ExecContext(ctx, `DELETE FROM git_credentials WHERE storage_key = ?`, r.StorageKey)
 		return err
 	})
 	if err != nil {

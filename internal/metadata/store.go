@@ -77,11 +77,33 @@ type RefEvent struct {
 	At         time.Time // UTC
 }
 
+// GitCredential is the credential of a repository's generic HTTPS upstream
+// (API §5.2). The store keeps Secret as given: callers seal the password
+// before storing it and open it after reading, so the store never holds a
+// plaintext secret.
+type GitCredential struct {
+	// ID is random and opaque, chosen by the caller; unique across
+	// organisations.
+	ID string
+	// Org and RepoID name the repository; StorageKey is its incarnation.
+	// A store fills Org and RepoID from the repository it reads through
+	// StorageKey.
+	Org        string
+	RepoID     string
+	StorageKey string
+	Username   string
+	Secret     []byte    // sealed; opaque to the store
+	CreatedAt  time.Time // UTC
+	UpdatedAt  time.Time // UTC
+}
+
 // Store is the repository registry. Implementations are safe for concurrent
 // use. Every repository query is scoped by org; only DeletedRepos and
 // LiveRepos, which serve server-wide passes (storage cleanup, crash
 // reconciliation), span organisations.
 type Store interface {
+	SyncStore
+
 	// CreateRepo registers a live repository. It ignores r.StorageKey, r.Seq
 	// and r.DeletedAt, chooses a new StorageKey and Seq, and sets CreatedAt
 	// to now if it is zero. It returns the repository as Repo would return
@@ -140,6 +162,34 @@ type Store interface {
 	// A ref whose newest event deleted it is included, with an all-zero
 	// After. An unknown storageKey has no events: an empty result.
 	LastRefStates(ctx context.Context, storageKey string) ([]RefEvent, error)
+
+	// Webhook subscriptions, their outbox and feed cursors (webhooks.go).
+	WebhookStore
+
+	// CreateGitCredential stores c for the live repository (c.Org,
+	// c.RepoID), which must have c.StorageKey: ErrNotFound if there is no
+	// such live repository (never existed, deleted, or recreated under
+	// another key), ErrExists if the repository already has a credential
+	// or c.ID is taken. c.ID and c.Secret must not be empty. CreatedAt is
+	// now if zero; UpdatedAt = CreatedAt. It returns the credential as
+	// GitCredential would return it.
+	CreateGitCredential(ctx context.Context, c GitCredential) (GitCredential, error)
+	// GitCredential returns the credential id of a live repository of org:
+	// ErrNotFound if there is none, if it belongs to another organisation,
+	// or if its repository was deleted.
+	GitCredential(ctx context.Context, org, id string) (GitCredential, error)
+	// GitCredentialForRepo returns the credential of the live repository
+	// with storageKey: ErrNotFound if it has none or is not live.
+	GitCredentialForRepo(ctx context.Context, storageKey string) (GitCredential, error)
+	// UpdateGitCredential replaces the Username and Secret of the
+	// credential (c.Org, c.ID), which must still belong to c.StorageKey
+	// (the secret is sealed for it), and sets UpdatedAt to now. Same
+	// errors as GitCredential. It returns the updated credential.
+	UpdateGitCredential(ctx context.Context, c GitCredential) (GitCredential, error)
+	// DeleteGitCredential removes the credential id of org, with the same
+	// errors as GitCredential. Deleting a repository (DeleteRepo) removes
+	// its credential as well.
+	DeleteGitCredential(ctx context.Context, org, id string) error
 
 	Close() error
 }

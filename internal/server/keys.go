@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/strata-storage/strata/internal/auth"
 	"github.com/strata-storage/strata/internal/config"
+	"github.com/strata-storage/strata/internal/secretbox"
 )
 
 // devOrg is the organisation a first run creates when no --org is given.
@@ -51,4 +54,38 @@ func loadKeys(cfg config.Config, out io.Writer) (*auth.KeySet, error) {
 	fmt.Fprintf(out, "No --org given: serving organisation %q with the development key\n  %s\nMint a token with:\n  strata token --key %s --org %s --repo my-repo --scopes repo:write,git:read,git:write --ttl 1h\n\n",
 		devOrg, abs, abs, devOrg)
 	return keys, nil
+}
+
+// secretKeyName is the generated secret key's file in the data dir.
+const secretKeyName = "secret.key"
+
+// loadSecretBox loads the key that seals git credentials at rest: from
+// --secret-key-file, which must exist, or else from the data dir, where
+// the first start generates it (mode 0600) and later starts reuse it.
+// Losing or changing the key makes stored credentials unreadable, so it
+// is never replaced.
+func loadSecretBox(cfg config.Config, log *slog.Logger) (*secretbox.Box, error) {
+	path := cfg.SecretKeyFile
+	var key []byte
+	var err error
+	if path != "" {
+		key, err = secretbox.LoadKeyFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-key-file: %w", err)
+		}
+	} else {
+		path = filepath.Join(cfg.DataDir, secretKeyName)
+		var created bool
+		if key, created, err = secretbox.LoadOrCreateKeyFile(path); err != nil {
+			return nil, err
+		}
+		if created {
+			log.Info("generated the secret key that encrypts git credentials; back it up with the data", "path", path)
+		}
+	}
+	defer clear(key)
+	if fi, err := os.Stat(path); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the secret key file is readable by other users; chmod 600 it", "path", path, "mode", fi.Mode().Perm().String())
+	}
+	return secretbox.New(key)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -42,9 +43,13 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func withMiddleware(next http.Handler, log *slog.Logger, m *metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		if strings.Contains(r.URL.Path, "//") {
-			r.URL.Path = collapseSlashes(r.URL.Path)
-			r.URL.RawPath = ""
+		// Collapse the escaped path: an escaped slash (%2F) inside a
+		// repository name is not a separator and must survive.
+		if esc := r.URL.EscapedPath(); strings.Contains(esc, "//") {
+			esc = collapseSlashes(esc)
+			if p, err := url.PathUnescape(esc); err == nil {
+				r.URL.Path, r.URL.RawPath = p, esc
+			}
 		}
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 64 {

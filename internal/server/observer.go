@@ -14,14 +14,15 @@ import (
 	"github.com/strata-storage/strata/internal/maintenance"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
+	"github.com/strata-storage/strata/internal/webhook"
 )
 
 // newRepos builds the repository manager with the server's ref observer
 // and the maintenance worker that observer feeds: nil when maintenance is
 // disabled, not yet started otherwise.
-func newRepos(cfg config.Config, f *git.Factory, cache *catfile.Cache, store metadata.Store, log *slog.Logger) (*repo.Manager, *maintenance.Worker, error) {
+func newRepos(cfg config.Config, f *git.Factory, cache *catfile.Cache, store metadata.Store, log *slog.Logger, hooks *webhook.Worker) (*repo.Manager, *maintenance.Worker, error) {
 	obs := &refObserver{
-		events:   eventRecorder{log: events.NewLog(store), logger: log},
+		events:   eventRecorder{log: events.NewLog(store), logger: log, hooks: hooks},
 		branches: branchRecorder{store: store, log: log},
 	}
 	repos, err := repo.NewManager(filepath.Join(cfg.DataDir, "repos"), f, cache, obs)
@@ -79,6 +80,9 @@ func (o *refObserver) RefsUpdated(ctx context.Context, storageKey string, update
 type eventRecorder struct {
 	log    *events.Log
 	logger *slog.Logger
+	// hooks hears that new events are in the feed, so deliveries start
+	// at once rather than at its next poll.
+	hooks *webhook.Worker
 }
 
 func (e eventRecorder) RefsUpdated(ctx context.Context, storageKey string, updates []refs.Update) {
@@ -90,7 +94,9 @@ func (e eventRecorder) RefsUpdated(ctx context.Context, storageKey string, updat
 			refs[i] = string(u.Ref) + " " + string(u.Old) + " " + string(u.New)
 		}
 		e.logger.Error("ref-update events lost", "repo", storageKey, "updates", refs, "err", err)
+		return
 	}
+	e.hooks.Notify()
 }
 
 // branchRecorder keeps branch creation times (branches[].created_at and

@@ -22,10 +22,12 @@ import (
 	"github.com/strata-storage/strata/internal/config"
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/git/catfile"
+	"github.com/strata-storage/strata/internal/gitcred"
 	"github.com/strata-storage/strata/internal/githttp"
 	"github.com/strata-storage/strata/internal/maintenance"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
+	"github.com/strata-storage/strata/internal/upstream"
 )
 
 // Server is a configured, not yet serving, Strata.
@@ -37,6 +39,8 @@ type Server struct {
 	cache    *catfile.Cache
 	repos    *repo.Manager
 	maint    *maintenance.Worker // nil when maintenance is disabled
+	hooks    *webhooks
+	syncs    *upstream.Syncer
 	http     *http.Server
 	listener net.Listener
 	// keepMarker leaves the run marker after shutdown, so the next start
@@ -74,6 +78,10 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	box, err := loadSecretBox(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	db, err := metadata.OpenSQLite(filepath.Join(cfg.DataDir, "strata.db"))
 	if err != nil {
 		return nil, err
@@ -81,7 +89,11 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	store := metadata.NewCachedStore(db, 0)
 	s := &Server{cfg: cfg, log: log, out: out, store: store}
 	s.cache = catfile.NewCache(f, catfile.Options{})
-	repos, maint, err := newRepos(cfg, f, s.cache, store, log)
+	if s.hooks, err = newWebhooks(cfg, store, box, log); err != nil {
+		s.closeOwners()
+		return nil, err
+	}
+	repos, maint, err := newRepos(cfg, f, s.cache, store, log, s.hooks.worker)
 	if err != nil {
 		s.closeOwners()
 		return nil, err
@@ -92,6 +104,16 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		return nil, err
 	}
 	s.maint.Start() // stopped by closeOwners, before the pool and the DB
+	s.hooks.worker.Start()
+	vault := gitcred.New(store, box)
+	if s.syncs, err = newSyncer(cfg, store, repos, f, vault, s.hooks, log); err != nil {
+		s.closeOwners()
+		return nil, err
+	}
+	if err := s.syncs.Start(context.Background()); err != nil {
+		s.closeOwners()
+		return nil, err
+	}
 	name, email, err := config.ParseIdentity(cfg.Identity)
 	if err != nil { // Validate checked it
 		s.closeOwners()
@@ -107,6 +129,11 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		Logger:   log,
 		Limits:   api.Limits{MaxJSONBody: cfg.MaxJSONBytes, MaxUploadBody: cfg.MaxUploadBytes},
 		Identity: identity,
+		// Upstream credentials are sealed with the secret key before the
+		// store sees them.
+		Credentials: vault,
+		Webhooks:    s.hooks.registry,
+		Syncs:       s.syncs,
 	})
 
 	// Git smart HTTP (/{repo}.git/...): everything /api/ and /healthz don't take.
@@ -136,6 +163,7 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	mux.Handle("/api/", rest)
 	mux.Handle("/", gitHTTP)
 	met := newMetrics(s.cache)
+	s.hooks.metrics.register(met.reg)
 	mux.Handle("GET /metrics", met.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -210,6 +238,11 @@ func (s *Server) closeOwners() {
 	// Maintenance first: its running task reads repositories and may
 	// still be writing them; nil-safe.
 	s.maint.Stop()
+	// Syncs in flight are cancelled; they run again at the next start.
+	s.syncs.Stop()
+	// Webhook attempts in flight are cancelled; they run again at the
+	// next start.
+	s.hooks.stop()
 	if s.repos != nil {
 		s.repos.Close()
 	}

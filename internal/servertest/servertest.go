@@ -84,6 +84,12 @@ func Start(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
+// Attach returns a Server for a Strata the test runs by other means (its
+// own process, to kill it), at url, whose organisation org trusts key.
+func Attach(t testing.TB, url, org string, key crypto.Signer) *Server {
+	return &Server{URL: url, Org: org, Key: key, Client: &http.Client{Timeout: 5 * time.Minute}, t: t}
+}
+
 // WithConfig edits the configuration.
 func WithConfig(fn func(*config.Config)) Option { return Option(fn) }
 

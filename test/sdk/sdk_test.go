@@ -96,6 +96,10 @@ func TestSDKConformance(t *testing.T) {
 		"--org", orgName+"="+pubKey,
 		"--tls-cert", certFile,
 		"--tls-key", keyFile,
+		// webhooks.test.mjs receives deliveries on loopback with the
+		// suite's certificate.
+		"--upstream-allow-private",
+		"--upstream-ca-file", caFile,
 	)
 	waitHealthy(t, baseURL, serverLog)
 
@@ -136,6 +140,9 @@ func TestSDKConformance(t *testing.T) {
 		// The same CA for git subprocesses (GIT_SSL_CAINFO) spawned by the
 		// tests that drive real git through SDK remote URLs.
 		"STRATA_CA_FILE="+caFile,
+		// The server's certificate and key, for test receivers (webhooks).
+		"STRATA_TLS_CERT_FILE="+certFile,
+		"STRATA_TLS_KEY_FILE="+keyFile,
 		"NO_COLOR=1",
 	)
 	cmd.WaitDelay = 10 * time.Second
