@@ -2,6 +2,7 @@ package upstream_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/strata-storage/strata/internal/auth"
 	"github.com/strata-storage/strata/internal/config"
+	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/servertest"
 )
 
@@ -220,4 +222,238 @@ func (o *origin) peeled(owner, name string) []string {
 	return lines
 }
 
-var _ = config.Default
+// startStrata runs a server that may reach the origin on loopback.
+func startStrata(t *testing.T, o *origin, allowPrivate bool) *strata {
+	t.Helper()
+	srv := servertest.Start(t, servertest.WithConfig(func(c *config.Config) {
+		c.Outbound.AllowPrivate = allowPrivate
+		c.Outbound.CAFile = o.caFile
+	}))
+	return &strata{Server: srv, t: t}
+}
+
+// link creates repository id linked to the origin's owner/name.
+func (s *strata) link(id string, o *origin, owner, name string) {
+	s.t.Helper()
+	status, body := s.call("POST", "/api/repos", s.Token(id, auth.ScopeRepoWrite), map[string]any{
+		"default_branch": "main",
+		"base_repo":      map[string]any{"provider": "gitlab", "owner": owner, "name": name, "upstream_host": o.host()},
+	})
+	if status != http.StatusCreated {
+		s.t.Fatalf("create %s: %d %v", id, status, body)
+	}
+}
+
+func (s *strata) pull(id string, body map[string]any) {
+	s.t.Helper()
+	status, resp := s.call("POST", "/api/repos/"+url.PathEscape(id)+"/pull-upstream", s.Token(id, auth.ScopeGitWrite), body)
+	if status != http.StatusAccepted {
+		s.t.Fatalf("pull-upstream %s: %d %v", id, status, resp)
+	}
+}
+
+// syncState polls the server's metadata until the repository has
+// completed at least runs sync runs.
+func (s *strata) syncState(id string, runs int64) metadata.SyncState {
+	s.t.Helper()
+	db, err := metadata.OpenSQLite(filepath.Join(s.DataDir, "strata.db"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	m, err := db.Repo(ctx, s.Org, id)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, err := db.SyncState(ctx, m.StorageKey)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if st.RunCount >= runs {
+			return st
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s: %d sync runs after 60 s, want %d", id, st.RunCount, runs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSync_followsUpstream: a repository linked to an upstream gets its
+// branches and tags on creation and follows them on pull-upstream:
+// fast-forwards, deletions, new tags, one ref only; a branch changed here
+// is never overwritten.
+func TestSync_followsUpstream(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	o.create("team", "proj")
+	o.commit("proj", "main", map[string]string{"README.md": "v1\n", "src/a.go": "package a\n"})
+	o.commit("proj", "feature", map[string]string{"feature.txt": "f\n"})
+	o.git("proj", "checkout", "-q", "main")
+	o.git("proj", "tag", "-a", "-m", "one", "v1")
+	o.push("proj")
+	s := startStrata(t, o, true)
+
+	const id = "mirror/proj"
+	s.link(id, o, "team", "proj")
+	s.waitRefs(id, o.peeled("team", "proj"))
+
+	// Upstream moves: main advances, feature goes, v2 and dev appear.
+	o.commit("proj", "main", map[string]string{"README.md": "v2\n"})
+	o.git("proj", "branch", "-D", "feature")
+	o.git("proj", "tag", "v2")
+	o.commit("proj", "dev", map[string]string{"dev.txt": "d\n"})
+	o.push("proj")
+	s.pull(id, nil)
+	s.waitRefs(id, o.peeled("team", "proj"))
+
+	// The file content came along, byte for byte.
+	resp := s.Do("GET", "/api/repos/"+url.PathEscape(id)+"/file?path=README.md", s.Token(id, auth.ScopeGitRead), nil)
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != "v2\n" {
+		t.Errorf("README.md = %q after sync", got)
+	}
+
+	// A commit here makes main diverge from the upstream's next commit.
+	meta := `{"metadata":{"target_branch":"main","commit_message":"local","author":{"name":"L","email":"l@example.com"},"files":[{"path":"local.txt","content_id":"c","operation":"upsert"}]}}` + "\n" +
+		`{"blob_chunk":{"content_id":"c","data":"bG9jYWwK","eof":true}}` + "\n"
+	resp = s.Do("POST", "/api/repos/"+url.PathEscape(id)+"/commit-pack", s.Token(id, auth.ScopeGitWrite), strings.NewReader(meta),
+		"Content-Type", "application/x-ndjson")
+	var ack struct {
+		Commit struct {
+			SHA string `json:"commit_sha"`
+		} `json:"commit"`
+	}
+	json.NewDecoder(resp.Body).Decode(&ack)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || ack.Commit.SHA == "" {
+		t.Fatalf("local commit: %d", resp.StatusCode)
+	}
+	before := s.syncState(id, 2)
+	o.commit("proj", "main", map[string]string{"README.md": "v3\n"})
+	o.commit("proj", "dev", map[string]string{"dev.txt": "d2\n"})
+	o.push("proj")
+	s.pull(id, nil)
+	st := s.syncState(id, before.RunCount+1)
+	if !strings.Contains(st.LastError, "refs/heads/main") {
+		t.Errorf("sync of a diverged main: last error %q, want it named", st.LastError)
+	}
+	want := o.peeled("team", "proj")
+	for i, l := range want {
+		if strings.HasPrefix(l, "refs/heads/main ") {
+			want[i] = "refs/heads/main " + ack.Commit.SHA
+		}
+	}
+	s.waitRefs(id, want) // dev followed; main kept
+
+	// One ref only: a new upstream tag and branch; only the branch asked
+	// for comes.
+	o.git("proj", "tag", "v3")
+	o.commit("proj", "dev", map[string]string{"dev.txt": "d3\n"})
+	o.push("proj")
+	s.pull(id, map[string]any{"ref": "dev"})
+	st = s.syncState(id, st.RunCount+1)
+	refs := s.refs(id)
+	devTip := runGit(t, filepath.Join(o.root, "team", "proj.git"), "rev-parse", "refs/heads/dev")
+	if !slices.Contains(refs, "refs/heads/dev "+devTip) || slices.ContainsFunc(refs, func(l string) bool { return strings.HasPrefix(l, "refs/tags/v3 ") }) {
+		t.Errorf("after a sync of dev only: %v", refs)
+	}
+
+	// Bad requests change nothing.
+	for _, body := range []map[string]any{{"ref": "refs/notes/x"}, {"ref": "a..b"}, {"ref": "-x"}} {
+		status, resp := s.call("POST", "/api/repos/"+url.PathEscape(id)+"/pull-upstream", s.Token(id, auth.ScopeGitWrite), body)
+		if status != http.StatusBadRequest || resp["error"] == nil {
+			t.Errorf("pull-upstream %v: %d %v, want 400", body, status, resp)
+		}
+	}
+}
+
+// TestSync_credentials: an upstream behind basic auth syncs once the
+// repository has a git credential; without one the run fails cleanly.
+func TestSync_credentials(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	o.user, o.pass = "deploy", "s3cret-Pa55"
+	o.create("team", "private")
+	o.commit("private", "main", map[string]string{"a.txt": "a\n"})
+	s := startStrata(t, o, true)
+
+	const id = "private-mirror"
+	s.link(id, o, "team", "private")
+	st := s.syncState(id, 1)
+	if st.LastError == "" || strings.Contains(st.LastError, o.pass) {
+		t.Fatalf("sync without a credential: last error %q", st.LastError)
+	}
+	if refs := s.refs(id); len(refs) != 0 {
+		t.Fatalf("refs after a failed sync: %v", refs)
+	}
+	status, body := s.call("POST", "/api/repos/"+url.PathEscape(id)+"/git-credentials", s.Token(id, auth.ScopeRepoWrite),
+		map[string]any{"username": o.user, "password": o.pass})
+	if status != http.StatusCreated {
+		t.Fatalf("create credential: %d %v", status, body)
+	}
+	s.pull(id, nil)
+	s.waitRefs(id, o.peeled("team", "private"))
+	if st := s.syncState(id, 2); st.LastError != "" || st.LastSuccess.IsZero() {
+		t.Errorf("state after a good sync: %+v", st)
+	}
+}
+
+// TestSync_refusesPrivateTargets: without --upstream-allow-private an
+// upstream on loopback or at the metadata address is never contacted.
+func TestSync_refusesPrivateTargets(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	o.create("team", "proj")
+	o.commit("proj", "main", map[string]string{"a.txt": "a\n"})
+	s := startStrata(t, o, false)
+	_, port, _ := strings.Cut(o.host(), ":")
+	for i, host := range []string{o.host(), "localhost:" + port, "169.254.169.254", "10.1.2.3:" + port} {
+		id := fmt.Sprintf("refused-%d", i)
+		status, body := s.call("POST", "/api/repos", s.Token(id, auth.ScopeRepoWrite), map[string]any{
+			"base_repo": map[string]any{"provider": "gitea", "owner": "team", "name": "proj", "upstream_host": host},
+		})
+		if status != http.StatusCreated {
+			t.Fatalf("create %s: %d %v", id, status, body)
+		}
+		st := s.syncState(id, 1)
+		if !strings.Contains(st.LastError, "refused") {
+			t.Errorf("upstream %s: last error %q, want a refusal", host, st.LastError)
+		}
+	}
+	if n := o.hits.Load(); n != 0 {
+		t.Errorf("the origin on loopback was contacted %d times", n)
+	}
+}
+
+// TestSync_detach: detaching is idempotent, and a detached repository no
+// longer syncs (400).
+func TestSync_detach(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	o.create("team", "proj")
+	o.commit("proj", "main", map[string]string{"a.txt": "a\n"})
+	s := startStrata(t, o, true)
+	const id = "detached"
+	s.link(id, o, "team", "proj")
+	s.waitRefs(id, o.peeled("team", "proj"))
+	s.syncState(id, 1)
+	for range 2 {
+		status, body := s.call("DELETE", "/api/repos/"+url.PathEscape(id)+"/base", s.Token(id, auth.ScopeGitWrite), nil)
+		if status != http.StatusOK || body["message"] != "repository detached" {
+			t.Fatalf("detach: %d %v", status, body)
+		}
+	}
+	status, body := s.call("POST", "/api/repos/"+url.PathEscape(id)+"/pull-upstream", s.Token(id, auth.ScopeGitWrite), nil)
+	if status != http.StatusBadRequest {
+		t.Errorf("pull-upstream after detach: %d %v, want 400", status, body)
+	}
+	_, repo := s.call("GET", "/api/repos/"+url.PathEscape(id), s.Token(id, auth.ScopeGitRead), nil)
+	if repo["base_repo"] != nil {
+		t.Errorf("base_repo after detach: %v", repo["base_repo"])
+	}
+}
