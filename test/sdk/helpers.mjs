@@ -80,7 +80,9 @@ async function checkWire(url, method, response) {
     return;
   }
   if (method === 'HEAD') return;
-  // §1.6: every JSON response (success or error) has Content-Type application/json and a JSON body.
+  // §1.6: every JSON response (success or error) has Content-Type application/json and a JSON body,
+  // except that deleting a git credential answers 204 (§1.7; the SDK ignores its body).
+  if (response.status === 204 && method === 'DELETE' && /\/git-credentials(\/[^/]+)?$/.test(path)) return;
   if (response.status === 204) {
     wireViolations.push(`${label}: JSON endpoints must not answer 204 (§1.6)`);
     return;

@@ -102,6 +102,8 @@ func TestSDKConformance(t *testing.T) {
 		"--upstream-ca-file", caFile,
 	)
 	waitHealthy(t, baseURL, serverLog)
+	originRoot := filepath.Join(tmp, "origin")
+	originHost := startOrigin(t, originRoot, certFile, keyFile)
 
 	// 5. Make sure the SDK is installed.
 	if _, err := os.Stat(filepath.Join(sdkDir, "node_modules", "@pierre", "storage", "package.json")); err != nil {
@@ -143,6 +145,10 @@ func TestSDKConformance(t *testing.T) {
 		// The server's certificate and key, for test receivers (webhooks).
 		"STRATA_TLS_CERT_FILE="+certFile,
 		"STRATA_TLS_KEY_FILE="+keyFile,
+		// An upstream for sync.test.mjs: git http-backend over TLS.
+		"STRATA_ORIGIN_HOST="+originHost,
+		"STRATA_ORIGIN_ROOT="+originRoot,
+		"STRATA_ORIGIN_PASSWORD="+originPassword,
 		"NO_COLOR=1",
 	)
 	cmd.WaitDelay = 10 * time.Second
