@@ -17,18 +17,21 @@ type Sync struct {
 	Timeout time.Duration
 	// Workers is how many repositories sync at once.
 	Workers int
+	// MaxBytes caps what one sync may fetch.
+	MaxBytes int64
 	// GitHubURL is GitHub's web root: GitHub Enterprise, or a test server.
 	GitHubURL string
 }
 
 func defaultSync() Sync {
-	return Sync{Timeout: 30 * time.Minute, Workers: 2, GitHubURL: "https://github.com"}
+	return Sync{Timeout: 30 * time.Minute, Workers: 2, MaxBytes: 2 << 30, GitHubURL: "https://github.com"}
 }
 
 func (s *Sync) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.Interval, "sync-interval", s.Interval, "queue a sync of every repository with an upstream this often; 0 = only on request")
 	fs.DurationVar(&s.Timeout, "sync-timeout", s.Timeout, "longest one upstream sync may run")
 	fs.IntVar(&s.Workers, "sync-workers", s.Workers, "repositories that sync at once")
+	fs.Int64Var(&s.MaxBytes, "sync-max-bytes", s.MaxBytes, "most one upstream sync may fetch (bytes on disk); larger fetches are aborted")
 	fs.StringVar(&s.GitHubURL, "github-url", s.GitHubURL, "GitHub's web root, for GitHub Enterprise")
 }
 
@@ -37,8 +40,8 @@ func (s *Sync) validate() error {
 	if s.Interval < 0 || s.Timeout <= 0 {
 		errs = append(errs, errors.New("--sync-interval must not be negative and --sync-timeout must be positive"))
 	}
-	if s.Workers <= 0 {
-		errs = append(errs, errors.New("--sync-workers must be positive"))
+	if s.Workers <= 0 || s.MaxBytes <= 0 {
+		errs = append(errs, errors.New("--sync-workers and --sync-max-bytes must be positive"))
 	}
 	if u, err := url.Parse(s.GitHubURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" {
 		errs = append(errs, fmt.Errorf("--github-url must be an http(s) URL, got %q", s.GitHubURL))

@@ -24,7 +24,7 @@ func newSyncer(cfg config.Config, store metadata.Store, repos *repo.Manager, f *
 	if err != nil {
 		return nil, err
 	}
-	opts := upstream.Options{GitHubURL: gh, Timeout: cfg.Sync.Timeout, Workers: cfg.Sync.Workers, Interval: cfg.Sync.Interval}
+	opts := upstream.Options{GitHubURL: gh, Timeout: cfg.Sync.Timeout, Workers: cfg.Sync.Workers, Interval: cfg.Sync.Interval, MaxBytes: cfg.Sync.MaxBytes}
 	if cfg.Outbound.CAFile != "" {
 		opts.CABundle = filepath.Join(cfg.DataDir, "upstream-ca-bundle.pem")
 		if err := upstream.WriteCABundle(opts.CABundle, cfg.Outbound.CAFile); err != nil {

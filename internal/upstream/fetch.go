@@ -3,10 +3,12 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/strata-storage/strata/internal/git"
@@ -69,11 +71,20 @@ func (s *Syncer) fetch(ctx context.Context, q *repo.Quarantine, u *url.URL, cred
 	if only != "" {
 		refspecs = []string{"+" + only + ":" + only}
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	objects := filepath.Join(q.Path(), "objects")
+	defer watchSize(ctx, objects, s.opts.MaxBytes, cancel)()
 	err = s.git.Run(ctx, q.Path(), git.Command{
 		Name:  "fetch",
 		Flags: []string{"--quiet", "--no-write-fetch-head", "--no-tags", "--no-auto-gc", "--no-recurse-submodules"},
 		Args:  append([]string{u.String()}, refspecs...),
 	}, git.WithEnv(env...))
+	if cause := context.Cause(ctx); errors.Is(cause, ErrTooLarge) {
+		err = cause
+	} else if err == nil {
+		err = checkSize(objects, s.opts.MaxBytes) // what arrived between two polls
+	}
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", u.Redacted(), err)
 	}

@@ -3,6 +3,7 @@ package upstream_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -54,6 +55,11 @@ func newOrigin(t *testing.T) *origin {
 	}
 	o.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.hits.Add(1)
+		// A moved repository: the upstream answers with a redirect.
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/moved/"); ok {
+			http.Redirect(w, r, "/team/"+rest+"?"+r.URL.RawQuery, http.StatusMovedPermanently)
+			return
+		}
 		if o.user != "" {
 			if u, p, ok := r.BasicAuth(); !ok || u != o.user || p != o.pass {
 				w.Header().Set("WWW-Authenticate", `Basic realm="origin"`)
@@ -456,4 +462,60 @@ func TestSync_detach(t *testing.T) {
 	if repo["base_repo"] != nil {
 		t.Errorf("base_repo after detach: %v", repo["base_repo"])
 	}
+}
+
+// TestSync_limits: a fetch larger than --sync-max-bytes is aborted and a
+// redirect is not followed; neither changes a ref.
+func TestSync_limits(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	o.create("team", "big")
+	big := make([]byte, 512<<10)
+	rand.Read(big)
+	o.commit("big", "main", map[string]string{"blob.bin": string(big)})
+	o.create("team", "small")
+	o.commit("small", "main", map[string]string{"a.txt": "a\n"})
+	srv := servertest.Start(t, servertest.WithConfig(func(c *config.Config) {
+		c.Outbound.AllowPrivate = true
+		c.Outbound.CAFile = o.caFile
+		c.Sync.MaxBytes = 64 << 10
+	}))
+	s := &strata{Server: srv, t: t}
+
+	s.link("too-big", o, "team", "big")
+	if st := s.syncState("too-big", 1); !strings.Contains(st.LastError, "size limit") {
+		t.Errorf("oversized fetch: last error %q", st.LastError)
+	}
+	// The small one fits, through the same server.
+	s.link("fits", o, "team", "small")
+	s.waitRefs("fits", o.peeled("team", "small"))
+
+	s.link("moved", o, "moved", "small")
+	if st := s.syncState("moved", 1); st.LastError == "" {
+		t.Error("a redirected upstream synced")
+	}
+	for _, id := range []string{"too-big", "moved"} {
+		if refs := s.refs(id); len(refs) != 0 {
+			t.Errorf("%s has refs after a failed sync: %v", id, refs)
+		}
+	}
+}
+
+// TestSync_interval: with --sync-interval linked repositories follow their
+// upstream with no request.
+func TestSync_interval(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	o.create("team", "proj")
+	o.commit("proj", "main", map[string]string{"a.txt": "a\n"})
+	srv := servertest.Start(t, servertest.WithConfig(func(c *config.Config) {
+		c.Outbound.AllowPrivate = true
+		c.Outbound.CAFile = o.caFile
+		c.Sync.Interval = 200 * time.Millisecond
+	}))
+	s := &strata{Server: srv, t: t}
+	s.link("periodic", o, "team", "proj")
+	s.waitRefs("periodic", o.peeled("team", "proj"))
+	o.commit("proj", "main", map[string]string{"a.txt": "b\n"})
+	s.waitRefs("periodic", o.peeled("team", "proj"))
 }

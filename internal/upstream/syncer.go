@@ -60,6 +60,9 @@ type Options struct {
 	CABundle string
 	// Timeout bounds one run (default 30 minutes).
 	Timeout time.Duration
+	// MaxBytes caps what one fetch may bring, measured on disk in the
+	// quarantine (default 2 GiB).
+	MaxBytes int64
 	// Workers run syncs of different repositories in parallel (default 2).
 	Workers int
 	// Interval, when positive, queues a sync of every linked repository
@@ -94,6 +97,9 @@ func New(store metadata.Store, repos *repo.Manager, f *git.Factory, creds Creden
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 2
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 2 << 30
 	}
 	return &Syncer{store: store, repos: repos, git: f, creds: creds, policy: policy, lifecycle: lifecycle, log: log, opts: opts,
 		wake: make(chan struct{}, 1), stop: make(chan struct{})}
