@@ -9,9 +9,7 @@ import (
 	"testing"
 
 	"github.com/strata-storage/strata/internal/git"
-	"github.com/strata-storage/strata/internal/git/catfile"
 	"github.com/strata-storage/strata/internal/git/refs"
-	"github.com/strata-storage/strata/internal/repo"
 )
 
 func gitIn(t *testing.T, dir string, args ...string) string {
@@ -33,21 +31,7 @@ func gitIn(t *testing.T, dir string, args ...string) string {
 func TestQuarantine(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f, err := git.NewFactory(git.FactoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := catfile.NewCache(f, catfile.Options{})
-	t.Cleanup(cache.Stop)
-	m, err := repo.NewManager(t.TempDir(), f, cache, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	r, err := m.Create(ctx, "abcdef0123", "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRepo(t)
 
 	up := t.TempDir()
 	gitIn(t, up, "init", "-q", "-b", "main")

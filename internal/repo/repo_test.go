@@ -13,12 +13,10 @@ import (
 	"github.com/strata-storage/strata/internal/repo"
 )
 
-// TestReadRef_noTraversal: a branch "name" can never walk out of its
-// namespace through the file system (regression: ephemeral reads once
-// resolved "../../../../../refs/heads/main" to the normal main).
-func TestReadRef_noTraversal(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// newRepo creates an empty repository (default branch main) in a fresh
+// Manager that lives as long as the test.
+func newRepo(t *testing.T) *repo.Repo {
+	t.Helper()
 	f, err := git.NewFactory(git.FactoryOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -30,10 +28,20 @@ func TestReadRef_noTraversal(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	r, err := m.Create(ctx, "abcdef0123", "main")
+	r, err := m.Create(context.Background(), "abcdef0123", "main")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+// TestReadRef_noTraversal: a branch "name" can never walk out of its
+// namespace through the file system (regression: ephemeral reads once
+// resolved "../../../../../refs/heads/main" to the normal main).
+func TestReadRef_noTraversal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRepo(t)
 	cmd := exec.Command("sh", "-c", `c=$(git commit-tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904 -m x) && git update-ref refs/heads/main $c`)
 	cmd.Env = []string{"GIT_DIR=" + r.Path(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "PATH=/usr/bin:/bin:/usr/local/bin",
 		"GIT_AUTHOR_NAME=a", "GIT_AUTHOR_EMAIL=a@b", "GIT_COMMITTER_NAME=a", "GIT_COMMITTER_EMAIL=a@b"}
@@ -60,18 +68,7 @@ func TestReadRef_noTraversal(t *testing.T) {
 // not found (regression: it was an internal error).
 func TestReadRef_underAFile(t *testing.T) {
 	t.Parallel()
-	f, err := git.NewFactory(git.FactoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := catfile.NewCache(f, catfile.Options{})
-	t.Cleanup(cache.Stop)
-	m, _ := repo.NewManager(t.TempDir(), f, cache, nil)
-	t.Cleanup(m.Close)
-	r, err := m.Create(context.Background(), "0123456789ab", "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRepo(t)
 	if _, err := r.ReadRef("refs/heads/main/sub"); !errors.Is(err, repo.ErrNotFound) {
 		t.Fatalf("got %v", err)
 	}
