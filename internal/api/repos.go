@@ -147,11 +147,10 @@ func (h *Handler) createRepo(w http.ResponseWriter, r *http.Request, req *reques
 			if err := upstream.Validate(meta.BaseRepo); err != nil {
 				return badRequest("base_repo: %v", err)
 			}
-			// Private GitHub repositories need a GitHub App installation
-			// token; this server has no App configured.
-			if b.Provider == "github" && b.Auth.AuthType != "public" {
-				return errorf(http.StatusPreconditionFailed, "precondition_failed",
-					`GitHub App authentication is not configured on this server; sync a public repository with base_repo.auth.auth_type "public"`)
+			if b.Provider == "github" {
+				if err := h.githubAuth(meta.BaseRepo, b.Auth.AuthType); err != nil {
+					return err
+				}
 			}
 		default:
 			return badRequest("unsupported base_repo provider %q", b.Provider)
@@ -193,6 +192,27 @@ func (h *Handler) createRepo(w http.ResponseWriter, r *http.Request, req *reques
 		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"repo_id": created.ID, "repo_name": created.ID, "message": "repository created"})
+	return nil
+}
+
+// githubAuth records how a GitHub base repository is authenticated:
+// "public" needs nothing; anything else (no auth_type included) is synced
+// with the server's GitHub App, so 412 when there is none (spec §5.1.1
+// (b)). The App's token goes to the configured GitHub only, never to an
+// upstream_host.
+func (h *Handler) githubAuth(b *metadata.BaseRepo, authType string) error {
+	if strings.TrimSpace(authType) == metadata.AuthPublic {
+		b.AuthType = metadata.AuthPublic
+		return nil
+	}
+	if !h.syncs.GitHubApp() {
+		return errorf(http.StatusPreconditionFailed, "precondition_failed",
+			`GitHub App authentication is not configured on this server; sync a public repository with base_repo.auth.auth_type "public"`)
+	}
+	if b.UpstreamHost != "" {
+		return badRequest(`base_repo.upstream_host is not accepted for a GitHub repository synced with the GitHub App`)
+	}
+	b.AuthType = metadata.AuthGitHubApp
 	return nil
 }
 

@@ -21,10 +21,24 @@ type Sync struct {
 	MaxBytes int64
 	// GitHubURL is GitHub's web root: GitHub Enterprise, or a test server.
 	GitHubURL string
+	// GitHubAPIURL is GitHub's REST API root (GitHub Enterprise:
+	// https://HOST/api/v3).
+	GitHubAPIURL string
+	// GitHubAppID and GitHubAppKey (a PEM file of the App's RSA private
+	// key) configure the GitHub App that syncs private GitHub
+	// repositories; both or neither (github.go).
+	GitHubAppID  string
+	GitHubAppKey string
+	// MirrorRetryFor is how long a push-back that cannot reach the
+	// upstream is retried; MirrorBackoff its first retry delay (doubling
+	// up to an hour, jittered).
+	MirrorRetryFor time.Duration
+	MirrorBackoff  time.Duration
 }
 
 func defaultSync() Sync {
-	return Sync{Timeout: 30 * time.Minute, Workers: 2, MaxBytes: 2 << 30, GitHubURL: "https://github.com"}
+	return Sync{Timeout: 30 * time.Minute, Workers: 2, MaxBytes: 2 << 30, GitHubURL: "https://github.com", GitHubAPIURL: "https://api.github.com",
+		MirrorRetryFor: 24 * time.Hour, MirrorBackoff: 10 * time.Second}
 }
 
 func (s *Sync) register(fs *flag.FlagSet) {
@@ -33,6 +47,9 @@ func (s *Sync) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.Workers, "sync-workers", s.Workers, "repositories that sync at once")
 	fs.Int64Var(&s.MaxBytes, "sync-max-bytes", s.MaxBytes, "most one upstream sync may fetch (bytes on disk); larger fetches are aborted")
 	fs.StringVar(&s.GitHubURL, "github-url", s.GitHubURL, "GitHub's web root, for GitHub Enterprise")
+	s.registerGitHub(fs)
+	fs.DurationVar(&s.MirrorRetryFor, "mirror-retry-for", s.MirrorRetryFor, "how long a push-back to an unreachable upstream is retried before it is marked failed")
+	fs.DurationVar(&s.MirrorBackoff, "mirror-backoff", s.MirrorBackoff, "delay before a push-back's first retry; doubles per attempt up to 1h, jittered")
 }
 
 func (s *Sync) validate() error {
@@ -45,6 +62,10 @@ func (s *Sync) validate() error {
 	}
 	if u, err := url.Parse(s.GitHubURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" {
 		errs = append(errs, fmt.Errorf("--github-url must be an http(s) URL, got %q", s.GitHubURL))
+	}
+	errs = append(errs, s.validateGitHub())
+	if s.MirrorRetryFor <= 0 || s.MirrorBackoff <= 0 {
+		errs = append(errs, errors.New("--mirror-retry-for and --mirror-backoff must be positive"))
 	}
 	return errors.Join(errs...)
 }

@@ -11,7 +11,7 @@ import (
 // repoColumns is the select list scanRepo reads.
 const repoColumns = `org, id, storage_key, default_branch, created_at, deleted_at, seq,
 	base_provider, base_owner, base_name, base_default_branch,
-	base_operation, base_ref, base_sha, base_upstream_host`
+	base_operation, base_ref, base_sha, base_upstream_host, base_auth_type`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -25,7 +25,7 @@ func scanRepo(sc scanner) (Repo, error) {
 	)
 	if err := sc.Scan(&r.Org, &r.ID, &r.StorageKey, &r.DefaultBranch, &created, &deleted, &r.Seq,
 		&provider, &b.Owner, &b.Name, &b.DefaultBranch,
-		&b.Operation, &b.Ref, &b.SHA, &b.UpstreamHost); err != nil {
+		&b.Operation, &b.Ref, &b.SHA, &b.UpstreamHost, &b.AuthType); err != nil {
 		return Repo{}, err
 	}
 	r.CreatedAt = fromNanos(created)
@@ -64,12 +64,12 @@ func (s *SQLiteStore) CreateRepo(ctx context.Context, r Repo) (Repo, error) {
 	err := s.w.QueryRowContext(ctx, `INSERT INTO repos (
 			org, id, id_fold, storage_key, default_branch, created_at,
 			base_provider, base_owner, base_name, base_default_branch,
-			base_operation, base_ref, base_sha, base_upstream_host)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			base_operation, base_ref, base_sha, base_upstream_host, base_auth_type)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING seq`,
 		r.Org, r.ID, foldCase(r.ID), r.StorageKey, r.DefaultBranch, r.CreatedAt.UnixNano(),
 		provider, b.Owner, b.Name, b.DefaultBranch,
-		b.Operation, b.Ref, b.SHA, b.UpstreamHost,
+		b.Operation, b.Ref, b.SHA, b.UpstreamHost, b.AuthType,
 	).Scan(&r.Seq)
 	// The only unique constraints are the live (org, id) index and the
 	// storage key, and 128 random bits do not collide.
@@ -137,8 +137,8 @@ func (s *SQLiteStore) SetBaseRepo(ctx context.Context, org, id string, base *Bas
 		provider = sql.NullString{String: b.Provider, Valid: true}
 	}
 	return s.updateLive(ctx, org, id, "set base repo", `base_provider = ?, base_owner = ?, base_name = ?,
-		base_default_branch = ?, base_operation = ?, base_ref = ?, base_sha = ?, base_upstream_host = ?`,
-		provider, b.Owner, b.Name, b.DefaultBranch, b.Operation, b.Ref, b.SHA, b.UpstreamHost)
+		base_default_branch = ?, base_operation = ?, base_ref = ?, base_sha = ?, base_upstream_host = ?, base_auth_type = ?`,
+		provider, b.Owner, b.Name, b.DefaultBranch, b.Operation, b.Ref, b.SHA, b.UpstreamHost, b.AuthType)
 }
 
 // updateLive runs "UPDATE repos SET <set>" on the live repository (org, id).

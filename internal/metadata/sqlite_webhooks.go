@@ -133,22 +133,8 @@ func (s *SQLiteStore) EnqueueDeliveries(ctx context.Context, move CursorMove, ds
 	var out []WebhookDelivery
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		if move.Consumer != "" {
-			var at int64
-			err := tx.QueryRowContext(ctx, `SELECT seq FROM event_cursors WHERE consumer = ?`, move.Consumer).Scan(&at)
-			if errors.Is(err, sql.ErrNoRows) {
-				at, err = 0, nil
-			}
-			if err != nil {
-				return err
-			}
-			if at != move.From {
-				return fmt.Errorf("%w: %s is at %d, not %d", ErrCursorMoved, move.Consumer, at, move.From)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO event_cursors (consumer, seq) VALUES (?, ?)
-				ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq`, move.Consumer, move.To); err != nil {
-				return err
-			}
+		if err := moveCursor(ctx, tx, move); err != nil {
+			return err
 		}
 		if len(ds) == 0 {
 			return nil

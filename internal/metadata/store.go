@@ -28,7 +28,16 @@ type BaseRepo struct {
 	Ref           string
 	SHA           string
 	UpstreamHost  string
+	// AuthType is how the upstream is authenticated: for GitHub,
+	// AuthPublic (no credential) or AuthGitHubApp; "" otherwise.
+	AuthType string
 }
+
+// BaseRepo.AuthType values.
+const (
+	AuthPublic    = "public"
+	AuthGitHubApp = "app"
+)
 
 // Repo is one registered repository, live or tombstoned.
 type Repo struct {
@@ -103,6 +112,7 @@ type GitCredential struct {
 // reconciliation), span organisations.
 type Store interface {
 	SyncStore
+	MirrorStore // push-back mirroring (mirror.go)
 
 	// CreateRepo registers a live repository. It ignores r.StorageKey, r.Seq
 	// and r.DeletedAt, chooses a new StorageKey and Seq, and sets CreatedAt

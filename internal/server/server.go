@@ -41,6 +41,8 @@ type Server struct {
 	maint    *maintenance.Worker // nil when maintenance is disabled
 	hooks    *webhooks
 	syncs    *upstream.Syncer
+	mirror   *upstream.Mirror
+	mirrorM  *mirrorMetrics
 	http     *http.Server
 	listener net.Listener
 	// keepMarker leaves the run marker after shutdown, so the next start
@@ -114,6 +116,12 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		s.closeOwners()
 		return nil, err
 	}
+	s.mirrorM = newMirrorMetrics(store)
+	if s.mirror, err = newMirror(cfg, store, repos, f, s.syncs, s.hooks, s.mirrorM, log); err != nil {
+		s.closeOwners()
+		return nil, err
+	}
+	s.mirror.Start() // stopped by closeOwners, before the syncer, the repositories and the DB
 	name, email, err := config.ParseIdentity(cfg.Identity)
 	if err != nil { // Validate checked it
 		s.closeOwners()
@@ -164,6 +172,7 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	mux.Handle("/", gitHTTP)
 	met := newMetrics(s.cache)
 	s.hooks.metrics.register(met.reg)
+	s.mirrorM.register(met.reg)
 	mux.Handle("GET /metrics", met.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -238,6 +247,9 @@ func (s *Server) closeOwners() {
 	// Maintenance first: its running task reads repositories and may
 	// still be writing them; nil-safe.
 	s.maint.Stop()
+	// Push-backs in flight are cancelled; they run again at the next
+	// start. Nil-safe.
+	s.mirror.Stop()
 	// Syncs in flight are cancelled; they run again at the next start.
 	s.syncs.Stop()
 	// Webhook attempts in flight are cancelled; they run again at the

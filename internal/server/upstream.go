@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/url"
-	"path/filepath"
 
 	"github.com/strata-storage/strata/internal/config"
 	"github.com/strata-storage/strata/internal/git"
@@ -26,12 +25,33 @@ func newSyncer(cfg config.Config, store metadata.Store, repos *repo.Manager, f *
 	}
 	opts := upstream.Options{GitHubURL: gh, Timeout: cfg.Sync.Timeout, Workers: cfg.Sync.Workers, Interval: cfg.Sync.Interval, MaxBytes: cfg.Sync.MaxBytes}
 	if cfg.Outbound.CAFile != "" {
-		opts.CABundle = filepath.Join(cfg.DataDir, "upstream-ca-bundle.pem")
+		opts.CABundle = upstreamCABundle(cfg)
 		if err := upstream.WriteCABundle(opts.CABundle, cfg.Outbound.CAFile); err != nil {
 			return nil, err
 		}
 	}
+	if opts.GitHubApp, err = newGitHubApp(cfg, hooks); err != nil {
+		return nil, err
+	}
 	return upstream.New(store, repos, f, vault, hooks.client, syncEvents{hooks.worker, log}, log, opts), nil
+}
+
+// newGitHubApp is the GitHub App's token source, nil when none is
+// configured. Its API requests go through the outbound client, under the
+// same policy, timeout and size limit as webhooks.
+func newGitHubApp(cfg config.Config, hooks *webhooks) (*upstream.GitHubApp, error) {
+	if !cfg.Sync.GitHubApp() {
+		return nil, nil
+	}
+	api, err := url.Parse(cfg.Sync.GitHubAPIURL) // Validate checked it
+	if err != nil {
+		return nil, err
+	}
+	key, err := upstream.LoadGitHubAppKey(cfg.Sync.GitHubAppKey)
+	if err != nil {
+		return nil, err
+	}
+	return upstream.NewGitHubApp(api, cfg.Sync.GitHubAppID, key, hooks.client), nil
 }
 
 // syncEvents turns sync runs into repo.sync.* webhooks.

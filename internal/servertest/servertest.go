@@ -4,6 +4,7 @@
 package servertest
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/tls"
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +35,7 @@ type Server struct {
 	DataDir string
 	Client  *http.Client
 	t       testing.TB
+	logs    *logBuffer
 }
 
 // Option adjusts the configuration before start.
@@ -59,7 +62,8 @@ func Start(t testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(testWriter{t, logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := server.New(cfg, log, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +77,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		scheme = "https"
 		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 	}
-	s := &Server{URL: scheme + "://" + srv.Addr().String(), Org: "acme", Key: signer, DataDir: cfg.DataDir, Client: client, t: t}
+	s := &Server{URL: scheme + "://" + srv.Addr().String(), Org: "acme", Key: signer, DataDir: cfg.DataDir, Client: client, t: t, logs: logs}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -93,11 +97,38 @@ func Attach(t testing.TB, url, org string, key crypto.Signer) *Server {
 // WithConfig edits the configuration.
 func WithConfig(fn func(*config.Config)) Option { return Option(fn) }
 
-type testWriter struct{ t testing.TB }
+type testWriter struct {
+	t    testing.TB
+	logs *logBuffer
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
+	w.logs.write(p)
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// logBuffer keeps what the server logged (warnings and errors).
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) write(p []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+}
+
+// Logs returns what the server has logged so far at level warn and above
+// (empty for a Server from Attach).
+func (s *Server) Logs() string {
+	if s.logs == nil {
+		return ""
+	}
+	s.logs.mu.Lock()
+	defer s.logs.mu.Unlock()
+	return s.logs.buf.String()
 }
 
 // Token mints a one-hour token for repo with scopes.

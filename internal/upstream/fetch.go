@@ -5,67 +5,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/gitcred"
 	"github.com/strata-storage/strata/internal/repo"
 )
 
-// credentialHelper answers git's credential "get" from the child's own
-// environment, so the secret is on no command line and in no file.
-const credentialHelper = `!f() { test "$1" = get || exit 0; printf 'username=%s\npassword=%s\n' "$STRATA_GIT_USERNAME" "$STRATA_GIT_PASSWORD"; }; f`
-
 // fetch fetches the upstream's branches and tags (or the one ref only)
 // into the quarantine q.
 func (s *Syncer) fetch(ctx context.Context, q *repo.Quarantine, u *url.URL, cred *gitcred.Credential, only string) error {
-	if u.Scheme != "https" && !(u.Scheme == "http" && s.policy.AllowsPrivate()) {
-		return fmt.Errorf("upstream %s: only https upstreams are allowed", u.Redacted())
-	}
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
-	}
-	addr, err := s.policy.Resolve(ctx, u.Hostname())
-	if err != nil {
-		return fmt.Errorf("upstream %s: %w", u.Redacted(), err)
-	}
-	config := [][2]string{
-		{"protocol.allow", "never"},
-		{"protocol.https.allow", "always"},
-		// Pinned to the checked address: git resolves nothing itself.
-		{"http.curloptResolve", u.Hostname() + ":" + port + ":" + curlAddr(addr)},
-		{"http.followRedirects", "false"},
-		{"http.lowSpeedLimit", "1024"},
-		{"http.lowSpeedTime", "60"},
-		{"transfer.fsckObjects", "true"},
+	env, err := transportEnv(ctx, s.policy, s.opts.CABundle, u, cred,
+		[2]string{"transfer.fsckObjects", "true"},
 		// Keep what arrives as a pack: one file to migrate, not thousands.
-		{"fetch.unpackLimit", "1"},
-		{"fetch.writeCommitGraph", "false"},
-		{"credential.helper", ""},
-	}
-	if s.policy.AllowsPrivate() {
-		config = append(config, [2]string{"protocol.http.allow", "always"})
-	}
-	if s.opts.CABundle != "" {
-		config = append(config, [2]string{"http.sslCAInfo", s.opts.CABundle})
-	}
-	var env []string
-	if cred != nil {
-		config = append(config, [2]string{"credential.helper", credentialHelper})
-		user := cred.Username
-		if user == "" {
-			user = "x-access-token" // token-only credentials: any name works
-		}
-		env = append(env, "STRATA_GIT_USERNAME="+user, "STRATA_GIT_PASSWORD="+cred.Password.Reveal())
-	}
-	env = append(env, "GIT_CONFIG_COUNT="+strconv.Itoa(len(config)))
-	for i, kv := range config {
-		env = append(env, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, kv[0]), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, kv[1]))
+		[2]string{"fetch.unpackLimit", "1"},
+		[2]string{"fetch.writeCommitGraph", "false"})
+	if err != nil {
+		return err
 	}
 	refspecs := []string{"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"}
 	if only != "" {
@@ -89,14 +47,6 @@ func (s *Syncer) fetch(ctx context.Context, q *repo.Quarantine, u *url.URL, cred
 		return fmt.Errorf("fetch %s: %w", u.Redacted(), err)
 	}
 	return nil
-}
-
-// curlAddr spells an address as curl's resolve list wants it.
-func curlAddr(a netip.Addr) string {
-	if a.Is6() && !a.Is4In6() {
-		return "[" + a.String() + "]"
-	}
-	return a.Unmap().String()
 }
 
 // systemBundles are where distributions keep the system's root

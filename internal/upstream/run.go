@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/internal/git"
-	"github.com/strata-storage/strata/internal/gitcred"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
 )
@@ -82,15 +81,9 @@ func (s *Syncer) sync(ctx context.Context, meta metadata.Repo, only string, st *
 	if err != nil {
 		return Result{}, err
 	}
-	var cred *gitcred.Credential
-	if meta.BaseRepo.Provider != "github" {
-		c, err := s.creds.ForRepo(ctx, meta.StorageKey)
-		switch {
-		case err == nil:
-			cred = &c
-		case !errors.Is(err, metadata.ErrNotFound):
-			return Result{}, err
-		}
+	cred, err := s.credentialFor(ctx, meta)
+	if err != nil {
+		return Result{}, err
 	}
 	r, err := s.repos.Open(meta.StorageKey)
 	if err != nil {

@@ -39,6 +39,7 @@ type origin struct {
 	user   string
 	pass   string
 	hits   atomic.Int64
+	down   atomic.Bool // answer 503 to everything
 }
 
 func newOrigin(t *testing.T) *origin {
@@ -55,6 +56,10 @@ func newOrigin(t *testing.T) *origin {
 	}
 	o.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.hits.Add(1)
+		if o.down.Load() {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
 		// A moved repository: the upstream answers with a redirect.
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/moved/"); ok {
 			http.Redirect(w, r, "/team/"+rest+"?"+r.URL.RawQuery, http.StatusMovedPermanently)

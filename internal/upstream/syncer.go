@@ -68,6 +68,8 @@ type Options struct {
 	// Interval, when positive, queues a sync of every linked repository
 	// that often.
 	Interval time.Duration
+	// GitHubApp, when set, authenticates private GitHub repositories.
+	GitHubApp *GitHubApp
 }
 
 // Syncer runs the durable sync queue of a metadata store.

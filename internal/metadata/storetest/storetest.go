@@ -68,6 +68,8 @@ func Run(t *testing.T, open func(t *testing.T) metadata.Store) {
 		{"Sync_coalesce", testSyncCoalesce},
 		{"Sync_release", testSyncRelease},
 		{"Sync_state", testSyncState},
+		{"Mirror_enqueueCursor", testMirrorEnqueueCursor},
+		{"Mirror_heads", testMirrorHeads},
 		{"GitCredential_createGet", testCredentialCreateGet},
 		{"GitCredential_createInvalid", testCredentialCreateInvalid},
 		{"GitCredential_createNoRepo", testCredentialCreateNoRepo},
@@ -173,6 +175,7 @@ func testCreateGet(t *testing.T, s metadata.Store) {
 	base := &metadata.BaseRepo{
 		Provider: "github", Owner: "octocat", Name: "Hello-World", DefaultBranch: "trunk",
 		Operation: "sync", Ref: "trunk", SHA: strings.Repeat("ab", 20), UpstreamHost: "github.example.com",
+		AuthType: metadata.AuthGitHubApp,
 	}
 	before := time.Now()
 	got, err := s.CreateRepo(ctx, metadata.Repo{Org: "acme", ID: "team/project", DefaultBranch: "trunk", BaseRepo: base})
@@ -206,6 +209,11 @@ func testCreateGet(t *testing.T, s metadata.Store) {
 	}
 
 	equalRepo(t, "Repo after CreateRepo", get(t, s, "acme", "team/project"), got)
+	if list, _, err := s.ListRepos(ctx, "acme", metadata.ListReposOptions{}); err != nil || len(list) != 1 {
+		t.Fatalf("ListRepos = %q, %v", ids(list), err)
+	} else {
+		equalRepo(t, "ListRepos after CreateRepo", list[0], got)
+	}
 
 	plain := create(t, s, "acme", "plain")
 	if g := get(t, s, "acme", "plain"); g.BaseRepo != nil {
@@ -644,7 +652,7 @@ func testSetBaseRepo(t *testing.T, s metadata.Store) {
 	r := create(t, s, "acme", "r")
 	create(t, s, "acme", "bystander")
 	base := &metadata.BaseRepo{Provider: "gitlab", Owner: "o", Name: "n", DefaultBranch: "trunk",
-		Operation: "sync", Ref: "r", SHA: strings.Repeat("a", 40), UpstreamHost: "git.example.com"}
+		Operation: "sync", Ref: "r", SHA: strings.Repeat("a", 40), UpstreamHost: "git.example.com", AuthType: metadata.AuthPublic}
 	if err := s.SetBaseRepo(ctx, "acme", "r", base); err != nil {
 		t.Fatalf("SetBaseRepo: %v", err)
 	}
