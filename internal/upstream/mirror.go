@@ -190,79 +190,52 @@ func (m *Mirror) Notify() {
 
 func (m *Mirror) run(ctx context.Context) {
 	defer close(m.done)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	var pruned time.Time
-	for {
-		if err := m.fanOut(ctx); err != nil && ctx.Err() == nil {
-			m.log.Error("mirror: read the ref-event feed", "err", err)
-		}
-		wait, err := m.dispatch(ctx)
-		if err != nil && ctx.Err() == nil {
-			m.log.Error("mirror: read the push queue", "err", err)
-		}
-		if time.Since(pruned) > time.Hour {
-			pruned = time.Now()
-			if n, err := m.store.PruneMirrorPushes(ctx, pruned.Add(-m.opts.Retention)); err != nil && ctx.Err() == nil {
-				m.log.Error("mirror: prune finished pushes", "err", err)
-			} else if n > 0 {
-				m.log.Info("mirror: pruned finished pushes", "pushes", n)
-			}
-		}
-		timer.Reset(min(wait, m.opts.Poll))
-		select {
-		case <-ctx.Done():
-			return
-		case <-m.wake:
-		case <-timer.C:
-		}
-	}
+	events.Loop{
+		Name:      "mirror",
+		FanOut:    m.fanOut,
+		Dispatch:  m.dispatch,
+		Prune:     m.store.PruneMirrorPushes,
+		Retention: m.opts.Retention,
+		Poll:      m.opts.Poll,
+		Wake:      m.wake,
+		Log:       m.log,
+	}.Run(ctx)
 }
-
-// feedBatch is how many events one fan-out transaction covers.
-const feedBatch = 256
 
 // fanOut queues the events after the cursor that are to be pushed back,
 // one batch per transaction together with the cursor's move.
 func (m *Mirror) fanOut(ctx context.Context) error {
-	for {
-		from, err := m.store.EventCursor(ctx, metadata.MirrorConsumer)
-		if err != nil {
+	return events.FanOut(ctx, m.feed, m.store, metadata.MirrorConsumer, m.pushes,
+		func(ctx context.Context, move metadata.CursorMove, ps []metadata.MirrorPush) error {
+			_, err := m.store.EnqueueMirrorPushes(ctx, move, ps)
 			return err
+		})
+}
+
+// pushes are the push-backs a batch of events calls for.
+func (m *Mirror) pushes(ctx context.Context, evs []events.RefUpdate) ([]metadata.MirrorPush, error) {
+	linked := map[string]map[string]string{} // storage key → synced refs; nil: not mirrored
+	var ps []metadata.MirrorPush
+	for _, ev := range evs {
+		if !mirrored(ev) {
+			continue
 		}
-		evs, err := m.feed.Since(ctx, from, feedBatch)
-		if err != nil || len(evs) == 0 {
-			return err
-		}
-		linked := map[string]map[string]string{} // storage key → synced refs; nil: not mirrored
-		var ps []metadata.MirrorPush
-		for _, ev := range evs {
-			if !mirrored(ev) {
-				continue
+		synced, seen := linked[ev.StorageKey]
+		if !seen {
+			var err error
+			if synced, err = m.syncedRefs(ctx, ev); err != nil {
+				return nil, err
 			}
-			synced, seen := linked[ev.StorageKey]
-			if !seen {
-				if synced, err = m.syncedRefs(ctx, ev); err != nil {
-					return err
-				}
-				linked[ev.StorageKey] = synced
-			}
-			// The sync's own updates: the upstream has that value already.
-			if synced == nil || (!ev.After.IsZero() && synced[string(ev.Ref)] == string(ev.After)) {
-				continue
-			}
-			ps = append(ps, metadata.MirrorPush{StorageKey: ev.StorageKey, EventSeq: ev.Seq, Ref: string(ev.Ref),
-				Before: string(ev.Before), After: string(ev.After)})
+			linked[ev.StorageKey] = synced
 		}
-		move := metadata.CursorMove{Consumer: metadata.MirrorConsumer, From: from, To: evs[len(evs)-1].Seq}
-		if _, err := m.store.EnqueueMirrorPushes(ctx, move, ps); err != nil && !errors.Is(err, metadata.ErrCursorMoved) {
-			// A moved cursor means another process did this batch: read on.
-			return err
+		// The sync's own updates: the upstream has that value already.
+		if synced == nil || (!ev.After.IsZero() && synced[string(ev.Ref)] == string(ev.After)) {
+			continue
 		}
-		if len(evs) < feedBatch {
-			return nil
-		}
+		ps = append(ps, metadata.MirrorPush{StorageKey: ev.StorageKey, EventSeq: ev.Seq, Ref: string(ev.Ref),
+			Before: string(ev.Before), After: string(ev.After)})
 	}
+	return ps, nil
 }
 
 // mirrored reports whether an update is of a kind pushed back: branches

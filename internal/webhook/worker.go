@@ -186,82 +186,54 @@ func (w *Worker) EnqueueSync(ctx context.Context, e SyncEvent) error {
 
 func (w *Worker) run(ctx context.Context) {
 	defer close(w.done)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	var pruned time.Time
-	for {
-		if err := w.fanOut(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("webhooks: read the ref-event feed", "err", err)
-		}
-		wait, err := w.dispatch(ctx)
-		if err != nil && ctx.Err() == nil {
-			w.log.Error("webhooks: read the outbox", "err", err)
-		}
-		if time.Since(pruned) > time.Hour {
-			pruned = time.Now()
-			if n, err := w.store.PruneDeliveries(ctx, pruned.Add(-w.opts.Retention)); err != nil && ctx.Err() == nil {
-				w.log.Error("webhooks: prune finished deliveries", "err", err)
-			} else if n > 0 {
-				w.log.Info("webhooks: pruned finished deliveries", "deliveries", n)
-			}
-		}
-		timer.Reset(min(wait, w.opts.Poll))
-		select {
-		case <-ctx.Done():
-			return
-		case <-w.wake:
-		case <-timer.C:
-		}
-	}
+	events.Loop{
+		Name:      "webhooks",
+		FanOut:    w.fanOut,
+		Dispatch:  w.dispatch,
+		Prune:     w.store.PruneDeliveries,
+		Retention: w.opts.Retention,
+		Poll:      w.opts.Poll,
+		Wake:      w.wake,
+		Log:       w.log,
+	}.Run(ctx)
 }
-
-// feedBatch is how many events one fan-out transaction covers.
-const feedBatch = 256
 
 // fanOut turns the events after the cursor into deliveries, one batch per
 // transaction together with the cursor's move.
 func (w *Worker) fanOut(ctx context.Context) error {
-	for {
-		from, err := w.store.EventCursor(ctx, consumer)
-		if err != nil {
+	return events.FanOut(ctx, w.feed, w.store, consumer, w.deliveries,
+		func(ctx context.Context, move metadata.CursorMove, ds []metadata.WebhookDelivery) error {
+			_, err := w.store.EnqueueDeliveries(ctx, move, ds)
 			return err
+		})
+}
+
+// deliveries are the push deliveries of a batch of events.
+func (w *Worker) deliveries(ctx context.Context, evs []events.RefUpdate) ([]metadata.WebhookDelivery, error) {
+	hooks, err := w.store.Webhooks(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var ds []metadata.WebhookDelivery
+	for _, ev := range evs {
+		if ev.Namespace != git.NormalNamespace && !w.opts.Ephemeral {
+			continue
 		}
-		evs, err := w.feed.Since(ctx, from, feedBatch)
-		if err != nil || len(evs) == 0 {
-			return err
-		}
-		hooks, err := w.store.Webhooks(ctx, "")
-		if err != nil {
-			return err
-		}
-		var ds []metadata.WebhookDelivery
-		for _, ev := range evs {
-			if ev.Namespace != git.NormalNamespace && !w.opts.Ephemeral {
+		var body []byte
+		for _, h := range hooks {
+			// A webhook hears of what happened after it was created.
+			if h.Org != ev.Org || (h.RepoID != "" && h.RepoID != ev.RepoID) || !wants(h, EventPush) || ev.At.Before(h.CreatedAt) {
 				continue
 			}
-			var body []byte
-			for _, h := range hooks {
-				// A webhook hears of what happened after it was created.
-				if h.Org != ev.Org || (h.RepoID != "" && h.RepoID != ev.RepoID) || !wants(h, EventPush) || ev.At.Before(h.CreatedAt) {
-					continue
+			if body == nil {
+				if body, err = pushBody(ev); err != nil {
+					return nil, err
 				}
-				if body == nil {
-					if body, err = pushBody(ev); err != nil {
-						return err
-					}
-				}
-				ds = append(ds, metadata.WebhookDelivery{WebhookID: h.ID, Event: EventPush, Payload: body})
 			}
-		}
-		move := metadata.CursorMove{Consumer: consumer, From: from, To: evs[len(evs)-1].Seq}
-		if _, err := w.store.EnqueueDeliveries(ctx, move, ds); err != nil && !errors.Is(err, metadata.ErrCursorMoved) {
-			// A moved cursor means another process did this batch: read on.
-			return err
-		}
-		if len(evs) < feedBatch {
-			return nil
+			ds = append(ds, metadata.WebhookDelivery{WebhookID: h.ID, Event: EventPush, Payload: body})
 		}
 	}
+	return ds, nil
 }
 
 // dispatch starts an attempt for every due head whose webhook has none in
