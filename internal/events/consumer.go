@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/strata-storage/strata/internal/metadata"
@@ -53,50 +54,155 @@ func FanOut[T any](ctx context.Context, l *Log, cursors Cursors, consumer string
 	}
 }
 
-// Loop is the main loop of a consumer: fan out, dispatch what is due,
-// prune what finished long ago, then sleep until woken, until the next
-// item is due, or for Poll.
-type Loop struct {
+// Consumer describes a feed consumer to a Runner.
+type Consumer struct {
 	Name string // in log lines
 	// FanOut moves new events into the outbox.
 	FanOut func(context.Context) error
-	// Dispatch starts what is due and returns when the next item is due.
+	// Dispatch starts what is due (see Dispatch) and returns how long
+	// until the next item is due.
 	Dispatch func(context.Context) (time.Duration, error)
-	// Prune forgets items finished before a time, once an hour.
+	// Prune forgets items finished before a time; it runs once an hour.
 	Prune     func(ctx context.Context, before time.Time) (int64, error)
 	Retention time.Duration
-	Poll      time.Duration
-	Wake      <-chan struct{}
-	Log       *slog.Logger
+	// Poll is the longest the runner sleeps when nothing wakes it.
+	Poll time.Duration
+	// Concurrency bounds the work running at once.
+	Concurrency int
+	Log         *slog.Logger
 }
 
-// Run runs the loop until ctx is done.
-func (l Loop) Run(ctx context.Context) {
+// Runner runs a Consumer: its main loop in one goroutine (fan out,
+// dispatch, prune, sleep until woken, until the next item is due, or for
+// Poll), and the work Dispatch starts in goroutines of their own, at most
+// one per key — a webhook, a repository — so each key's items stay in
+// order. Start once, Notify from any goroutine, Stop once; a nil Runner
+// ignores Notify and Stop.
+type Runner struct {
+	c      Consumer
+	wake   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+	wg     sync.WaitGroup // work in flight
+
+	mu   sync.Mutex
+	busy map[string]bool // keys with work running
+}
+
+// NewRunner returns a Runner for c; Start runs it.
+func NewRunner(c Consumer) *Runner {
+	return &Runner{c: c, wake: make(chan struct{}, 1), busy: map[string]bool{}}
+}
+
+// Start starts the main loop.
+func (r *Runner) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan struct{})
+	go r.run(ctx)
+}
+
+// Stop cancels the loop and the work in flight and waits for them.
+func (r *Runner) Stop() {
+	if r == nil || r.cancel == nil {
+		return
+	}
+	r.cancel()
+	<-r.done
+	r.wg.Wait()
+}
+
+// Notify wakes the loop (new events or items may be waiting); it never
+// blocks.
+func (r *Runner) Notify() {
+	if r == nil {
+		return
+	}
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *Runner) run(ctx context.Context) {
+	defer close(r.done)
+	c := r.c
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var pruned time.Time
 	for {
-		if err := l.FanOut(ctx); err != nil && ctx.Err() == nil {
-			l.Log.Error(l.Name+": read the ref-event feed", "err", err)
+		if err := c.FanOut(ctx); err != nil && ctx.Err() == nil {
+			c.Log.Error(c.Name+": read the ref-event feed", "err", err)
 		}
-		wait, err := l.Dispatch(ctx)
+		wait, err := c.Dispatch(ctx)
 		if err != nil && ctx.Err() == nil {
-			l.Log.Error(l.Name+": read the outbox", "err", err)
+			c.Log.Error(c.Name+": read the outbox", "err", err)
 		}
 		if time.Since(pruned) > time.Hour {
 			pruned = time.Now()
-			if n, err := l.Prune(ctx, pruned.Add(-l.Retention)); err != nil && ctx.Err() == nil {
-				l.Log.Error(l.Name+": prune finished items", "err", err)
+			if n, err := c.Prune(ctx, pruned.Add(-c.Retention)); err != nil && ctx.Err() == nil {
+				c.Log.Error(c.Name+": prune finished items", "err", err)
 			} else if n > 0 {
-				l.Log.Info(l.Name+": pruned finished items", "items", n)
+				c.Log.Info(c.Name+": pruned finished items", "items", n)
 			}
 		}
-		timer.Reset(min(wait, l.Poll))
+		timer.Reset(min(wait, c.Poll))
 		select {
 		case <-ctx.Done():
 			return
-		case <-l.Wake:
+		case <-r.wake:
 		case <-timer.C:
 		}
 	}
+}
+
+// Dispatch starts work on every due head whose key has no work running,
+// as r's concurrency allows, and returns how long until the next head is
+// due. heads returns up to n heads of the outbox's per-key queues, the
+// earliest due first, leaving out the keys in skip; held are keys to
+// leave alone besides those with work running. When work returns, its
+// key is free again and the loop is woken.
+func Dispatch[H any](ctx context.Context, r *Runner, held []string,
+	heads func(ctx context.Context, n int, skip []string) ([]H, error),
+	key func(H) string, due func(H) time.Time, work func(context.Context, H)) (time.Duration, error) {
+	poll := r.c.Poll
+	r.mu.Lock()
+	free := r.c.Concurrency - len(r.busy)
+	skip := held
+	for k := range r.busy {
+		skip = append(skip, k)
+	}
+	r.mu.Unlock()
+	if free <= 0 {
+		return poll, nil // the end of some work wakes us
+	}
+	hs, err := heads(ctx, free+1, skip)
+	if err != nil {
+		return poll, err
+	}
+	now := time.Now()
+	wait := poll
+	for i, h := range hs {
+		if d := due(h); d.After(now) {
+			wait = d.Sub(now)
+			break // earliest first: the rest are later
+		}
+		if i == free {
+			wait = 0 // more are due than may run
+			break
+		}
+		k := key(h)
+		r.mu.Lock()
+		r.busy[k] = true
+		r.mu.Unlock()
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			work(ctx, h)
+			r.mu.Lock()
+			delete(r.busy, k)
+			r.mu.Unlock()
+			r.Notify()
+		}()
+	}
+	return wait, nil
 }

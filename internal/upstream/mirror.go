@@ -141,65 +141,47 @@ type Mirror struct {
 	opts      MirrorOptions
 	feed      *events.Log
 
-	wake   chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
-	wg     sync.WaitGroup // pushes in flight
+	runner *events.Runner // keys: storage keys, so each repository's pushes stay in order
 
-	mu       sync.Mutex
-	inflight map[string]bool      // storage keys with a push running
-	held     map[string]time.Time // storage keys left alone until then (a sync runs)
+	mu   sync.Mutex
+	held map[string]time.Time // storage keys left alone until then (a sync runs)
 }
 
 // NewMirror returns a Mirror; Start runs it. lifecycle (repo.sync.failed
 // webhooks) may be nil.
 func NewMirror(store metadata.Store, repos *repo.Manager, f *git.Factory, creds PushCredentials, policy Policy, lifecycle Lifecycle, log *slog.Logger, opts MirrorOptions) *Mirror {
 	opts.defaults()
-	return &Mirror{store: store, repos: repos, git: f, creds: creds, policy: policy, lifecycle: lifecycle, log: log, opts: opts,
-		feed: events.NewLog(store), wake: make(chan struct{}, 1), inflight: map[string]bool{}, held: map[string]time.Time{}}
+	m := &Mirror{store: store, repos: repos, git: f, creds: creds, policy: policy, lifecycle: lifecycle, log: log, opts: opts,
+		feed: events.NewLog(store), held: map[string]time.Time{}}
+	m.runner = events.NewRunner(events.Consumer{
+		Name:        "mirror",
+		FanOut:      m.fanOut,
+		Dispatch:    m.dispatch,
+		Prune:       store.PruneMirrorPushes,
+		Retention:   opts.Retention,
+		Poll:        opts.Poll,
+		Concurrency: opts.Concurrency,
+		Log:         log,
+	})
+	return m
 }
 
 // Start starts the mirror's goroutine.
-func (m *Mirror) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	m.cancel, m.done = cancel, make(chan struct{})
-	go m.run(ctx)
-}
+func (m *Mirror) Start() { m.runner.Start() }
 
 // Stop stops the mirror and waits for it and its pushes.
 func (m *Mirror) Stop() {
-	if m == nil || m.cancel == nil {
-		return
+	if m != nil {
+		m.runner.Stop()
 	}
-	m.cancel()
-	<-m.done
-	m.wg.Wait()
 }
 
 // Notify tells the mirror that new ref events may be waiting; it never
 // blocks.
 func (m *Mirror) Notify() {
-	if m == nil {
-		return
+	if m != nil {
+		m.runner.Notify()
 	}
-	select {
-	case m.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (m *Mirror) run(ctx context.Context) {
-	defer close(m.done)
-	events.Loop{
-		Name:      "mirror",
-		FanOut:    m.fanOut,
-		Dispatch:  m.dispatch,
-		Prune:     m.store.PruneMirrorPushes,
-		Retention: m.opts.Retention,
-		Poll:      m.opts.Poll,
-		Wake:      m.wake,
-		Log:       m.log,
-	}.Run(ctx)
 }
 
 // fanOut queues the events after the cursor that are to be pushed back,
@@ -269,55 +251,23 @@ func (m *Mirror) syncedRefs(ctx context.Context, ev events.RefUpdate) (map[strin
 }
 
 // dispatch starts a push for every due head whose repository has none in
-// flight, as concurrency allows, and returns how long until the next head
-// is due.
+// flight and no sync running, as concurrency allows.
 func (m *Mirror) dispatch(ctx context.Context) (time.Duration, error) {
 	now := time.Now()
+	var held []string
 	m.mu.Lock()
-	free := m.opts.Concurrency - len(m.inflight)
-	skip := make([]string, 0, len(m.inflight)+len(m.held))
-	for k := range m.inflight {
-		skip = append(skip, k)
-	}
 	for k, until := range m.held {
 		if now.Before(until) {
-			skip = append(skip, k)
+			held = append(held, k)
 		} else {
 			delete(m.held, k)
 		}
 	}
 	m.mu.Unlock()
-	if free <= 0 {
-		return m.opts.Poll, nil // a push's end wakes us
-	}
-	heads, err := m.store.MirrorHeads(ctx, free+1, skip)
-	if err != nil {
-		return m.opts.Poll, err
-	}
-	wait := m.opts.Poll
-	for i, h := range heads {
-		if h.NextAttemptAt.After(now) {
-			wait = h.NextAttemptAt.Sub(now)
-			break // earliest first: the rest are later
-		}
-		if i == free {
-			wait = 0 // more are due than we may run
-			break
-		}
-		m.mu.Lock()
-		m.inflight[h.StorageKey] = true
-		m.mu.Unlock()
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			m.attempt(ctx, h)
-			m.mu.Lock()
-			delete(m.inflight, h.StorageKey)
-			m.mu.Unlock()
-			m.Notify()
-		}()
-	}
-	return wait, nil
+	return events.Dispatch(ctx, m.runner, held, m.store.MirrorHeads,
+		func(h metadata.MirrorPush) string { return h.StorageKey },
+		func(h metadata.MirrorPush) time.Time { return h.NextAttemptAt },
+		m.attempt)
 }
 
 // hold leaves a repository's queue alone for d.

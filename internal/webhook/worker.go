@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/strata-storage/strata/internal/events"
@@ -108,48 +107,41 @@ type Worker struct {
 	opts   Options
 	log    *slog.Logger
 
-	wake   chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
-	wg     sync.WaitGroup // attempts in flight
-
-	mu       sync.Mutex
-	inflight map[string]bool // webhook ids with an attempt running
+	runner *events.Runner // keys: webhook ids, so each endpoint's deliveries stay in order
 }
 
 // NewWorker returns a Worker delivering reg's webhooks through client.
 func NewWorker(reg *Registry, client *outbound.Client, opts Options) *Worker {
 	opts.defaults()
-	return &Worker{reg: reg, store: reg.store, feed: events.NewLog(reg.store), client: client, opts: opts,
-		log: opts.Logger, wake: make(chan struct{}, 1), inflight: map[string]bool{}}
+	w := &Worker{reg: reg, store: reg.store, feed: events.NewLog(reg.store), client: client, opts: opts, log: opts.Logger}
+	w.runner = events.NewRunner(events.Consumer{
+		Name:        "webhooks",
+		FanOut:      w.fanOut,
+		Dispatch:    w.dispatch,
+		Prune:       w.store.PruneDeliveries,
+		Retention:   opts.Retention,
+		Poll:        opts.Poll,
+		Concurrency: opts.Concurrency,
+		Log:         opts.Logger,
+	})
+	return w
 }
 
 // Start starts the worker's goroutine.
-func (w *Worker) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	w.cancel, w.done = cancel, make(chan struct{})
-	go w.run(ctx)
-}
+func (w *Worker) Start() { w.runner.Start() }
 
 // Stop stops the worker and waits for it.
 func (w *Worker) Stop() {
-	if w == nil || w.cancel == nil {
-		return
+	if w != nil {
+		w.runner.Stop()
 	}
-	w.cancel()
-	<-w.done
-	w.wg.Wait()
 }
 
 // Notify tells the worker that new events or deliveries may be waiting;
 // it never blocks.
 func (w *Worker) Notify() {
-	if w == nil {
-		return
-	}
-	select {
-	case w.wake <- struct{}{}:
-	default:
+	if w != nil {
+		w.runner.Notify()
 	}
 }
 
@@ -182,20 +174,6 @@ func (w *Worker) EnqueueSync(ctx context.Context, e SyncEvent) error {
 	}
 	w.Notify()
 	return nil
-}
-
-func (w *Worker) run(ctx context.Context) {
-	defer close(w.done)
-	events.Loop{
-		Name:      "webhooks",
-		FanOut:    w.fanOut,
-		Dispatch:  w.dispatch,
-		Prune:     w.store.PruneDeliveries,
-		Retention: w.opts.Retention,
-		Poll:      w.opts.Poll,
-		Wake:      w.wake,
-		Log:       w.log,
-	}.Run(ctx)
 }
 
 // fanOut turns the events after the cursor into deliveries, one batch per
@@ -237,48 +215,12 @@ func (w *Worker) deliveries(ctx context.Context, evs []events.RefUpdate) ([]meta
 }
 
 // dispatch starts an attempt for every due head whose webhook has none in
-// flight, as concurrency allows, and returns how long until the next head
-// is due.
+// flight, as concurrency allows.
 func (w *Worker) dispatch(ctx context.Context) (time.Duration, error) {
-	w.mu.Lock()
-	free := w.opts.Concurrency - len(w.inflight)
-	skip := make([]string, 0, len(w.inflight))
-	for id := range w.inflight {
-		skip = append(skip, id)
-	}
-	w.mu.Unlock()
-	if free <= 0 {
-		return w.opts.Poll, nil // an attempt's end wakes us
-	}
-	heads, err := w.store.DeliveryHeads(ctx, free+1, skip)
-	if err != nil {
-		return w.opts.Poll, err
-	}
-	now := time.Now()
-	wait := w.opts.Poll
-	for i, d := range heads {
-		if d.NextAttemptAt.After(now) {
-			wait = d.NextAttemptAt.Sub(now)
-			break // earliest first: the rest are later
-		}
-		if i == free {
-			wait = 0 // more are due than we may run
-			break
-		}
-		w.mu.Lock()
-		w.inflight[d.WebhookID] = true
-		w.mu.Unlock()
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			w.attempt(ctx, d)
-			w.mu.Lock()
-			delete(w.inflight, d.WebhookID)
-			w.mu.Unlock()
-			w.Notify()
-		}()
-	}
-	return wait, nil
+	return events.Dispatch(ctx, w.runner, nil, w.store.DeliveryHeads,
+		func(d metadata.DueDelivery) string { return d.WebhookID },
+		func(d metadata.DueDelivery) time.Time { return d.NextAttemptAt },
+		w.attempt)
 }
 
 // attempt sends one delivery and records the outcome.

@@ -1,0 +1,84 @@
+package events
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+type head struct {
+	key string
+	due time.Time
+}
+
+// TestDispatch: work starts for due heads only, one per key, at most the
+// concurrency at once; busy and held keys are skipped; the wait is until
+// the next head is due.
+func TestDispatch(t *testing.T) {
+	t.Parallel()
+	r := NewRunner(Consumer{Poll: time.Minute, Concurrency: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	now := time.Now()
+	queue := []head{{"a", now.Add(-time.Second)}, {"b", now}, {"c", now}, {"d", now.Add(time.Hour)}}
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var started []string
+	var skipped [][]string
+	heads := func(_ context.Context, n int, skip []string) ([]head, error) {
+		mu.Lock()
+		skipped = append(skipped, slices.Clone(skip))
+		mu.Unlock()
+		var out []head
+		for _, h := range queue {
+			if !slices.Contains(skip, h.key) && len(out) < n {
+				out = append(out, h)
+			}
+		}
+		return out, nil
+	}
+	work := func(_ context.Context, h head) {
+		mu.Lock()
+		started = append(started, h.key)
+		mu.Unlock()
+		<-release
+	}
+	key := func(h head) string { return h.key }
+	due := func(h head) time.Time { return h.due }
+
+	// b is held: a and c start, d is not due for an hour.
+	wait, err := Dispatch(context.Background(), r, []string{"b"}, heads, key, due, work)
+	if err != nil || wait <= 59*time.Minute || wait > time.Hour {
+		t.Fatalf("first dispatch: wait %v, %v; want about an hour", wait, err)
+	}
+	// Both slots are taken: nothing is even looked up.
+	if wait, _ := Dispatch(context.Background(), r, nil, heads, key, due, work); wait != time.Minute {
+		t.Errorf("dispatch with every slot taken: wait %v, want the poll interval", wait)
+	}
+	close(release)
+	r.wg.Wait()
+	slices.Sort(started)
+	if !slices.Equal(started, []string{"a", "c"}) {
+		t.Errorf("started %v, want [a c]", started)
+	}
+	if !slices.Equal(skipped[0], []string{"b"}) || len(skipped) != 1 {
+		t.Errorf("skip lists %v, want one, [b]", skipped)
+	}
+	if len(r.busy) != 0 {
+		t.Errorf("busy keys left after the work ended: %v", r.busy)
+	}
+	// More due than may run: the wait is zero, so the loop comes back.
+	started = nil
+	queue = []head{{"x", now}, {"y", now}, {"z", now}}
+	release = make(chan struct{})
+	close(release)
+	if wait, err := Dispatch(context.Background(), r, nil, heads, key, due, work); err != nil || wait != 0 {
+		t.Errorf("three due, two slots: wait %v, %v; want 0", wait, err)
+	}
+	r.wg.Wait()
+	if slices.Sort(started); !slices.Equal(started, []string{"x", "y"}) {
+		t.Errorf("started %v, want [x y]", started)
+	}
+}
