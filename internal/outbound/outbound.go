@@ -137,7 +137,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	resp.Body = &limitedBody{r: resp.Body, left: c.opts.MaxResponseBytes, cancel: cancel}
+	resp.Body = &limitedBody{r: resp.Body, left: c.opts.MaxResponseBytes, ctx: ctx, cancel: cancel}
 	return resp, nil
 }
 
@@ -299,6 +299,7 @@ func embeddedV4(a netip.Addr, p netip.Prefix) netip.Addr {
 type limitedBody struct {
 	r      io.ReadCloser
 	left   int64
+	ctx    context.Context
 	cancel context.CancelFunc
 }
 
@@ -316,6 +317,11 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.left -= int64(n)
+	// A stream cut off by the deadline can end in a clean EOF (HTTP/2):
+	// it is a timeout all the same, not a complete body.
+	if err == io.EOF && b.ctx.Err() != nil {
+		err = b.ctx.Err()
+	}
 	return n, err
 }
 
