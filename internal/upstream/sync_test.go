@@ -40,6 +40,9 @@ type origin struct {
 	pass   string
 	hits   atomic.Int64
 	down   atomic.Bool // answer 503 to everything
+	// hang, when set, holds every request until it is closed or the
+	// client goes away.
+	hang atomic.Pointer[chan struct{}]
 }
 
 func newOrigin(t *testing.T) *origin {
@@ -56,6 +59,13 @@ func newOrigin(t *testing.T) *origin {
 	}
 	o.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.hits.Add(1)
+		if h := o.hang.Load(); h != nil {
+			select {
+			case <-*h:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if o.down.Load() {
 			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 			return
