@@ -30,6 +30,7 @@ fuzz:
 	go test -run='^$$' -fuzz='^FuzzChunkFastPath$$' -fuzztime=$(FUZZN) ./internal/commitpack
 	go test -run='^$$' -fuzz='^FuzzReadPushCommands$$' -fuzztime=$(FUZZN) ./internal/githttp
 	go test -run='^$$' -fuzz='^FuzzParseRoute$$' -fuzztime=$(FUZZN) ./internal/githttp
+	go test -run='^$$' -fuzz='^FuzzURL$$' -fuzztime=$(FUZZN) ./internal/upstream
 
 vet:
 	go vet ./...
