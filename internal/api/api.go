@@ -8,6 +8,7 @@ import (
 	"github.com/strata-storage/strata/internal/gitcred"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
+	"github.com/strata-storage/strata/internal/signing"
 	"github.com/strata-storage/strata/internal/upstream"
 	"github.com/strata-storage/strata/internal/webhook"
 )
@@ -37,6 +38,9 @@ type Config struct {
 	// Identity authors merges and signs annotated tags and notes commits
 	// whose request names no one; zero: repo.DefaultIdentity.
 	Identity repo.Signature
+	// Signing holds the organisations' keys a verify-sig policy accepts;
+	// nil: every update verify-sig governs is refused (fail closed).
+	Signing *signing.Keys
 	// Credentials stores upstream git credentials (sealed at rest); nil:
 	// the git-credentials routes answer 501.
 	Credentials *gitcred.Vault
@@ -55,6 +59,7 @@ type Handler struct {
 	log      *slog.Logger
 	limits   Limits
 	identity repo.Signature
+	signing  *signing.Keys
 	creds    *gitcred.Vault
 	syncs    *upstream.Syncer
 	hooks    *webhook.Registry
@@ -64,7 +69,7 @@ type Handler struct {
 // New returns the REST API handler; mount it at the server root (it routes
 // /api/v1/... itself).
 func New(cfg Config) *Handler {
-	h := &Handler{verifier: cfg.Verifier, store: cfg.Store, repos: cfg.Repos, log: cfg.Logger, limits: cfg.Limits, identity: cfg.Identity, creds: cfg.Credentials, syncs: cfg.Syncs, mux: http.NewServeMux()}
+	h := &Handler{verifier: cfg.Verifier, store: cfg.Store, repos: cfg.Repos, log: cfg.Logger, limits: cfg.Limits, identity: cfg.Identity, signing: cfg.Signing, creds: cfg.Credentials, syncs: cfg.Syncs, mux: http.NewServeMux()}
 	h.hooks = cfg.Webhooks
 	if h.identity.Name == "" {
 		h.identity = repo.DefaultIdentity

@@ -12,6 +12,7 @@ import (
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/git/refs"
 	"github.com/strata-storage/strata/internal/repo"
+	"github.com/strata-storage/strata/internal/signing"
 )
 
 // nsLabel is how the metadata store names a namespace.
@@ -21,6 +22,20 @@ func nsLabel(ns git.Namespace) string { return string(ns) }
 // branches are matched by their user-visible name refs/heads/<name> (Q6).
 func checkPolicy(p *auth.Principal, ref string, kind auth.UpdateKind) error {
 	return p.Policy.Check(ref, kind)
+}
+
+// checkSignatures enforces verify-sig on an update of commits Strata did
+// not write (a branch created or forced onto a revision, a tag): the rule
+// pushes follow (signing.Keys.Check). Where Strata writes the commit
+// itself it is unsigned, and checkCommitPolicy refuses instead.
+func (h *Handler) checkSignatures(ctx context.Context, req *request, u signing.Update) error {
+	if h.signing == nil {
+		if !u.New.IsZero() && req.principal.Policy.Has(u.Ref, auth.OpVerifySig) {
+			return &auth.DeniedError{Op: auth.OpVerifySig, Ref: u.Ref, Reason: "no signing keys are configured"}
+		}
+		return nil
+	}
+	return h.signing.Check(ctx, req.repo, req.principal.Org, req.principal.Policy, u)
 }
 
 type branchItem struct {
@@ -226,6 +241,11 @@ func (h *Handler) createBranch(w http.ResponseWriter, r *http.Request, req *requ
 		return err
 	}
 	if err := checkPolicy(req.principal, "refs/heads/"+target, kind); err != nil {
+		return err
+	}
+	// old is also the compare-and-swap's expectation, so the commits
+	// checked are exactly those the branch gains.
+	if err := h.checkSignatures(ctx, req, signing.Update{Ref: "refs/heads/" + target, Old: old, New: sha}); err != nil {
 		return err
 	}
 	if err := req.repo.UpdateRefs(ctx, refs.Update{Ref: ref, Old: old, New: sha}); err != nil {

@@ -122,10 +122,15 @@ func checkCommitPolicy(p *auth.Principal, branch string, t repo.Target) error {
 		return err
 	}
 	if p.Policy.Has(ref, auth.OpVerifySig) {
-		return &auth.DeniedError{Op: auth.OpVerifySig, Ref: ref}
+		return &auth.DeniedError{Op: auth.OpVerifySig, Ref: ref, Reason: unsignedReason}
 	}
 	return nil
 }
+
+// unsignedReason is why verify-sig refuses every commit Strata writes
+// (commit-pack, diff-commit, restore, merge, notes): the server holds no
+// signing key.
+const unsignedReason = "commits written by the server are unsigned"
 
 // writeCommitResult sends the success body of the commit family (§5.6.5).
 func writeCommitResult(w http.ResponseWriter, branch string, res *repo.CommitResult) {

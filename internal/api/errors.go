@@ -102,9 +102,20 @@ func classify(err error) *httpError {
 	return &httpError{status: http.StatusInternalServerError, label: "internal", msg: "internal error", cause: err}
 }
 
+// classifyFor is classify for one request: when the client has gone, a
+// failure (typically git killed by the cancelled context) is the
+// cancellation, not a server error.
+func classifyFor(r *http.Request, err error) *httpError {
+	he := classify(err)
+	if he.status >= 500 && errors.Is(r.Context().Err(), context.Canceled) {
+		return &httpError{status: 499, label: "timeout", msg: "request cancelled", cause: err}
+	}
+	return he
+}
+
 // writeError sends the error envelope {"error": ...} (spec §4.1).
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	he := classify(err)
+	he := classifyFor(r, err)
 	logError(r, log, he, err)
 	body := map[string]any{"error": he.msg}
 	for k, v := range he.extra {
@@ -134,7 +145,7 @@ func (e *refFailure) Unwrap() error { return e.err }
 // writeRefError sends the commit-pack failure body (spec §5.6.6): the
 // envelope plus a result object whose status becomes RefUpdateError.reason.
 func writeRefError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	he := classify(err)
+	he := classifyFor(r, err)
 	logError(r, log, he, err)
 	result := map[string]any{"success": false, "status": he.label, "message": he.msg}
 	var rf *refFailure

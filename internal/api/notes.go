@@ -120,6 +120,10 @@ func (h *Handler) changeNote(w http.ResponseWriter, r *http.Request, req *reques
 	if err := checkPolicy(req.principal, string(ref), kind); err != nil {
 		return err
 	}
+	if req.principal.Policy.Has(string(ref), auth.OpVerifySig) {
+		// Notes commits are Strata's own, hence unsigned (as checkCommitPolicy).
+		return &auth.DeniedError{Op: auth.OpVerifySig, Ref: string(ref), Reason: unsignedReason}
+	}
 	obj, err := noteObject(r, req, strings.TrimSpace(body.ObjectRef), true)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,6 +21,10 @@ func (h *Handler) readJSON(r *http.Request, v any, aliases ...alias) error {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
 			return err
+		}
+		// The server's body deadline (the client stopped sending).
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			return &httpError{status: http.StatusRequestTimeout, label: "timeout", msg: "request body not received in time", cause: err}
 		}
 		return badRequest("read request body: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/strata-storage/strata/internal/auth"
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/repo"
+	"github.com/strata-storage/strata/internal/signing"
 )
 
 // signerBody is an optional {name, email} in a request.
@@ -128,6 +129,9 @@ func (h *Handler) createTag(w http.ResponseWriter, r *http.Request, req *request
 	// Q25: a full commit id, or any revision that resolves to a commit.
 	commit, err := req.repo.ResolveCommit(r.Context(), git.NormalNamespace, target)
 	if err != nil {
+		return err
+	}
+	if err := h.checkSignatures(r.Context(), req, signing.Update{Ref: "refs/tags/" + name, New: commit}); err != nil {
 		return err
 	}
 	tag, err := req.repo.CreateTag(r.Context(), name, commit, annotation)

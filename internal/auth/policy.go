@@ -194,12 +194,19 @@ func (p Policy) Check(ref string, kind UpdateKind) error {
 type DeniedError struct {
 	Op  Op
 	Ref string
+	// Reason, when set, says why the op denies this update (verify-sig:
+	// which commit failed); it follows the fixed text.
+	Reason string
 }
 
 // Error returns "denied by policy: <op> on <ref>"; clients grep for the
 // "denied by policy" phrase (§3.6), so the text is part of the contract.
 func (e *DeniedError) Error() string {
-	return "denied by policy: " + string(e.Op) + " on " + e.Ref
+	msg := "denied by policy: " + string(e.Op) + " on " + e.Ref
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
 }
 
 // match returns the ops of the first rule matching ref without copying them.

@@ -33,6 +33,12 @@ type Config struct {
 	MaxJSONBytes int64
 	// ShutdownTimeout bounds how long in-flight requests may finish.
 	ShutdownTimeout time.Duration
+	// BodyIdleTimeout is the longest a request body read waits for the
+	// client's next bytes; the connection is then closed.
+	BodyIdleTimeout time.Duration
+	// BodyMinRate (bytes/s) is the average rate a request body must keep
+	// after a grace of BodyIdleTimeout; 0 disables it.
+	BodyMinRate int64
 	// GitBinary is the git executable (default: git on PATH).
 	GitBinary string
 	// OrgSigningKeys maps an organisation to files of keys whose commit
@@ -67,6 +73,8 @@ func Default() Config {
 		MaxUploadBytes:  2 << 30,
 		MaxJSONBytes:    1 << 20,
 		ShutdownTimeout: 30 * time.Second,
+		BodyIdleTimeout: time.Minute,
+		BodyMinRate:     1024,
 		Identity:        "Strata <strata@localhost>",
 		Maintenance:     defaultMaintenance(),
 		Transport:       defaultTransport(),
@@ -111,6 +119,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", c.MaxUploadBytes, "largest commit-pack/diff-commit body")
 	fs.Int64Var(&c.MaxJSONBytes, "max-json-bytes", c.MaxJSONBytes, "largest JSON request body")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "grace period for in-flight requests on SIGTERM")
+	fs.DurationVar(&c.BodyIdleTimeout, "body-idle-timeout", c.BodyIdleTimeout, "longest wait for the next bytes of a request body before the connection is closed")
+	fs.Int64Var(&c.BodyMinRate, "body-min-rate", c.BodyMinRate, "bytes per second a request body must average after the first body-idle-timeout; 0 = no minimum")
 	fs.StringVar(&c.GitBinary, "git-binary", c.GitBinary, "git executable")
 	fs.StringVar(&c.Identity, "identity", c.Identity, `"Name <email>" that authors merges and signs tags and notes when a request names nobody`)
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", c.SecretKeyFile, "key that encrypts git credentials at rest: 32 bytes raw, hex or base64 (default: <data-dir>/secret.key, generated on first start)")
@@ -199,6 +209,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxUploadBytes <= 0 || c.MaxJSONBytes <= 0 {
 		errs = append(errs, errors.New("body limits must be positive"))
+	}
+	if c.BodyIdleTimeout <= 0 || c.BodyMinRate < 0 {
+		errs = append(errs, errors.New("--body-idle-timeout must be positive and --body-min-rate not negative"))
 	}
 	if _, _, err := ParseIdentity(c.Identity); err != nil {
 		errs = append(errs, fmt.Errorf("--identity: %w", err))

@@ -14,6 +14,9 @@ type Transport struct {
 	// MaxConcurrentPacks caps upload-packs running at once; further clones
 	// and fetches queue. 0: four per CPU, at least 8.
 	MaxConcurrentPacks int
+	// MaxConcurrentPacksPerOrg caps one organisation's upload-packs, so
+	// one tenant cannot hold every slot. 0: half of MaxConcurrentPacks.
+	MaxConcurrentPacksPerOrg int
 	// PackQueueTimeout is how long a clone or fetch waits for a slot before
 	// it is answered 503.
 	PackQueueTimeout time.Duration
@@ -35,6 +38,7 @@ func defaultTransport() Transport {
 func (t *Transport) register(fs *flag.FlagSet) {
 	fs.Int64Var(&t.MaxPushBytes, "max-push-bytes", t.MaxPushBytes, "largest pack one git push may send")
 	fs.IntVar(&t.MaxConcurrentPacks, "max-concurrent-packs", t.MaxConcurrentPacks, "clones and fetches served at once, the rest queue; 0 = 4 per CPU, at least 8")
+	fs.IntVar(&t.MaxConcurrentPacksPerOrg, "max-concurrent-packs-per-org", t.MaxConcurrentPacksPerOrg, "clones and fetches one organisation may run at once; 0 = half of --max-concurrent-packs (at least 1)")
 	fs.DurationVar(&t.PackQueueTimeout, "pack-queue-timeout", t.PackQueueTimeout, "how long a clone or fetch may queue before it gets 503")
 	fs.DurationVar(&t.RequestTimeout, "git-request-timeout", t.RequestTimeout, "longest a git request (clone, fetch, push) may run")
 	fs.StringVar(&t.PackWindowMemory, "pack-window-memory", t.PackWindowMemory, "pack.windowMemory of pack generation (git size, e.g. 256m)")
@@ -45,8 +49,8 @@ func (t *Transport) validate() error {
 	if t.MaxPushBytes <= 0 {
 		errs = append(errs, errors.New("--max-push-bytes must be positive"))
 	}
-	if t.MaxConcurrentPacks < 0 {
-		errs = append(errs, errors.New("--max-concurrent-packs must not be negative"))
+	if t.MaxConcurrentPacks < 0 || t.MaxConcurrentPacksPerOrg < 0 {
+		errs = append(errs, errors.New("--max-concurrent-packs and --max-concurrent-packs-per-org must not be negative"))
 	}
 	if t.PackQueueTimeout <= 0 || t.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("--pack-queue-timeout and --git-request-timeout must be positive"))

@@ -38,17 +38,14 @@ func CheckRefFormat(name string) error {
 
 // ValidateBranchName checks a short branch name: refs/heads/<branch> must be
 // a valid ref, and, like `git check-ref-format --branch` and `git branch`,
-// the name must not start with '-' (it would read as an option) or be "HEAD".
+// the name must not start with '-' (it would read as an option) or be "HEAD"
+// or "@". It is the one rule for creating and for reading branches, so it
+// also refuses names that would not read back as the branch: a name
+// starting with "refs/" is taken as a full ref name by every reader
+// (refs/heads/refs/tags/v9 would read as the tag v9).
 func ValidateBranchName(branch string) error {
-	why := ""
-	switch {
-	case branch == "":
-		why = "empty"
-	case strings.HasPrefix(branch, "-"):
-		why = "starts with '-'"
-	case branch == "HEAD":
-		why = `"HEAD" is reserved`
-	default:
+	why := shortNameReason(branch)
+	if why == "" {
 		why = refFormatReason("refs/heads/" + branch)
 	}
 	if why != "" {
@@ -57,22 +54,35 @@ func ValidateBranchName(branch string) error {
 	return nil
 }
 
-// ValidateTagName checks a short tag name: refs/tags/<tag> must be a valid
-// ref and the name must not start with '-'.
+// ValidateTagName checks a short tag name by the branch name rules:
+// refs/tags/<tag> must be a valid ref, and the name must not start with '-'
+// or "refs/", or be "HEAD" or "@".
 func ValidateTagName(tag string) error {
-	why := ""
-	switch {
-	case tag == "":
-		why = "empty"
-	case strings.HasPrefix(tag, "-"):
-		why = "starts with '-'"
-	default:
+	why := shortNameReason(tag)
+	if why == "" {
 		why = refFormatReason("refs/tags/" + tag)
 	}
 	if why != "" {
 		return &RefNameError{Kind: "tag", Name: tag, Reason: why}
 	}
 	return nil
+}
+
+// shortNameReason returns why a short branch or tag name is refused before
+// git's ref-name rules apply, or "". "HEAD" and "@" (git's shorthand for
+// HEAD) would make every clone warn "refname is ambiguous".
+func shortNameReason(name string) string {
+	switch {
+	case name == "":
+		return "empty"
+	case strings.HasPrefix(name, "-"):
+		return "starts with '-'"
+	case name == "HEAD" || name == "@":
+		return fmt.Sprintf("%q is reserved", name)
+	case strings.HasPrefix(name, "refs/"):
+		return `starts with "refs/" (it would read as a full ref name)`
+	}
+	return ""
 }
 
 // refFormatReason returns why name fails git's ref-name rules, or "".

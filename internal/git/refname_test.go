@@ -143,8 +143,13 @@ var trickyBranchNames = []string{
 	"main", "feature/x", "x", "-x", "--", "HEAD", "head", "HEAD/x", "x/HEAD",
 	"@", "a@b", "@{-1}", "a@{u}", "", "/", "x/", "/x", "a..b", ".x", "x.",
 	"x.lock", "x y", "x~", "x^", "x:y", "x?", "x*", "x[", "x\\y", "é",
-	"refs/heads/x", "a//b", "x\x7f",
+	"refs/heads/x", "refs/tags/v9", "namespaces/x", "a//b", "x\x7f",
 }
+
+// stricterThanGit reports the branch names git accepts and Strata refuses:
+// "@" (ambiguous with HEAD) and names that would not read back as the
+// branch (issue 10, findings 12 and 13).
+func stricterThanGit(name string) bool { return name == "@" || strings.HasPrefix(name, "refs/") }
 
 func TestValidateBranchName_matchesGit(t *testing.T) {
 	t.Parallel()
@@ -154,6 +159,9 @@ func TestValidateBranchName_matchesGit(t *testing.T) {
 			want, ok := gitAcceptsRef(t, name, true)
 			if !ok {
 				t.Skip("git cannot be asked about this name")
+			}
+			if stricterThanGit(name) {
+				want = false
 			}
 			err := ValidateBranchName(name)
 			if got := err == nil; got != want {
@@ -171,7 +179,11 @@ func TestValidateTagName(t *testing.T) {
 	}{
 		{"plain", "v1.0.0", true},
 		{"nested", "release/2024", true},
-		{"HEAD is a fine tag", "HEAD", true},
+		{"HEAD is ambiguous", "HEAD", false},
+		{"@ is ambiguous", "@", false},
+		{"HEAD inside is fine", "x/HEAD", true},
+		{"full ref name", "refs/tags/v1", false},
+		{"namespaces", "namespaces/x", true},
 		{"empty", "", false},
 		{"leading dash", "-v1", false},
 		{"double dot", "v1..2", false},
@@ -218,7 +230,7 @@ func FuzzCheckRefFormat(f *testing.F) {
 			t.Fatalf("CheckRefFormat(%q) = %v, git accepts: %v", name, err, want)
 		}
 		berr := ValidateBranchName(name)
-		if want, ok := gitAcceptsRef(t, name, true); ok && (berr == nil) != want {
+		if want, ok := gitAcceptsRef(t, name, true); ok && (berr == nil) != (want && !stricterThanGit(name)) {
 			t.Fatalf("ValidateBranchName(%q) = %v, git --branch accepts: %v", name, berr, want)
 		}
 		if berr == nil && CheckRefFormat("refs/heads/"+name) != nil {

@@ -1,7 +1,10 @@
 package githttp
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 )
 
@@ -45,4 +48,29 @@ func setNoCache(h http.Header) {
 	h.Set("Cache-Control", "no-cache, max-age=0, must-revalidate")
 	h.Set("Pragma", "no-cache")
 	h.Set("Expires", "Fri, 01 Jan 1980 00:00:00 GMT")
+}
+
+// statusClientClosed is the status logged (never seen by the client) for
+// a request whose client went away: not a server error.
+const statusClientClosed = 499
+
+func errClientGone(err error) *httpError {
+	return &httpError{status: statusClientClosed, msg: "client closed the request", cause: err}
+}
+
+// bodyError maps a failed read of a request body: too large (413), too
+// slow (408, the body deadline), the client gone, or malformed (400).
+// None of them is the server's fault.
+func bodyError(r *http.Request, err error) *httpError {
+	var tooLarge *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		return &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body exceeds %d bytes", tooLarge.Limit), cause: err}
+	case errors.As(err, &ne) && ne.Timeout():
+		return &httpError{status: http.StatusRequestTimeout, msg: "request body not received in time", cause: err}
+	case r.Context().Err() != nil:
+		return errClientGone(err)
+	}
+	return &httpError{status: http.StatusBadRequest, msg: "bad request body", cause: err}
 }

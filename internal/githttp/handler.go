@@ -16,6 +16,7 @@ import (
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
+	"github.com/strata-storage/strata/internal/signing"
 )
 
 // TokenVerifier turns a JWT into a Principal; *auth.Verifier is one.
@@ -36,6 +37,10 @@ type Limits struct {
 	// MaxConcurrentPacks caps how many upload-pack processes (each with its
 	// pack-objects) run at once. Further requests queue.
 	MaxConcurrentPacks int
+	// MaxConcurrentPacksPerOrg caps the upload-packs of one organisation,
+	// so one tenant cannot take every slot; 0: half of MaxConcurrentPacks
+	// (at least 1).
+	MaxConcurrentPacksPerOrg int
 	// PackQueueTimeout is how long a request waits in that queue before it
 	// is answered 503 with Retry-After.
 	PackQueueTimeout time.Duration
@@ -80,13 +85,9 @@ type Config struct {
 	// socket its hook calls back on; empty means os.TempDir(). Socket paths
 	// are limited to about 100 bytes, so it should be short.
 	SocketDir string
-	// SigningKeys lists, per organisation, files holding the keys whose
-	// signatures satisfy a verify-sig policy: SSH allowed-signers files
-	// and/or ASCII-armored OpenPGP public keyrings.
-	SigningKeys map[string][]string
-	// SigningDir receives the keyrings git verifies with, prepared from
-	// SigningKeys (one private directory per organisation).
-	SigningDir string
+	// Signing holds the organisations' keys a verify-sig policy accepts
+	// (signing.Prepare); the REST API shares it.
+	Signing *signing.Keys
 }
 
 // Handler serves Git smart HTTP. It is safe for concurrent use.
@@ -99,18 +100,17 @@ type Handler struct {
 	limits    Limits
 	hooksDir  string
 	socketDir string
-	keys      *signingKeys
-	packs     chan struct{} // semaphore of upload-pack slots
+	keys      *signing.Keys
+	packs     *packSlots // upload-pack slots, global and per organisation
 }
 
-// New checks cfg, installs the hook script and prepares the signing
-// keyrings.
+// New checks cfg and installs the hook script.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Verifier == nil || cfg.Store == nil || cfg.Repos == nil || cfg.Git == nil {
 		return nil, errors.New("githttp: Verifier, Store, Repos and Git are required")
 	}
-	if cfg.HooksDir == "" || cfg.SigningDir == "" {
-		return nil, errors.New("githttp: HooksDir and SigningDir are required")
+	if cfg.HooksDir == "" || cfg.Signing == nil {
+		return nil, errors.New("githttp: HooksDir and Signing are required")
 	}
 	h := &Handler{
 		verifier:  cfg.Verifier,
@@ -120,6 +120,7 @@ func New(cfg Config) (*Handler, error) {
 		log:       cfg.Logger,
 		limits:    withDefaults(cfg.Limits),
 		socketDir: cfg.SocketDir,
+		keys:      cfg.Signing,
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -127,7 +128,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.socketDir == "" {
 		h.socketDir = os.TempDir()
 	}
-	h.packs = make(chan struct{}, h.limits.MaxConcurrentPacks)
+	h.packs = newPackSlots(h.limits.MaxConcurrentPacks, h.limits.MaxConcurrentPacksPerOrg)
 	var err error
 	if h.hooksDir, err = filepath.Abs(cfg.HooksDir); err != nil {
 		return nil, fmt.Errorf("githttp: hooks dir: %w", err)
@@ -139,9 +140,6 @@ func New(cfg Config) (*Handler, error) {
 		}
 	}
 	if err := installHook(h.hooksDir, exe); err != nil {
-		return nil, err
-	}
-	if h.keys, err = prepareSigningKeys(cfg.SigningDir, cfg.SigningKeys); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -158,6 +156,10 @@ func withDefaults(l Limits) Limits {
 	if l.MaxConcurrentPacks <= 0 {
 		l.MaxConcurrentPacks = max(8, 4*runtime.NumCPU())
 	}
+	if l.MaxConcurrentPacksPerOrg <= 0 {
+		l.MaxConcurrentPacksPerOrg = max(1, l.MaxConcurrentPacks/2)
+	}
+	l.MaxConcurrentPacksPerOrg = min(l.MaxConcurrentPacksPerOrg, l.MaxConcurrentPacks)
 	if l.PackQueueTimeout <= 0 {
 		l.PackQueueTimeout = d.PackQueueTimeout
 	}

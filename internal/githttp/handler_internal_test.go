@@ -22,6 +22,7 @@ import (
 	"github.com/strata-storage/strata/internal/git/refs"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
+	"github.com/strata-storage/strata/internal/signing"
 )
 
 // fakeVerifier accepts the tokens it knows.
@@ -72,12 +73,16 @@ func newHandlerEnv(t *testing.T, limits Limits) *handlerEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keys, err := signing.Prepare(filepath.Join(dir, "signing"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := New(Config{
 		Verifier: fakeVerifier{
 			"write": {Org: "acme", Repo: "app", Scopes: []auth.Scope{auth.ScopeGitWrite}},
 		},
 		Store: store, Repos: repos, Git: f, Limits: limits, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		HooksDir: filepath.Join(dir, "hooks"), SigningDir: filepath.Join(dir, "signing"),
+		HooksDir: filepath.Join(dir, "hooks"), Signing: keys,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +141,7 @@ func TestMaxPushBytes(t *testing.T) {
 func TestPackQueue(t *testing.T) {
 	t.Parallel()
 	e := newHandlerEnv(t, Limits{MaxConcurrentPacks: 1, PackQueueTimeout: 50 * time.Millisecond})
-	release, err := e.h.acquirePackSlot(context.Background()) // the one slot is busy
+	release, err := e.h.acquirePackSlot(context.Background(), "other") // the one slot is busy
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +170,7 @@ func TestPackQueue(t *testing.T) {
 	if resp := post(); resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d after the slot was released", resp.StatusCode)
 	}
-	if n := len(e.h.packs); n != 0 {
+	if n := len(e.h.packs.global); n != 0 {
 		t.Fatalf("%d slots still held", n)
 	}
 }
@@ -288,9 +293,14 @@ func TestPushSession_refNames(t *testing.T) {
 		{remoteNormal, "refs/notes/commits", ""},
 		{remoteNormal, "HEAD", "funny refname"},
 		{remoteNormal, "refs/heads/a..b", "funny refname"},
-		{remoteNormal, "refs/heads/-x", "invalid branch or tag name"},
-		{remoteNormal, "refs/heads/HEAD", "invalid branch or tag name"},
-		{remoteNormal, "refs/tags/-v", "invalid branch or tag name"},
+		{remoteNormal, "refs/heads/-x", "invalid branch name"},
+		{remoteNormal, "refs/heads/HEAD", "invalid branch name"},
+		{remoteNormal, "refs/heads/@", "invalid branch name"},
+		{remoteNormal, "refs/heads/refs/tags/v9", "invalid branch name"},
+		{remoteNormal, "refs/tags/-v", "invalid tag name"},
+		{remoteNormal, "refs/tags/HEAD", "invalid tag name"},
+		{remoteNormal, "refs/pull/1/head", "refs outside refs/heads/, refs/tags/ and refs/notes/"},
+		{remoteNormal, "refs/stash", "refs outside refs/heads/, refs/tags/ and refs/notes/"},
 		{remoteNormal, "refs/namespaces/ephemeral/refs/heads/x", "reserved"},
 		{remoteEphemeral, "refs/heads/ok", ""},
 		{remoteEphemeral, "refs/tags/v1", "tags cannot be pushed to the ephemeral remote"},

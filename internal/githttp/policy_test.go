@@ -164,3 +164,60 @@ func TestVerifySig_openPGP(t *testing.T) {
 	}
 	s.mustGit(dir, "push", "-q", url, "main")
 }
+
+// TestVerifySig_twoPushes is the regression test for issue 10 finding 2:
+// an unsigned commit first pushed to an unprotected (or ephemeral) branch
+// is still new to the protected branch a later push fast-forwards onto it.
+func TestVerifySig_twoPushes(t *testing.T) {
+	t.Parallel()
+	keys := t.TempDir()
+	sshKeygen(t, filepath.Join(keys, "registered"))
+	pub, err := os.ReadFile(filepath.Join(keys, "registered.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signers := filepath.Join(keys, "allowed_signers")
+	if err := os.WriteFile(signers, pub, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startGitServer(t, func(c *config.Config) {
+		c.OrgSigningKeys = map[string][]string{"acme": {signers}}
+	})
+	s.createRepo("app")
+	dir := s.workdir(map[string]string{"a.txt": "a\n"})
+	first := s.mustGit(dir, "rev-parse", "HEAD")
+	s.mustGit(dir, "push", "-q", s.remote(s.writeToken("app"), "app", ""), "main")
+	tok := s.TokenWith(auth.Claims{Repo: "app", Scopes: []auth.Scope{auth.ScopeGitWrite}, Refs: []auth.RawRule{
+		{Pattern: "main", Ops: []auth.Op{auth.OpVerifySig}},
+		{Pattern: "release/*", Ops: []auth.Op{auth.OpVerifySig}},
+		{Pattern: "*"},
+	}})
+	url, eph := s.remote(tok, "app", ""), s.remote(tok, "app", "+ephemeral")
+	signWith := []string{"-c", "gpg.format=ssh", "-c", "user.signingkey=" + filepath.Join(keys, "registered"), "-c", "commit.gpgsign=true"}
+
+	unsigned := s.commit(dir, "unsigned", nil)
+	s.mustGit(dir, "push", "-q", url, unsigned+":refs/heads/scratch")
+	stderr := s.failGit(dir, "push", url, unsigned+":refs/heads/main")
+	wantContains(t, stderr, "denied by policy: verify-sig on refs/heads/main")
+	wantContains(t, stderr, "is not signed")
+
+	s.mustGit(dir, "reset", "-q", "--hard", first)
+	viaEph := s.commit(dir, "unsigned via ephemeral", nil)
+	s.mustGit(dir, "push", "-q", eph, viaEph+":refs/heads/wip")
+	wantContains(t, s.failGit(dir, "push", url, viaEph+":refs/heads/main"), "denied by policy: verify-sig on refs/heads/main")
+
+	// Creating a protected branch checks every commit no protected ref
+	// holds yet: main's tip is, the unsigned commit is not.
+	wantContains(t, s.failGit(dir, "push", url, unsigned+":refs/heads/release/1"), "denied by policy: verify-sig on refs/heads/release/1")
+	s.mustGit(dir, "push", "-q", url, first+":refs/heads/release/0")
+
+	// Signed commits on top of a verified tip pass.
+	s.mustGit(dir, "reset", "-q", "--hard", first)
+	signed := s.commit(dir, "signed", nil, signWith...)
+	s.mustGit(dir, "push", "-q", url, signed+":refs/heads/scratch2")
+	s.mustGit(dir, "push", "-q", url, signed+":refs/heads/main")
+	got := s.branches("app", false)
+	if got["main"] != signed || got["release/0"] != first || got["release/1"] != "" {
+		t.Fatalf("branches = %v", got)
+	}
+}

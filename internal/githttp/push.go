@@ -3,7 +3,6 @@ package githttp
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/git/refs"
 	"github.com/strata-storage/strata/internal/repo"
+	"github.com/strata-storage/strata/internal/signing"
 )
 
 // refUpdateTimeout bounds applying a push's ref updates. They run detached
@@ -65,7 +65,7 @@ func (s *pushSession) process(ctx context.Context, cmds []pushCommand, atomic bo
 // decide checks one command: ref name and namespace rules, the default
 // branch, then the token's ref policy (spec §3) with the update's kind
 // worked out from the repository, never taken from the client, then
-// verify-sig.
+// verify-sig (signing.Keys.Check: the commits new to the ref, old..new).
 func (s *pushSession) decide(ctx context.Context, c pushCommand, out *bandWriter) decision {
 	d := decision{cmd: c}
 	ns := s.req.route.remote.namespace()
@@ -74,16 +74,22 @@ func (s *pushSession) decide(ctx context.Context, c pushCommand, out *bandWriter
 	case !strings.HasPrefix(ref, "refs/") || git.CheckRefFormat(ref) != nil:
 		d.reason = "funny refname"
 		return d
-	case !c.New.IsZero() && !validShortName(ref):
-		// Names REST could not address later ("-x", "HEAD"); deleting one
-		// that exists stays possible.
-		d.reason = "invalid branch or tag name"
+	case !c.New.IsZero() && checkShortName(ref) != nil:
+		// Names REST could not address later ("-x", "refs/…") or that
+		// make every clone warn "refname is ambiguous" ("HEAD", "@");
+		// deleting one that exists stays possible.
+		d.reason = checkShortName(ref).Error()
 		return d
 	case c.Old.IsZero() && c.New.IsZero():
 		d.reason = "nothing to update"
 		return d
 	case ns == git.NormalNamespace && strings.HasPrefix(ref, "refs/namespaces/"):
 		d.reason = "refs/namespaces/ is reserved"
+		return d
+	case !c.New.IsZero() && !pushableRef(ref):
+		// Stray refs (refs/pull/*, refs/stash, …) that REST could neither
+		// list nor delete; deleting one that exists stays possible.
+		d.reason = "refs outside refs/heads/, refs/tags/ and refs/notes/ cannot be pushed"
 		return d
 	case ns == git.EphemeralNamespace && strings.HasPrefix(ref, "refs/tags/"):
 		d.reason = "tags cannot be pushed to the ephemeral remote"
@@ -126,63 +132,45 @@ func (s *pushSession) decide(ctx context.Context, c pushCommand, out *bandWriter
 		d.reason = err.Error()
 		return d
 	}
-	if kind != auth.UpdateDelete && policy.Has(ref, auth.OpVerifySig) {
-		if why := s.verifySignatures(ctx, c.New); why != "" {
-			denied := &auth.DeniedError{Op: auth.OpVerifySig, Ref: ref}
-			out.message("%s: %s", denied, why)
-			d.reason = denied.Error() + ": " + why
-			return d
-		}
+	err := s.h.keys.Check(ctx, s.req.repo, s.req.principal.Org, policy, signing.Update{Ref: ref, Old: c.Old, New: c.New})
+	var denied *auth.DeniedError
+	switch {
+	case errors.As(err, &denied):
+		out.message("%s", denied)
+		d.reason = denied.Error()
+		return d
+	case ctx.Err() != nil:
+		d.reason = "push cancelled"
+		return d
+	case err != nil:
+		s.h.log.Error("push: verify signatures", "repo", s.req.meta.ID, "ref", ref, "err", err)
+		d.reason = (&auth.DeniedError{Op: auth.OpVerifySig, Ref: ref, Reason: "signatures could not be checked"}).Error()
+		return d
 	}
 	return d
 }
 
-// validShortName applies the REST API's branch and tag name rules to
-// refs/heads/* and refs/tags/*.
-func validShortName(ref string) bool {
-	if b, ok := strings.CutPrefix(ref, "refs/heads/"); ok {
-		return git.ValidateBranchName(b) == nil
-	}
-	if t, ok := strings.CutPrefix(ref, "refs/tags/"); ok {
-		return git.ValidateTagName(t) == nil
-	}
-	return true
-}
-
-// verifySignatures checks every commit the new value introduces (reachable
-// from it, not from any ref) with git's own verifier and the
-// organisation's registered keys. It returns why it fails, or "".
-func (s *pushSession) verifySignatures(ctx context.Context, tip git.ObjectID) string {
-	org := s.req.principal.Org
-	var why string
-	err := s.req.repo.IntroducedCommitSignatures(ctx, []git.ObjectID{tip}, s.h.keys.env(org), func(cs repo.CommitSignature) bool {
-		if cs.Status == repo.SignatureGood {
+// pushableRef says whether a push may write ref: branches, tags and notes,
+// the namespaces REST can list and delete (docs/git-transport.md).
+func pushableRef(ref string) bool {
+	for _, p := range []string{"refs/heads/", "refs/tags/", "refs/notes/"} {
+		if strings.HasPrefix(ref, p) {
 			return true
 		}
-		why = fmt.Sprintf("commit %s %s", cs.OID.Short(), describeSignature(cs.Status, org))
-		return false
-	})
-	if err != nil {
-		s.h.log.Error("push: verify signatures", "repo", s.req.meta.ID, "err", err)
-		return "signatures could not be checked"
 	}
-	return why
+	return false
 }
 
-func describeSignature(status byte, org string) string {
-	switch status {
-	case 'N':
-		return "is not signed"
-	case 'B':
-		return "has a bad signature"
-	case 'U', 'E':
-		return "is not signed by a key registered for " + org
-	case 'X', 'Y':
-		return "has an expired signature or key"
-	case 'R':
-		return "is signed by a revoked key"
+// checkShortName applies the REST API's branch and tag name rules to
+// refs/heads/* and refs/tags/*.
+func checkShortName(ref string) error {
+	if b, ok := strings.CutPrefix(ref, "refs/heads/"); ok {
+		return git.ValidateBranchName(b)
 	}
-	return fmt.Sprintf("has an unacceptable signature (%c)", status)
+	if t, ok := strings.CutPrefix(ref, "refs/tags/"); ok {
+		return git.ValidateTagName(t)
+	}
+	return nil
 }
 
 func (s *pushSession) defaultBranch() string {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -101,27 +102,43 @@ func (h *Handler) advertise(ctx context.Context, w http.ResponseWriter, r *http.
 }
 
 // POST .../git-upload-pack: fetch and clone. Pack generation is the
-// expensive part of the transport, so it waits for a slot first.
+// expensive part of the transport, so it waits for a slot; but only once
+// the whole request has arrived (it is small: wants, haves, arguments), so
+// a client stalling mid-request never holds one.
 func (h *Handler) uploadPack(ctx context.Context, w http.ResponseWriter, r *http.Request, req *request) {
 	if herr := checkRequestType(r, req.service); herr != nil {
 		h.fail(w, r, herr)
 		return
 	}
-	release, err := h.acquirePackSlot(ctx)
-	if err != nil {
-		w.Header().Set("Retry-After", "10")
-		h.fail(w, r, &httpError{status: http.StatusServiceUnavailable, msg: "too many clones and fetches in progress; try again later", cause: err})
-		return
-	}
-	defer release()
 	body, herr := requestBody(w, r, h.limits.MaxRequestBytes)
 	if herr != nil {
 		h.fail(w, r, herr)
 		return
 	}
 	defer body.Close()
+	spool, err := spoolRequest(body)
+	if err != nil {
+		h.fail(w, r, bodyError(r, err))
+		return
+	}
+	defer spool.Close()
+	if err := checkPktLines(spool.mem, spool.file == nil); err != nil {
+		h.fail(w, r, &httpError{status: http.StatusBadRequest, msg: "bad upload-pack request: " + err.Error()})
+		return
+	}
+	release, err := h.acquirePackSlot(ctx, req.principal.Org)
+	if err != nil {
+		if r.Context().Err() != nil {
+			h.fail(w, r, errClientGone(err))
+			return
+		}
+		w.Header().Set("Retry-After", "10")
+		h.fail(w, r, &httpError{status: http.StatusServiceUnavailable, msg: "too many clones and fetches in progress; try again later", cause: err})
+		return
+	}
+	defer release()
 	h.startResult(w, req.service)
-	h.run(ctx, w, r, req, serviceCommand(req, false), body, h.serviceEnv(r, req), nil)
+	h.run(ctx, w, r, req, serviceCommand(req, false), spool.reader(), h.serviceEnv(r, req), nil)
 }
 
 // POST .../git-receive-pack: push. The command list at the head of the body
@@ -248,14 +265,26 @@ func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	case err != nil && !started && body != nil && errors.As(body.Err(), &tooLarge):
 		h.fail(w, r, &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body exceeds %d bytes", tooLarge.Limit), cause: err})
 		return
+	case err != nil && !started && r.Context().Err() != nil:
+		h.fail(w, r, errClientGone(err))
+		return
 	case err != nil && !started:
+		if msg, ok := clientProtocolError(err); ok {
+			h.fail(w, r, &httpError{status: http.StatusBadRequest, msg: msg, cause: err})
+			return
+		}
 		h.fail(w, r, &httpError{status: http.StatusInternalServerError, msg: "internal error", cause: err})
 		return
 	case !started:
 		_ = begin()
 	}
 	if err != nil && werr == nil {
-		h.log.Warn("git service failed", "service", req.service, "repo", req.meta.ID, "err", err)
+		// git reported the failure in-band; only a server fault is a warning.
+		level := slog.LevelWarn
+		if _, ok := clientProtocolError(err); ok || r.Context().Err() != nil {
+			level = slog.LevelDebug
+		}
+		h.log.Log(r.Context(), level, "git service failed", "service", req.service, "repo", req.meta.ID, "err", err)
 	}
 	h.log.Debug("git service", "service", req.service, "repo", req.meta.ID, "bytes", sent,
 		"duration_ms", time.Since(start).Milliseconds(), "client_err", werr)
@@ -347,24 +376,10 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 
 func (b *limitedBody) Close() error { return b.closer.Close() }
 
-// acquirePackSlot waits up to PackQueueTimeout for an upload-pack slot.
-func (h *Handler) acquirePackSlot(ctx context.Context) (release func(), err error) {
-	release = func() { <-h.packs }
-	select {
-	case h.packs <- struct{}{}:
-		return release, nil
-	default:
-	}
-	t := time.NewTimer(h.limits.PackQueueTimeout)
-	defer t.Stop()
-	select {
-	case h.packs <- struct{}{}:
-		return release, nil
-	case <-t.C:
-		return nil, fmt.Errorf("no upload-pack slot free after %s (%d in use)", h.limits.PackQueueTimeout, cap(h.packs))
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+// acquirePackSlot waits up to PackQueueTimeout for an upload-pack slot of
+// org, then a global one.
+func (h *Handler) acquirePackSlot(ctx context.Context, org string) (release func(), err error) {
+	return h.packs.acquire(ctx, org, h.limits.PackQueueTimeout)
 }
 
 // stdinFeed copies a request body into git's stdin through a blocking pipe

@@ -122,9 +122,11 @@ func (r *Repo) ResolveBranch(ns git.Namespace, branch string) (git.ObjectID, err
 // ResolveCommit resolves a client-supplied revision to a commit id. In the
 // ephemeral namespace only ephemeral branch names resolve. Otherwise it
 // tries, in order: a full ref name, a branch, a tag, then anything git's
-// revision syntax accepts (short ids, rev~n) — never a "<rev>:<path>".
+// revision syntax accepts (short ids, rev~n) — never a "<rev>:<path>" and
+// never a ref of a hidden namespace. Every name git.ValidateBranchName
+// accepts (say "namespaces/x") resolves as that branch.
 func (r *Repo) ResolveCommit(ctx context.Context, ns git.Namespace, rev string) (git.ObjectID, error) {
-	if rev == "" || strings.ContainsAny(rev, "\x00\n\r:") || strings.Contains(rev, "namespaces/") {
+	if rev == "" || strings.ContainsAny(rev, "\x00\n\r:") {
 		return "", notFound("revision", rev)
 	}
 	if ns != git.NormalNamespace {
@@ -132,6 +134,9 @@ func (r *Repo) ResolveCommit(ctx context.Context, ns git.Namespace, rev string) 
 	}
 	var candidates []git.ReferenceName
 	if strings.HasPrefix(rev, "refs/") {
+		if strings.HasPrefix(rev, "refs/namespaces/") {
+			return "", notFound("revision", rev)
+		}
 		candidates = []git.ReferenceName{git.ReferenceName(rev)}
 	} else {
 		candidates = []git.ReferenceName{git.NewBranchReferenceName(ns, rev), git.NewTagReferenceName(rev)}
@@ -153,7 +158,10 @@ func (r *Repo) ResolveCommit(ctx context.Context, ns git.Namespace, rev string) 
 			return "", err
 		}
 	}
-	if strings.HasPrefix(rev, "refs/") {
+	// git's revision syntax looks a name up as refs/<name> too
+	// (gitrevisions(7)), so "namespaces/…" anywhere in the expression
+	// could reach a hidden namespace.
+	if strings.HasPrefix(rev, "refs/") || strings.Contains(rev, "namespaces/") {
 		return "", notFound("revision", rev)
 	}
 	return r.peelCommit(ctx, rev, rev)

@@ -23,31 +23,36 @@ type CommitSignature struct {
 	Status byte // %G?
 }
 
-// IntroducedCommitSignatures walks the commits reachable from tips but from
-// no ref in any namespace — what a push of tips introduces — and calls fn
-// with git's verdict on each commit's signature until fn returns false.
-// env configures git's verifier: GNUPGHOME for OpenPGP and
+// CommitSignatures walks the commits reachable from tips but from none of
+// exclude (git-rev-list(1) "tips --not exclude") and calls fn with git's
+// verdict on each commit's signature until fn returns false. env
+// configures git's verifier: GNUPGHOME for OpenPGP and
 // gpg.ssh.allowedSignersFile (through GIT_CONFIG_* variables) for SSH.
-func (r *Repo) IntroducedCommitSignatures(ctx context.Context, tips []git.ObjectID, env []string, fn func(CommitSignature) bool) error {
+// Which commits an update must have verified is the caller's rule.
+func (r *Repo) CommitSignatures(ctx context.Context, tips, exclude []git.ObjectID, env []string, fn func(CommitSignature) bool) error {
 	if len(tips) == 0 {
 		return nil
 	}
-	args := make([]string, len(tips))
-	for i, t := range tips {
-		if !git.IsFullHex(string(t)) {
-			return fmt.Errorf("%w: %q", git.ErrInvalidObjectID, t)
+	// The revisions go through stdin: the exclusions may be every ref of a
+	// large repository, too many for a command line.
+	var revs strings.Builder
+	for i, list := range [][]git.ObjectID{tips, exclude} {
+		for _, oid := range list {
+			if !git.IsFullHex(string(oid)) {
+				return fmt.Errorf("%w: %q", git.ErrInvalidObjectID, oid)
+			}
+			if i == 1 {
+				revs.WriteByte('^')
+			}
+			revs.WriteString(string(oid) + "\n")
 		}
-		args[i] = string(t)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// "--not --all --not <tips>": the second --not flips the tips back to
-	// positive, so they can stay positional arguments after the flags.
 	p, err := r.git.Start(ctx, r.path, git.Command{
 		Name:  "log",
-		Flags: []string{"--no-decorate", "--format=%H %G?", "--not", "--all", "--not"},
-		Args:  args,
-	}, git.WithStdoutPipe(), git.WithEnv(env...))
+		Flags: []string{"--no-decorate", "--format=%H %G?", "--stdin"},
+	}, git.WithStdin(strings.NewReader(revs.String())), git.WithStdoutPipe(), git.WithEnv(env...))
 	if err != nil {
 		return fmt.Errorf("verify signatures: %w", err)
 	}

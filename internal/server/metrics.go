@@ -54,15 +54,30 @@ func newMetrics(cache *catfile.Cache) *metrics {
 	return m
 }
 
-// observe records one finished request. route is the ServeMux pattern that
-// matched (bounded cardinality: never the raw path, which holds repo ids).
+// observe records one finished request. Every label has a fixed set of
+// values: route is the ServeMux pattern that matched (never the raw path,
+// which holds repo ids), the method is folded by methodLabel, the status
+// is the server's.
 func (m *metrics) observe(r *http.Request, status int, took time.Duration) {
 	route := r.Pattern
 	if route == "" || route == "/" {
 		route = "git"
 	}
-	m.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(r.Method, route).Observe(took.Seconds())
+	method := methodLabel(r.Method)
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(method, route).Observe(took.Seconds())
+}
+
+// methodLabel folds the client-chosen method into a fixed set: every
+// distinct label value is a series kept for the life of the process, so
+// arbitrary methods would grow memory and /metrics without bound.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodDelete, http.MethodPatch, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 func (m *metrics) handler() http.Handler {

@@ -16,11 +16,22 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	body   *deadlineBody // nil for a request without a body
+	// expectContinue: the client waits for "100 Continue" before the body.
+	expectContinue bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		// A failure answered before the body was read (401, 403, 413…)
+		// closes the connection: net/http would otherwise read what is
+		// left of the body before sending the answer. So does any answer
+		// to an unread "Expect: 100-continue" body, as net/http does for
+		// the bodies it can see are unread (ours is wrapped).
+		if w.body != nil && !w.body.finished() && (code >= 400 || w.expectContinue) {
+			w.Header().Set("Connection", "close")
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -39,8 +50,9 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // withMiddleware adds what every request gets: repeated slashes collapsed
 // (the SDK turns an apiBaseUrl ending in "/" into "//api/v1", spec §1.2),
-// a request id, panic recovery, metrics and one access-log line.
-func withMiddleware(next http.Handler, log *slog.Logger, m *metrics) http.Handler {
+// a request id, body-read deadlines, panic recovery, metrics and one
+// access-log line.
+func withMiddleware(next http.Handler, log *slog.Logger, m *metrics, bl BodyLimits) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		// Collapse the escaped path: an escaped slash (%2F) inside a
@@ -59,6 +71,16 @@ func withMiddleware(next http.Handler, log *slog.Logger, m *metrics) http.Handle
 		}
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
+		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+			orig := r.Body
+			sw.body = newDeadlineBody(w, r, bl)
+			sw.expectContinue = strings.EqualFold(r.Header.Get("Expect"), "100-continue")
+			r.Body = sw.body
+			defer func() {
+				sw.body.afterHandler()
+				r.Body = orig
+			}()
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {

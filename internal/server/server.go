@@ -27,6 +27,7 @@ import (
 	"github.com/strata-storage/strata/internal/maintenance"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
+	"github.com/strata-storage/strata/internal/signing"
 	"github.com/strata-storage/strata/internal/upstream"
 )
 
@@ -130,6 +131,12 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	identity := repo.Signature{Name: name, Email: email}
 	// One verifier, so REST and git share its cache of verified tokens.
 	verifier := auth.NewVerifier(keys)
+	// One set of keyrings for verify-sig, checked by pushes and REST alike.
+	signingKeys, err := signing.Prepare(filepath.Join(cfg.DataDir, "signing"), cfg.OrgSigningKeys)
+	if err != nil {
+		s.closeOwners()
+		return nil, err
+	}
 	rest := api.New(api.Config{
 		Verifier: verifier,
 		Store:    store,
@@ -137,6 +144,7 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		Logger:   log,
 		Limits:   api.Limits{MaxJSONBody: cfg.MaxJSONBytes, MaxUploadBody: cfg.MaxUploadBytes},
 		Identity: identity,
+		Signing:  signingKeys,
 		// Upstream credentials are sealed with the secret key before the
 		// store sees them.
 		Credentials: vault,
@@ -146,20 +154,20 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 
 	// Git smart HTTP (/{repo}.git/...): everything /api/ and /healthz don't take.
 	gitHTTP, err := githttp.New(githttp.Config{
-		Verifier:    verifier,
-		Store:       store,
-		Repos:       repos,
-		Git:         f,
-		Logger:      log,
-		HooksDir:    filepath.Join(cfg.DataDir, "hooks"),
-		SigningKeys: cfg.OrgSigningKeys,
-		SigningDir:  filepath.Join(cfg.DataDir, "signing"),
+		Verifier: verifier,
+		Store:    store,
+		Repos:    repos,
+		Git:      f,
+		Logger:   log,
+		HooksDir: filepath.Join(cfg.DataDir, "hooks"),
+		Signing:  signingKeys,
 		Limits: githttp.Limits{
-			MaxPushBytes:       cfg.Transport.MaxPushBytes,
-			MaxConcurrentPacks: cfg.Transport.MaxConcurrentPacks,
-			PackQueueTimeout:   cfg.Transport.PackQueueTimeout,
-			RequestTimeout:     cfg.Transport.RequestTimeout,
-			PackWindowMemory:   cfg.Transport.PackWindowMemory,
+			MaxPushBytes:             cfg.Transport.MaxPushBytes,
+			MaxConcurrentPacks:       cfg.Transport.MaxConcurrentPacks,
+			MaxConcurrentPacksPerOrg: cfg.Transport.MaxConcurrentPacksPerOrg,
+			PackQueueTimeout:         cfg.Transport.PackQueueTimeout,
+			RequestTimeout:           cfg.Transport.RequestTimeout,
+			PackWindowMemory:         cfg.Transport.PackWindowMemory,
 		},
 	})
 	if err != nil {
@@ -179,11 +187,12 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	s.http = &http.Server{
-		Handler:           withMiddleware(gitFirst(gitHTTP, mux), log, met),
+		Handler:           withMiddleware(gitFirst(gitHTTP, mux), log, met, BodyLimits{IdleTimeout: cfg.BodyIdleTimeout, MinRate: cfg.BodyMinRate}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// No Read/WriteTimeout: uploads and file streams may be long. Slow
-		// clients are bounded by the header timeout and body limits.
+		// clients are bounded by the header timeout, and request bodies by
+		// the idle timeout and minimum rate of every body read (body.go).
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)

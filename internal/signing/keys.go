@@ -1,4 +1,4 @@
-package githttp
+package signing
 
 import (
 	"bufio"
@@ -12,14 +12,16 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/strata-storage/strata/internal/git"
 )
 
-// signingKeys holds, per organisation, what git verifies commit signatures
+// Keys holds, per organisation, what git verifies commit signatures
 // with for verify-sig: an SSH allowed-signers file (gpg.ssh.allowedSignersFile)
 // and a private GnuPG home whose legacy keyring (pubring.gpg) holds the
 // organisation's OpenPGP keys. Every organisation, also one without keys,
 // gets both, so git never falls back to the server user's ~/.gnupg.
-type signingKeys struct {
+type Keys struct {
 	dir  string
 	orgs map[string]string // org → its directory
 	none string            // directory for organisations without keys
@@ -30,9 +32,11 @@ type signingKeys struct {
 // an agent nor fetches keys from the network.
 const gpgConf = "trust-model always\nno-autostart\nno-auto-key-retrieve\n"
 
-// prepareSigningKeys (re)builds dir from the key files: stale keys of a
-// previous run disappear.
-func prepareSigningKeys(dir string, files map[string][]string) (*signingKeys, error) {
+// Prepare (re)builds dir from the key files (organisation → files holding
+// SSH allowed-signers entries and/or ASCII-armored OpenPGP public keys):
+// stale keys of a previous run disappear. The server prepares it once and
+// hands the same Keys to every transport.
+func Prepare(dir string, files map[string][]string) (*Keys, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
@@ -43,7 +47,7 @@ func prepareSigningKeys(dir string, files map[string][]string) (*signingKeys, er
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
-	k := &signingKeys{dir: dir, orgs: make(map[string]string)}
+	k := &Keys{dir: dir, orgs: make(map[string]string)}
 	if k.none, err = writeKeyDir(filepath.Join(dir, "none"), nil, nil); err != nil {
 		return nil, err
 	}
@@ -97,13 +101,14 @@ func writeKeyDir(d string, ssh []string, pgp []byte) (string, error) {
 	return d, nil
 }
 
-// env is the verification environment for org's keys.
-func (k *signingKeys) env(org string) []string {
+// Env is the verification environment for org's keys: GNUPGHOME and
+// gpg.ssh.allowedSignersFile (as GIT_CONFIG_* variables).
+func (k *Keys) Env(org string) []string {
 	d, ok := k.orgs[org]
 	if !ok {
 		d = k.none
 	}
-	return append(configEnv("gpg.ssh.allowedSignersFile", filepath.Join(d, "allowed_signers")),
+	return append(git.ConfigEnv("gpg.ssh.allowedSignersFile", filepath.Join(d, "allowed_signers")),
 		"GNUPGHOME="+filepath.Join(d, "gnupg"))
 }
 
@@ -140,7 +145,7 @@ func parseKeyFile(data []byte) (ssh []string, pgp []byte, err error) {
 		case strings.HasPrefix(line, "-----BEGIN PGP PRIVATE KEY BLOCK-----"), strings.Contains(line, "PRIVATE KEY-----"):
 			return nil, nil, fmt.Errorf("line %d: a private key; register public keys only", n)
 		case strings.HasPrefix(line, "-----"):
-			return nil, nil, fmt.Errorf("line %d: unsupported block %q", n, truncate(line, 60))
+			return nil, nil, fmt.Errorf("line %d: unsupported block %.60q", n, line)
 		default:
 			entry, err := allowedSigner(line)
 			if err != nil {

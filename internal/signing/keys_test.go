@@ -1,4 +1,4 @@
-package githttp
+package signing
 
 import (
 	"encoding/base64"
@@ -56,7 +56,7 @@ func TestParseKeyFile(t *testing.T) {
 	}
 }
 
-func TestPrepareSigningKeys(t *testing.T) {
+func TestPrepare(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	f := filepath.Join(dir, "acme.keys")
@@ -67,20 +67,20 @@ func TestPrepareSigningKeys(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(out, "stale"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	k, err := prepareSigningKeys(out, map[string][]string{"acme": {f}})
+	k, err := Prepare(out, map[string][]string{"acme": {f}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(out, "stale")); !os.IsNotExist(err) {
 		t.Fatal("keys of a previous run survived")
 	}
-	env := strings.Join(k.env("acme"), "\n")
+	env := strings.Join(k.Env("acme"), "\n")
 	signers := envValue(env, "GIT_CONFIG_VALUE_0")
 	b, err := os.ReadFile(signers)
 	if err != nil || !strings.Contains(string(b), sshKey) {
 		t.Fatalf("allowed signers %s: %q %v", signers, b, err)
 	}
-	other := strings.Join(k.env("someone-else"), "\n")
+	other := strings.Join(k.Env("someone-else"), "\n")
 	if b, err := os.ReadFile(envValue(other, "GIT_CONFIG_VALUE_0")); err != nil || len(b) != 0 {
 		t.Fatalf("an organisation without keys gets %q, %v", b, err)
 	}
@@ -88,7 +88,7 @@ func TestPrepareSigningKeys(t *testing.T) {
 	if fi, err := os.Stat(home); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("GNUPGHOME %s: %v %v", home, fi, err)
 	}
-	if _, err := prepareSigningKeys(out, map[string][]string{"acme": {filepath.Join(dir, "missing")}}); err == nil {
+	if _, err := Prepare(out, map[string][]string{"acme": {filepath.Join(dir, "missing")}}); err == nil {
 		t.Fatal("a missing key file was accepted")
 	}
 }
