@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -157,6 +158,24 @@ func (s *strata) waitPushes(id string, ok func(newest metadata.MirrorPush) bool)
 	}
 }
 
+// settledPushes waits until none of the repository's push-backs is
+// pending (the origin can have a value before its push is recorded) and
+// returns them.
+func (s *strata) settledPushes(id string) []metadata.MirrorPush {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ps := s.mirrorPushes(id)
+		if !slices.ContainsFunc(ps, func(p metadata.MirrorPush) bool { return p.Status == metadata.MirrorPending }) {
+			return ps
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("push-backs of %s still pending: %+v", id, ps)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // metric returns the value of the sample line that starts with name.
 func (s *strata) metric(name string) string {
 	s.t.Helper()
@@ -238,8 +257,8 @@ func TestMirror_pushesBack(t *testing.T) {
 	// The repository and the upstream agree, and the origin is sound.
 	s.waitRefs(id, o.peeled("team", "proj"))
 	o.fsck("team", "proj")
-	for _, p := range s.mirrorPushes(id) {
-		if p.Status == metadata.MirrorFailed || p.Status == metadata.MirrorPending {
+	for _, p := range s.settledPushes(id) {
+		if p.Status == metadata.MirrorFailed {
 			t.Errorf("push-back %+v", p)
 		}
 	}
@@ -369,7 +388,7 @@ func TestMirror_deadUpstream(t *testing.T) {
 	o.down.Store(false)
 	o.waitRef("team", "proj", "refs/heads/main", second)
 	o.fsck("team", "proj")
-	for _, p := range s.mirrorPushes(id) {
+	for _, p := range s.settledPushes(id) {
 		if p.Status != metadata.MirrorPushed {
 			t.Errorf("push-back after recovery: %+v", p)
 		}
