@@ -1,5 +1,5 @@
 # Strata: the two commands the README promises, plus helpers.
-.PHONY: build serve test fuzz vet bench
+.PHONY: build serve test fuzz vet bench soak
 
 build:
 	go build -o strata ./cmd/strata
@@ -21,6 +21,9 @@ test: vet
 # oracle (~1k execs/s), so it gets a smaller budget.
 FUZZN ?= 100000x
 FUZZN_SLOW ?= 6000x
+# The vocabulary and webhook targets run a fuller decode per input (JSON
+# round trips, HMACs); 30k executions keep the three under ~1 minute.
+FUZZN_DECODE ?= 30000x
 fuzz:
 	go test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZN) ./internal/commitpack
 	go test -run='^$$' -fuzz='^FuzzCleanPath$$' -fuzztime=$(FUZZN) ./internal/git
@@ -31,6 +34,15 @@ fuzz:
 	go test -run='^$$' -fuzz='^FuzzReadPushCommands$$' -fuzztime=$(FUZZN) ./internal/githttp
 	go test -run='^$$' -fuzz='^FuzzParseRoute$$' -fuzztime=$(FUZZN) ./internal/githttp
 	go test -run='^$$' -fuzz='^FuzzURL$$' -fuzztime=$(FUZZN) ./internal/upstream
+	go test -run='^$$' -fuzz='^FuzzNormalise$$' -fuzztime=$(FUZZN_DECODE) ./internal/api
+	go test -run='^$$' -fuzz='^FuzzSign$$' -fuzztime=$(FUZZN_DECODE) ./internal/webhook
+	go test -run='^$$' -fuzz='^FuzzPayloads$$' -fuzztime=$(FUZZN_DECODE) ./internal/webhook
+
+# The long forms of the resilience tests (test/resilience): 25 kill -9
+# rounds of the crash test, and the load test with 200 clients for 60 s.
+# `make test` runs their reduced forms (3 rounds; 50 clients for 10 s).
+soak:
+	STRATA_SOAK=1 go test -count=1 -timeout 60m -v -run '^(TestCrash|TestLoad)' ./test/resilience
 
 vet:
 	go vet ./...

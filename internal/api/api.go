@@ -3,6 +3,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/strata-storage/strata/internal/auth"
 	"github.com/strata-storage/strata/internal/gitcred"
@@ -23,10 +24,18 @@ type Limits struct {
 	MaxLine int
 	// MaxPatch caps a diff-commit patch: git apply holds it in memory.
 	MaxPatch int64
+	// HeavyTimeout bounds one grep, blame, archive or diff (heavy.go).
+	HeavyTimeout time.Duration
+	// MaxHeavy caps heavy requests running at once (0: 2 per CPU, at
+	// least 4); MaxHeavyPerOrg one organisation's (0: half, at least 1).
+	MaxHeavy, MaxHeavyPerOrg int
+	// HeavyQueueTimeout is the longest wait for a heavy slot.
+	HeavyQueueTimeout time.Duration
 }
 
 // DefaultLimits are used for zero fields.
-var DefaultLimits = Limits{MaxJSONBody: 1 << 20, MaxUploadBody: 2 << 30, MaxLine: 8 << 20, MaxPatch: 128 << 20}
+var DefaultLimits = Limits{MaxJSONBody: 1 << 20, MaxUploadBody: 2 << 30, MaxLine: 8 << 20, MaxPatch: 128 << 20,
+	HeavyTimeout: 2 * time.Minute, HeavyQueueTimeout: 30 * time.Second}
 
 // Config is what the API needs from the rest of the server.
 type Config struct {
@@ -64,6 +73,8 @@ type Handler struct {
 	syncs    *upstream.Syncer
 	hooks    *webhook.Registry
 	mux      *http.ServeMux
+	// heavySlots bounds concurrent heavy requests (heavy.go).
+	heavySlots *heavySlots
 }
 
 // New returns the REST API handler; mount it at the server root (it routes
@@ -89,6 +100,19 @@ func New(cfg Config) *Handler {
 	if h.limits.MaxLine == 0 {
 		h.limits.MaxLine = DefaultLimits.MaxLine
 	}
+	if h.limits.HeavyTimeout == 0 {
+		h.limits.HeavyTimeout = DefaultLimits.HeavyTimeout
+	}
+	if h.limits.HeavyQueueTimeout == 0 {
+		h.limits.HeavyQueueTimeout = DefaultLimits.HeavyQueueTimeout
+	}
+	if h.limits.MaxHeavy <= 0 {
+		h.limits.MaxHeavy = defaultHeavy()
+	}
+	if h.limits.MaxHeavyPerOrg <= 0 {
+		h.limits.MaxHeavyPerOrg = max(h.limits.MaxHeavy/2, 1)
+	}
+	h.heavySlots = newHeavySlots(h.limits.MaxHeavy, h.limits.MaxHeavyPerOrg)
 	h.routes()
 	return h
 }

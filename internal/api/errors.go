@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/strata-storage/strata/internal/auth"
 	"github.com/strata-storage/strata/internal/commitpack"
@@ -25,6 +26,8 @@ type httpError struct {
 	msg    string
 	cause  error // logged, never sent
 	extra  map[string]any
+	// retryAfter, when positive, is sent as Retry-After (seconds).
+	retryAfter int
 }
 
 func (e *httpError) Error() string {
@@ -54,6 +57,8 @@ func classify(err error) *httpError {
 	var pre *repo.PreconditionError
 	var mc *repo.MergeConflictError
 	var pc *repo.PatchConflictError
+	var tooLarge *repo.TooLargeError
+	var blobMax *odb.BlobTooLargeError
 	switch {
 	case errors.As(err, &he):
 		return he
@@ -61,6 +66,14 @@ func classify(err error) *httpError {
 		return &httpError{status: http.StatusForbidden, label: "forbidden", msg: denied.Error()}
 	case errors.As(err, &maxErr):
 		return &httpError{status: http.StatusRequestEntityTooLarge, label: "invalid", msg: fmt.Sprintf("request body exceeds %d bytes", maxErr.Limit)}
+	case errors.As(err, &tooLarge):
+		status := http.StatusUnprocessableEntity // a read that would load it
+		if tooLarge.Write {
+			status = http.StatusRequestEntityTooLarge
+		}
+		return &httpError{status: status, label: "too_large", msg: tooLarge.Error(), cause: err}
+	case errors.As(err, &blobMax):
+		return &httpError{status: http.StatusRequestEntityTooLarge, label: "too_large", msg: blobMax.Error(), cause: err}
 	case errors.As(err, &cpErr):
 		return &httpError{status: http.StatusBadRequest, label: "invalid", msg: cpErr.Error()}
 	case errors.As(err, &pre):
@@ -121,6 +134,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	for k, v := range he.extra {
 		body[k] = v
 	}
+	setRetryAfter(w, he)
 	writeJSON(w, he.status, body)
 }
 
@@ -158,7 +172,14 @@ func writeRefError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err
 			result["old_sha"] = string(rf.old)
 		}
 	}
+	setRetryAfter(w, he)
 	writeJSON(w, he.status, map[string]any{"error": he.msg, "result": result})
+}
+
+func setRetryAfter(w http.ResponseWriter, he *httpError) {
+	if he.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(he.retryAfter))
+	}
 }
 
 // writeJSON sends v with the JSON content type every response needs.

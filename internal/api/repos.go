@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/strata-storage/strata/internal/auth"
@@ -76,12 +77,21 @@ func (h *Handler) snapshotCommit(body *createRepoBody) (*repo.SnapshotOptions, e
 }
 
 // validRepoID: ids are client-chosen strings (they may contain '/'); the
-// disk never sees them, but keep them printable and bounded.
+// disk never sees them, but keep them printable and bounded. Control
+// characters (C0, DEL, C1), format characters (bidi embeddings, overrides
+// and isolates U+202A–U+202E and U+2066–U+2069, the marks U+200E/U+200F,
+// zero-width characters, the BOM) and line separators make an id display
+// as another one; an id of only whitespace displays as nothing.
 func validRepoID(id string) error {
-	if id == "" || len(id) > 512 || !utf8.ValidString(id) || strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if id == "" || len(id) > 512 || !utf8.ValidString(id) || strings.ContainsFunc(id, hiddenRune) || strings.TrimFunc(id, unicode.IsSpace) == "" {
 		return badRequest("invalid repository id")
 	}
 	return nil
+}
+
+// hiddenRune reports runes that do not display as themselves.
+func hiddenRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
 // POST /api/v1/repos

@@ -101,6 +101,24 @@ func TestCreateRepo_errors(t *testing.T) {
 			wantError(t, e.do(t, "GET", "/api/v1/repo", r.Read, nil), http.StatusNotFound)
 		})
 	}
+	// Ids that display as something else (bidi overrides, invisible marks)
+	// or as nothing at all are refused.
+	for _, tc := range []struct{ desc, id string }{
+		{desc: "right-to-left override", id: uniqueID("rlo") + "\u202egnp.exe"},
+		{desc: "left-to-right isolate", id: uniqueID("lri") + "\u2066x"},
+		{desc: "pop directional isolate", id: uniqueID("pdi") + "\u2069"},
+		{desc: "right-to-left mark", id: uniqueID("rlm") + "\u200f"},
+		{desc: "zero width space", id: uniqueID("zw") + "\u200b"},
+		{desc: "C1 control", id: uniqueID("c1") + "\u0085"},
+		{desc: "only whitespace", id: "   "},
+		{desc: "only ideographic space", id: "\u3000"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			r := e.repoFor(tc.id)
+			wantError(t, e.do(t, "POST", "/api/v1/repos", r.Admin, jsonBody(t, map[string]any{"default_branch": "main"})), http.StatusBadRequest)
+		})
+	}
 }
 
 func TestDeleteRepo(t *testing.T) {

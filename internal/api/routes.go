@@ -46,18 +46,18 @@ func (h *Handler) routes() {
 	h.repo("GET", "file", rp(read, h.getFile))
 
 	// diff.go, diffcommit.go
-	h.repo("GET", "branches/diff", rp(read, h.branchDiff))
-	h.repo("GET", "diff", rp(read, h.commitDiff))
-	h.repo("POST", "diff-commit", h.writeRoute(h.diffCommit))
+	h.repo("GET", "branches/diff", rp(read, h.heavy("diff", h.branchDiff)))
+	h.repo("GET", "diff", rp(read, h.heavy("diff", h.commitDiff)))
+	h.repo("POST", "diff-commit", h.writeRoute(h.heavy("diff-commit", h.diffCommit)))
 
 	// merge.go
 	h.repo("GET", "merge/preview", rp(read, h.previewMerge))
 	h.repo("POST", "merge", rp(write, h.merge))
 
 	// blame.go, grep.go, archive.go
-	h.repo("GET", "blame", rp(read, h.getBlame))
-	h.repo("POST", "grep", rp(read, h.grep))
-	h.repo("POST", "archive", rp(read, h.archive))
+	h.repo("GET", "blame", rp(read, h.heavy("blame", h.getBlame)))
+	h.repo("POST", "grep", rp(read, h.heavy("grep", h.grep)))
+	h.repo("POST", "archive", rp(read, h.heavy("archive", h.archive)))
 
 	// tags.go: the path-scoped delete names the tag in the path, not the body.
 	h.repo("GET", "tags", rp(read, h.listTags))

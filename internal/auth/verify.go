@@ -60,6 +60,7 @@ type Verifier struct {
 	keys   KeySource
 	now    func() time.Time
 	leeway time.Duration
+	maxTTL time.Duration // 0: no cap
 	maxLen int
 	size   int
 	parser *jwt.Parser
@@ -83,6 +84,12 @@ func WithClock(now func() time.Time) VerifierOption {
 // negative means 0).
 func WithLeeway(d time.Duration) VerifierOption {
 	return func(v *Verifier) { v.leeway = max(d, 0) }
+}
+
+// WithMaxTTL refuses tokens whose lifetime, exp − iat (exp − now without
+// iat), is longer than d; 0 (the default) accepts any lifetime.
+func WithMaxTTL(d time.Duration) VerifierOption {
+	return func(v *Verifier) { v.maxTTL = d }
 }
 
 // WithCacheSize sets how many verified tokens are cached (default 10000);
@@ -177,19 +184,38 @@ func (v *Verifier) Purge() {
 // wireClaims is the payload as Verify reads it. The structured claims stay
 // raw until the signature has been checked, then are decoded strictly.
 type wireClaims struct {
-	Issuer    string           `json:"iss"`
-	Repo      string           `json:"repo"`
-	Scopes    json.RawMessage  `json:"scopes"`
-	Refs      json.RawMessage  `json:"refs"`
-	Ops       json.RawMessage  `json:"ops"`
-	IssuedAt  *jwt.NumericDate `json:"iat"`
-	ExpiresAt *jwt.NumericDate `json:"exp"`
-	NotBefore *jwt.NumericDate `json:"nbf"`
+	Issuer    string          `json:"iss"`
+	Repo      string          `json:"repo"`
+	Scopes    json.RawMessage `json:"scopes"`
+	Refs      json.RawMessage `json:"refs"`
+	Ops       json.RawMessage `json:"ops"`
+	IssuedAt  *numericDate    `json:"iat"`
+	ExpiresAt *numericDate    `json:"exp"`
+	NotBefore *numericDate    `json:"nbf"`
 }
 
-func (c *wireClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
-func (c *wireClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt, nil }
-func (c *wireClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore, nil }
+// numericDate is a jwt.NumericDate that must be a JSON number. jwt reads
+// the claim through a json.Number, which encoding/json also fills from a
+// numeric string ("exp":"1893456000"); RFC 7519 §2 wants a number.
+type numericDate struct{ jwt.NumericDate }
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || b[0] != '-' && (b[0] < '0' || b[0] > '9') {
+		return errors.New("date claim is not a number")
+	}
+	return d.NumericDate.UnmarshalJSON(b)
+}
+
+func (d *numericDate) get() *jwt.NumericDate {
+	if d == nil {
+		return nil
+	}
+	return &d.NumericDate
+}
+
+func (c *wireClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.get(), nil }
+func (c *wireClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.get(), nil }
+func (c *wireClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.get(), nil }
 func (c *wireClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
 func (c *wireClaims) GetSubject() (string, error)                  { return "", nil } // sub is ignored (Q30)
 func (c *wireClaims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
@@ -204,6 +230,17 @@ func (v *Verifier) verify(token string, now time.Time) (*Principal, error) {
 	}
 	if wc.IssuedAt != nil && wc.IssuedAt.After(now.Add(max(v.leeway, maxIssuedAtSkew))) {
 		return nil, invalid("issued in the future")
+	}
+	if v.maxTTL > 0 {
+		// Without iat the lifetime counts from now: a token may not stay
+		// valid longer than the cap from any moment it is presented.
+		from := now
+		if wc.IssuedAt != nil {
+			from = wc.IssuedAt.Time
+		}
+		if wc.ExpiresAt.Sub(from) > v.maxTTL {
+			return nil, invalid("lifetime exceeds the server's maximum of " + v.maxTTL.String())
+		}
 	}
 	if wc.Repo == "" {
 		return nil, invalid("missing repo claim")

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -143,6 +144,10 @@ func TestVerify_rejects(t *testing.T) {
 		{desc: "expired beyond leeway", token: es(map[string]any{"exp": t0.Unix() - 61}), reason: "expired"},
 		{desc: "missing exp", token: es(map[string]any{"exp": nil}), reason: "missing exp"},
 		{desc: "exp not a number", token: es(map[string]any{"exp": "tomorrow"}), reason: "malformed"},
+		// encoding/json decodes a numeric string into the json.Number
+		// that jwt's NumericDate reads; RFC 7519 wants a number.
+		{desc: "exp a numeric string", token: es(map[string]any{"exp": strconv.FormatInt(t0.Add(time.Hour).Unix(), 10)}), reason: "malformed"},
+		{desc: "iat a numeric string", token: es(map[string]any{"iat": strconv.FormatInt(t0.Unix(), 10)}), reason: "malformed"},
 		{desc: "nbf beyond leeway", token: es(map[string]any{"nbf": t0.Unix() + 61}), reason: "not yet valid"},
 		{desc: "iat far in the future", token: es(map[string]any{"iat": t0.Add(2 * time.Hour).Unix(), "exp": t0.Add(3 * time.Hour).Unix()}), reason: "issued in the future"},
 		{desc: "unknown issuer", token: es(map[string]any{"iss": "globex"}), reason: `unknown issuer "globex"`},
@@ -403,6 +408,39 @@ func TestVerify_maxTokenLength(t *testing.T) {
 	}
 	if _, err := NewVerifier(keys, clock, WithMaxTokenLength(len(tok)-1)).Verify(tok); err == nil || !strings.Contains(err.Error(), "too long") {
 		t.Errorf("token over the limit: error = %v", err)
+	}
+}
+
+func TestVerify_maxTTL(t *testing.T) {
+	t.Parallel()
+	ec := ecKey(t, elliptic.P256())
+	keys := keySetFor("acme", map[string]crypto.Signer{"ec": ec})
+	v := NewVerifier(keys, WithClock(newTestClock(t0).Now), WithMaxTTL(24*time.Hour))
+	for _, tc := range []struct {
+		desc string
+		tok  string
+		ok   bool
+	}{
+		{desc: "a day", tok: mustMint(t, ec, Claims{Issuer: "acme", Repo: "r", IssuedAt: t0, TTL: 24 * time.Hour}), ok: true},
+		{desc: "a year", tok: mustMint(t, ec, Claims{Issuer: "acme", Repo: "r", IssuedAt: t0, TTL: 365 * 24 * time.Hour})},
+		{desc: "a year, issued long ago", tok: mustMint(t, ec, Claims{Issuer: "acme", Repo: "r", IssuedAt: t0.Add(-364 * 24 * time.Hour), TTL: 365 * 24 * time.Hour})},
+		{desc: "no iat, exp within the cap", tok: signRaw(t, jwt.SigningMethodES256, ec, nil, withClaims(map[string]any{"iat": nil, "exp": t0.Add(time.Hour).Unix()})), ok: true},
+		{desc: "no iat, exp beyond the cap", tok: signRaw(t, jwt.SigningMethodES256, ec, nil, withClaims(map[string]any{"iat": nil, "exp": t0.Add(48 * time.Hour).Unix()}))},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			_, err := v.Verify(tc.tok)
+			if tc.ok && err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), "lifetime")) {
+				t.Fatalf("Verify: error = %v, want a lifetime error", err)
+			}
+		})
+	}
+	// Without the option any lifetime is fine.
+	long := mustMint(t, ec, Claims{Issuer: "acme", Repo: "r", IssuedAt: t0, TTL: 365 * 24 * time.Hour})
+	if _, err := NewVerifier(keys, WithClock(newTestClock(t0).Now)).Verify(long); err != nil {
+		t.Errorf("no cap: %v", err)
 	}
 }
 

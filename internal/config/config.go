@@ -52,12 +52,16 @@ type Config struct {
 	Maintenance Maintenance
 	// Transport limits Git over HTTP.
 	Transport Transport
+	// Limits bound heavy REST requests and blob sizes (limits.go).
+	Limits Limits
 	// Outbound governs requests to tenant-chosen targets (webhooks).
 	Outbound Outbound
 	// Webhooks configures webhook delivery.
 	Webhooks Webhooks
 	// Sync configures upstream sync.
 	Sync Sync
+	// Caps are optional operator limits (token lifetime, temp files).
+	Caps Caps
 	// SecretKeyFile holds the 32-byte key that seals upstream credentials
 	// at rest (raw, hex or base64; see internal/secretbox). Empty: the
 	// key in <data-dir>/secret.key, generated on first start.
@@ -78,8 +82,10 @@ func Default() Config {
 		Identity:        "Strata <strata@localhost>",
 		Maintenance:     defaultMaintenance(),
 		Transport:       defaultTransport(),
+		Limits:          defaultLimits(),
 		Webhooks:        defaultWebhooks(),
 		Sync:            defaultSync(),
+		Caps:            defaultCaps(),
 	}
 }
 
@@ -126,9 +132,11 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", c.SecretKeyFile, "key that encrypts git credentials at rest: 32 bytes raw, hex or base64 (default: <data-dir>/secret.key, generated on first start)")
 	c.Maintenance.register(fs)
 	c.Transport.register(fs)
+	c.Limits.register(fs)
 	c.Outbound.register(fs)
 	c.Webhooks.register(fs)
 	c.Sync.register(fs)
+	c.Caps.register(fs)
 	fs.Func("org-signing-keys", "organisation and commit-signing keys for verify-sig, NAME=FILE (SSH allowed signers and/or armored OpenPGP keyring); repeatable", c.addSigningKeys)
 	fs.VisitAll(func(f *flag.Flag) {
 		f.Usage += " (env " + envName(f.Name) + ")"
@@ -216,7 +224,7 @@ func (c *Config) Validate() error {
 	if _, _, err := ParseIdentity(c.Identity); err != nil {
 		errs = append(errs, fmt.Errorf("--identity: %w", err))
 	}
-	errs = append(errs, c.Maintenance.validate(), c.Transport.validate(), c.Webhooks.validate(), c.Sync.validate())
+	errs = append(errs, c.Maintenance.validate(), c.Transport.validate(), c.Limits.validate(), c.Webhooks.validate(), c.Sync.validate(), c.Caps.validate())
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

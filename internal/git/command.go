@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -58,6 +60,7 @@ type Factory struct {
 	config  []string
 	version Version
 	pcre    pcreProbe
+	live    liveSet // running processes, for KillAll
 }
 
 // FactoryOptions configure a Factory; the zero value finds git on PATH.
@@ -169,6 +172,7 @@ type procConfig struct {
 	stdout  io.Writer
 	stderr  *os.File
 	env     []string
+	config  []string
 	dir     string
 	inPipe  bool
 	outPipe bool
@@ -189,6 +193,12 @@ func WithStderr(f *os.File) Option { return func(c *procConfig) { c.stderr = f }
 // GIT_INDEX_FILE) to the pinned environment.
 func WithEnv(kv ...string) Option { return func(c *procConfig) { c.env = append(c.env, kv...) } }
 
+// WithConfig adds "key=value" configuration after the Factory's own, so
+// it wins: for scratch work whose output is thrown away (core.fsync=none).
+func WithConfig(kv ...string) Option {
+	return func(c *procConfig) { c.config = append(c.config, kv...) }
+}
+
 // WithDir runs the process in dir (default: the repository).
 func WithDir(dir string) Option { return func(c *procConfig) { c.dir = dir } }
 
@@ -200,10 +210,12 @@ func WithStdoutPipe() Option { return func(c *procConfig) { c.outPipe = true } }
 
 // Process is a running git command. Wait must be called.
 type Process struct {
-	cmd    *exec.Cmd
-	stderr *stderrBuffer
-	Stdin  io.WriteCloser // set by WithStdinPipe
-	Stdout io.ReadCloser  // set by WithStdoutPipe
+	cmd     *exec.Cmd
+	stderr  *stderrBuffer
+	release func()         // unlocks the thread that forked the process
+	untrack func()         // drops the pid from the Factory's live set
+	Stdin   io.WriteCloser // set by WithStdinPipe
+	Stdout  io.ReadCloser  // set by WithStdoutPipe
 }
 
 // Start runs c against the repository at gitDir (may be empty for commands
@@ -222,6 +234,9 @@ func (f *Factory) Start(ctx context.Context, gitDir string, c Command, opts ...O
 	for _, kv := range f.config {
 		args = append(args, "-c", kv)
 	}
+	for _, kv := range pc.config {
+		args = append(args, "-c", kv)
+	}
 	args = append(args, argv...)
 
 	cmd := exec.CommandContext(ctx, f.bin, args...)
@@ -233,7 +248,13 @@ func (f *Factory) Start(ctx context.Context, gitDir string, c Command, opts ...O
 	if pc.dir != "" {
 		cmd.Dir = pc.dir
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own process group, so a kill reaches the helpers git spawns
+	// (upload-pack's pack-objects); Pdeathsig, so git dies with the
+	// server even when the server is SIGKILLed and cannot kill anything.
+	// Linux sends Pdeathsig when the *thread* that forked the child ends,
+	// not the process; startLocked keeps that thread alive for as long as
+	// the child runs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		// Negative pid: the process group, so children git spawned die too.
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -256,15 +277,97 @@ func (f *Factory) Start(ctx context.Context, gitDir string, c Command, opts ...O
 			return nil, fmt.Errorf("git %s: stdout pipe: %w", c.Name, err)
 		}
 	}
-	if err := cmd.Start(); err != nil {
+	release, err := startLocked(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("start git %s: %w", c.Name, err)
 	}
+	p.release = release
+	f.live.add(cmd.Process.Pid)
+	p.untrack = func() { f.live.remove(cmd.Process.Pid) }
 	return p, nil
+}
+
+// startLocked starts cmd from a goroutine locked to its OS thread, which
+// stays locked until release is called (by Process.Wait, after the child
+// is reaped). Pdeathsig fires when the forking thread exits, and the Go
+// runtime ends a thread when a goroutine exits while locked to it
+// (runtime.LockOSThread): any library doing that could otherwise take an
+// unrelated child down with it. While locked here, no other goroutine runs
+// on the thread, so nothing can end it before the child is gone. The cost
+// is one parked OS thread per running git process, and a thread handoff
+// per start: about +0.1 ms for a lone spawn, +0.35 ms per spawn with 16
+// spawning concurrently on 2 CPUs (`git version`, 1.5 ms / 0.8 ms before).
+// Nothing in Strata exits a goroutine while locked today; this keeps it so
+// for every dependency to come (moby/moby#44215 does the same).
+func startLocked(cmd *exec.Cmd) (release func(), err error) {
+	started := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		// Unlocked only after the child is reaped: the thread then goes
+		// back to the pool instead of being destroyed.
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		<-done
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }, nil
+}
+
+// KillAll kills the process group of every git process still running: the
+// server's shutdown calls it once in-flight requests had their grace, so
+// no git outlives the server (a grep of a pathological pattern would run
+// on for minutes). Their Wait returns an error as for a cancel.
+func (f *Factory) KillAll() {
+	for _, pid := range f.live.list() {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}
+}
+
+// liveSet is the pids of running processes (each its own group leader).
+type liveSet struct {
+	mu   sync.Mutex
+	pids map[int]struct{}
+}
+
+func (l *liveSet) add(pid int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pids == nil {
+		l.pids = make(map[int]struct{})
+	}
+	l.pids[pid] = struct{}{}
+}
+
+func (l *liveSet) remove(pid int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.pids, pid)
+}
+
+func (l *liveSet) list() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pids := make([]int, 0, len(l.pids))
+	for pid := range l.pids {
+		pids = append(pids, pid)
+	}
+	return pids
 }
 
 // Wait waits for the process; a failure carries git's stderr.
 func (p *Process) Wait() error {
 	err := p.cmd.Wait()
+	// Reaped: the pid may be reused from now on, so forget it first.
+	p.untrack()
+	p.release()
 	if err == nil {
 		return nil
 	}

@@ -10,44 +10,52 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
-// installHook writes the proc-receive hook: a two-line script that runs
-// `<exe> hook proc-receive`. git runs hooks by path, so the script is what
-// lets the strata binary itself be the hook without a second executable.
+// installHook writes the push hooks: two-line scripts that run `<exe>
+// hook proc-receive` and `<exe> hook pre-receive`. git runs hooks by path,
+// so the scripts are what let the strata binary itself be the hook without
+// a second executable.
 func installHook(dir, exe string) error {
-	script := "#!/bin/sh\n" +
-		"# Written by strata serve. receive-pack hands every pushed ref to this\n" +
-		"# hook, which relays it to the server (docs/git-transport.md).\n" +
-		"exec " + shellQuote(exe) + " hook proc-receive\n"
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("install push hook: %w", err)
 	}
-	path := filepath.Join(dir, "proc-receive")
+	for _, name := range []string{"proc-receive", "pre-receive"} {
+		script := "#!/bin/sh\n" +
+			"# Written by strata serve. receive-pack hands every pushed ref to the\n" +
+			"# proc-receive hook, which relays it to the server; pre-receive records\n" +
+			"# what the push stores (docs/git-transport.md).\n" +
+			"exec " + shellQuote(exe) + " hook " + name + "\n"
+		if err := writeHook(filepath.Join(dir, name), script); err != nil {
+			return fmt.Errorf("install push hook: %w", err)
+		}
+	}
+	return nil
+}
+
+func writeHook(path, script string) error {
 	if old, err := os.ReadFile(path); err == nil && string(old) == script {
 		return nil
 	}
-	tmp, err := os.CreateTemp(dir, ".proc-receive-")
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
 	if err != nil {
-		return fmt.Errorf("install push hook: %w", err)
+		return err
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.WriteString(script); err != nil {
 		tmp.Close()
-		return fmt.Errorf("install push hook: %w", err)
+		return err
 	}
 	if err := tmp.Chmod(0o755); err != nil {
 		tmp.Close()
-		return fmt.Errorf("install push hook: %w", err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("install push hook: %w", err)
+		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("install push hook: %w", err)
-	}
-	return nil
+	return os.Rename(tmp.Name(), path)
 }
 
 func shellQuote(s string) string {
@@ -65,8 +73,11 @@ func shellQuote(s string) string {
 // Test binaries whose server accepts pushes must call it from TestMain
 // when started as `<test binary> hook proc-receive` (see Config.HookExecutable).
 func RunHook(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 1 && args[0] == "pre-receive" {
+		return preReceive(getenv, stdin, stderr)
+	}
 	if len(args) != 1 || args[0] != "proc-receive" {
-		return errors.New("usage: strata hook proc-receive (run by git receive-pack, not by hand)")
+		return errors.New("usage: strata hook proc-receive|pre-receive (run by git receive-pack, not by hand)")
 	}
 	sock, secret := getenv(envHookSocket), getenv(envHookSecret)
 	if sock == "" || secret == "" {
@@ -112,4 +123,80 @@ func RunHook(args []string, getenv func(string) string, stdin io.Reader, stdout,
 			return errors.New(string(bytes.TrimSpace(p[1:])))
 		}
 	}
+}
+
+// preReceive is `strata hook pre-receive`. It runs while the pushed
+// objects are still in receive-pack's quarantine (GIT_QUARANTINE_PATH) and
+// records, in the push's manifest file, every object file there that the
+// repository does not have yet, with its inode (a rename keeps it). If no
+// ref update of the push is accepted, the server deletes exactly those
+// files after receive-pack has moved them in (pushSession.dropObjects):
+// git itself keeps the objects of a push that passed pre-receive. It
+// never refuses a push; a manifest it cannot write only costs the cleanup.
+func preReceive(getenv func(string) string, stdin io.Reader, stderr io.Writer) error {
+	_, _ = io.Copy(io.Discard, stdin) // the commands; the server has them
+	manifest, quarantine := getenv(envPushManifest), getenv("GIT_QUARANTINE_PATH")
+	if manifest == "" || quarantine == "" {
+		return nil
+	}
+	objects := filepath.Dir(quarantine)
+	var b strings.Builder
+	err := filepath.WalkDir(quarantine, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(quarantine, p)
+		if err != nil || !objectFileName(rel) {
+			return err
+		}
+		if _, err := os.Lstat(filepath.Join(objects, rel)); err == nil {
+			return nil // the repository has it: never ours to delete
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			fmt.Fprintf(&b, "%d %s\n", st.Ino, rel)
+		}
+		return nil
+	})
+	if err == nil {
+		err = os.WriteFile(manifest, []byte(b.String()), 0o600)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "strata: record pushed objects: %v\n", err)
+	}
+	return nil
+}
+
+// objectFileName reports whether rel (relative to objects/) names an
+// object file a push stores: a loose object xx/yyyy… or a pack file
+// pack/pack-<hex>.<ext>. Lock files (.keep) are receive-pack's to remove.
+func objectFileName(rel string) bool {
+	dir, name, ok := strings.Cut(filepath.ToSlash(rel), "/")
+	if !ok || strings.Contains(name, "/") {
+		return false
+	}
+	if dir == "pack" {
+		base, ext, ok := strings.Cut(name, ".")
+		if !ok || !strings.HasPrefix(base, "pack-") || !isHex(base[len("pack-"):]) {
+			return false
+		}
+		switch ext {
+		case "pack", "idx", "rev", "bitmap", "promisor", "mtimes":
+			return true
+		}
+		return false
+	}
+	return len(dir) == 2 && isHex(dir) && len(name) >= 38 && isHex(name)
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -1,9 +1,16 @@
 package githttp
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/strata-storage/strata/internal/auth"
@@ -25,6 +32,9 @@ type pushSession struct {
 	h    *Handler
 	req  *request
 	sent pushRequest // the commands as the client sent them
+	// manifest is the file where the pre-receive hook lists the object
+	// files this push adds to the repository.
+	manifest string
 }
 
 // decision is the verdict on one command.
@@ -56,6 +66,9 @@ func (s *pushSession) process(ctx context.Context, cmds []pushCommand, atomic bo
 		if d.reason == "" {
 			accepted++
 		}
+	}
+	if accepted == 0 {
+		s.dropObjects()
 	}
 	s.h.log.Info("push", "org", s.req.principal.Org, "repo", s.req.meta.ID, "namespace", string(s.req.route.remote.namespace()),
 		"commands", len(ds), "accepted", accepted, "atomic", atomic)
@@ -147,6 +160,7 @@ func (s *pushSession) decide(ctx context.Context, c pushCommand, out *bandWriter
 		d.reason = (&auth.DeniedError{Op: auth.OpVerifySig, Ref: ref, Reason: "signatures could not be checked"}).Error()
 		return d
 	}
+	d.reason = s.checkBlobSizes(ctx, c, out)
 	return d
 }
 
@@ -272,4 +286,64 @@ func oneLine(s string) string {
 		return r
 	}, s)
 	return truncate(s, 1000)
+}
+
+// dropObjects deletes the object files this push added (listed by the
+// pre-receive hook) when none of its ref updates was accepted: receive-pack
+// has already moved them out of its quarantine, and a refused push must not
+// leave up to receive.maxInputSize on disk until the prune grace ends. A
+// file is deleted only if it is still the one the push brought (same
+// inode): a concurrent push of the same objects keeps its own. Pack index
+// first, so git never sees an index without its pack. Nothing else can
+// depend on these objects: no ref reaches them, and Strata's own object
+// writes never reuse packed objects (odb.Writer looks at loose ones only;
+// receive.unpackLimit=1 makes every push a pack).
+func (s *pushSession) dropObjects() {
+	data, err := os.ReadFile(s.manifest)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.h.log.Warn("push: read pushed-objects manifest", "repo", s.req.meta.ID, "err", err)
+		}
+		return
+	}
+	objects := filepath.Join(s.req.repo.Path(), "objects")
+	type file struct {
+		path string
+		ino  uint64
+	}
+	var files []file
+	for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
+		ino, rel, ok := strings.Cut(line, " ")
+		n, err := strconv.ParseUint(ino, 10, 64)
+		if !ok || err != nil || !objectFileName(rel) {
+			continue
+		}
+		files = append(files, file{filepath.Join(objects, rel), n})
+	}
+	// .idx first: git finds a pack through its index.
+	rank := func(f file) int {
+		if filepath.Ext(f.path) == ".idx" {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(files, func(a, b file) int { return cmp.Compare(rank(a), rank(b)) })
+	removed := 0
+	for _, f := range files {
+		fi, err := os.Lstat(f.path)
+		if err != nil {
+			continue
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Ino != f.ino {
+			continue
+		}
+		if err := os.Remove(f.path); err != nil {
+			s.h.log.Warn("push: drop refused objects", "repo", s.req.meta.ID, "err", err)
+			continue
+		}
+		removed++
+	}
+	if removed > 0 {
+		s.h.log.Info("push refused: dropped its objects", "repo", s.req.meta.ID, "files", removed)
+	}
 }

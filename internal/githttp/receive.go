@@ -91,6 +91,9 @@ func readPushCommands(br *bufio.Reader, limit int) (pushRequest, []byte, error) 
 const (
 	envHookSocket = "STRATA_HOOK_SOCKET"
 	envHookSecret = "STRATA_HOOK_SECRET"
+	// envPushManifest names the file where the pre-receive hook lists
+	// the object files the push adds (see preReceive).
+	envPushManifest = "STRATA_PUSH_MANIFEST"
 )
 
 // Bands of the server-to-hook stream: every packet's first byte says where
@@ -144,7 +147,8 @@ func (h *Handler) listenHook(ctx context.Context, s *pushSession) (env []string,
 		<-done
 		os.RemoveAll(dir)
 	}
-	return []string{envHookSocket + "=" + sock, envHookSecret + "=" + secret}, stop, nil
+	s.manifest = filepath.Join(dir, "objects.list")
+	return []string{envHookSocket + "=" + sock, envHookSecret + "=" + secret, envPushManifest + "=" + s.manifest}, stop, nil
 }
 
 // serveHook runs one hook connection: the secret line, then the

@@ -66,6 +66,10 @@ func (h *Handler) serviceEnv(r *http.Request, req *request) []string {
 			"core.hooksPath", h.hooksDir,
 			"receive.maxInputSize", strconv.FormatInt(h.limits.MaxPushBytes, 10),
 			"receive.fsckObjects", "true",
+			// Every push becomes one pack, never loose objects, so a
+			// refused push's objects can be dropped without racing a
+			// concurrent write of the same loose object (dropObjects).
+			"receive.unpackLimit", "1",
 			"receive.advertisePushOptions", "false",
 			"transfer.hideRefs", "refs/namespaces",
 		)

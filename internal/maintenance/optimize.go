@@ -133,7 +133,9 @@ func (w *Worker) steps(gitDir string, kind Kind) []step {
 	}
 	expire := approxidate(w.opts.PruneGrace)
 	s := []step{
-		{name: "clean-temp", run: func(context.Context) error { return removeStaleTemp(gitDir, w.now()) }},
+		{name: "clean-temp", run: func(context.Context) error {
+			return errors.Join(removeStaleTemp(gitDir, w.now()), removeStaleObjectTemps(gitDir, w.now(), w.opts.TmpObjectGrace))
+		}},
 		// git-pack-refs(1) takes packed-refs.lock and each loose ref's
 		// lock, as update-ref does, so it excludes concurrent ref
 		// transactions through git's own lock protocol.
@@ -191,6 +193,42 @@ func removeStaleTemp(gitDir string, now time.Time) error {
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeStaleObjectTemps deletes objects/xx/tmp_obj_* files older than
+// grace: object writes (Strata's odb or git's own) that a crash cut off
+// between the temp file and its rename. git prune removes them too, but
+// only after the prune grace (14 days by default). A younger one may
+// belong to a write in flight, so it stays.
+func removeStaleObjectTemps(gitDir string, now time.Time, grace time.Duration) error {
+	if grace <= 0 {
+		return nil
+	}
+	objects := filepath.Join(gitDir, "objects")
+	var errs []error
+	for i := range 256 {
+		dir := filepath.Join(objects, fmt.Sprintf("%02x", i))
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Name(), "tmp_obj_") {
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil || now.Sub(fi.ModTime()) < grace {
+				continue
+			}
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

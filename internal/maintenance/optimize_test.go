@@ -242,3 +242,43 @@ func TestApproxidate(t *testing.T) {
 		}
 	}
 }
+
+// A crash between an object write's temp file and its rename leaves
+// objects/xx/tmp_obj_* behind; git prune only removes them after the
+// 14-day prune grace. A maintenance run removes those older than
+// TmpObjectGrace and keeps younger ones (a write in flight).
+func TestMaintain_removesStaleObjectTemps(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testOptions())
+	r := e.newRepo()
+	commitFile(t, r, "main", "a.txt", "a\n")
+	dir := r.Path()
+	now := time.Now()
+	files := map[string]time.Duration{
+		"ab/tmp_obj_stale": 2 * time.Hour,   // removed
+		"cd/tmp_obj_young": time.Second,     // kept: a write in flight
+		"ef/tmp_idx_other": 100 * time.Hour, // not an object temp: kept
+	}
+	for name, age := range files {
+		p := filepath.Join(dir, "objects", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("partial"), 0o444); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := runNow(t, e.w, r.Key()); out != ranOK {
+		t.Fatalf("run: %v", out)
+	}
+	for name := range files {
+		_, err := os.Stat(filepath.Join(dir, "objects", name))
+		wantGone := name == "ab/tmp_obj_stale"
+		if gone := os.IsNotExist(err); gone != wantGone {
+			t.Errorf("%s: removed = %v, want %v", name, gone, wantGone)
+		}
+	}
+}

@@ -34,6 +34,10 @@ type Options struct {
 	// PruneGrace is the age below which an unreachable object is kept: it
 	// may belong to a write that has not updated its ref yet.
 	PruneGrace time.Duration
+	// TmpObjectGrace is the age after which an objects/xx/tmp_obj_* file
+	// (an object write cut off by a crash) is removed; 0 keeps them for
+	// git prune.
+	TmpObjectGrace time.Duration
 	// QueueSize bounds the repositories waiting for a worker (minimum 1).
 	// When it is full, Trigger drops the request; the repository's next
 	// ref update asks again.
@@ -49,14 +53,15 @@ type Options struct {
 // DefaultOptions are the defaults of `strata serve`.
 func DefaultOptions() Options {
 	return Options{
-		Workers:      1,
-		Interval:     15 * time.Minute,
-		RefUpdates:   50,
-		LooseObjects: 1000,
-		FullInterval: 24 * time.Hour,
-		PruneGrace:   14 * 24 * time.Hour,
-		QueueSize:    1024,
-		StopTimeout:  30 * time.Second,
+		Workers:        1,
+		Interval:       15 * time.Minute,
+		RefUpdates:     50,
+		LooseObjects:   1000,
+		FullInterval:   24 * time.Hour,
+		PruneGrace:     14 * 24 * time.Hour,
+		TmpObjectGrace: time.Hour,
+		QueueSize:      1024,
+		StopTimeout:    30 * time.Second,
 	}
 }
 

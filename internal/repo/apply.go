@@ -27,6 +27,7 @@ type PatchFile struct {
 	size   int64
 	blank  bool // only whitespace so far
 	closed bool
+	paths  []string // every path the patch names, set by checkPatch
 }
 
 // NewPatchFile creates an empty spool file.
@@ -131,6 +132,10 @@ func (r *Repo) CommitPatch(ctx context.Context, patch *PatchFile, req CommitRequ
 			}
 			parentTree = c.Tree
 		}
+		// git apply loads every preimage whole.
+		if err := r.checkPreimageSizes(ctx, parentTree, patch.paths); err != nil {
+			return nil, err
+		}
 		tree, err := r.applyPatch(ctx, patch, parentTree)
 		if err != nil {
 			return nil, err
@@ -144,6 +149,7 @@ func (r *Repo) CommitPatch(ctx context.Context, patch *PatchFile, req CommitRequ
 		}
 		creq := req
 		creq.Tree = tree
+		creq.checked = true // by applyPatch
 		var res *CommitResult
 		if target.Parent.IsZero() {
 			res, err = r.commitRoot(ctx, creq, target)
@@ -245,6 +251,7 @@ func (r *Repo) checkPatch(ctx context.Context, patch *PatchFile) error {
 					return &patchPathError{err: err}
 				}
 			}
+			patch.paths = append(patch.paths, paths...)
 		}
 	}()
 	if perr != nil {
@@ -302,6 +309,15 @@ func (r *Repo) applyPatch(ctx context.Context, patch *PatchFile, tree git.Object
 			return "", invalidf("invalid patch: %s", msg)
 		}
 		return "", fmt.Errorf("apply patch: %w", err)
+	}
+	// The git fsck rules a push gets (fsck.go), before any tree exists:
+	// a refused patch leaves at most loose blobs no tree names.
+	special, err := r.indexSpecial(ctx, index, tree)
+	if err == nil {
+		err = r.checkSpecial(ctx, special, nil)
+	}
+	if err != nil {
+		return "", err
 	}
 	out, err := r.git.Output(ctx, r.path, git.Command{Name: "write-tree"}, env)
 	if err != nil {
@@ -363,6 +379,10 @@ func (r *Repo) newBlobs(ctx context.Context, from, to git.ObjectID) (int, int64,
 		info, err := rd.Info(ctx, string(e.newOID))
 		if err != nil {
 			return 0, 0, fmt.Errorf("size of %s: %w", e.newOID, err)
+		}
+		if max := r.maxBlob(); info.Size > max {
+			// A binary delta can inflate far past the patch's own size.
+			return 0, 0, &TooLargeError{Path: e.path, OID: e.newOID, Size: info.Size, Max: max, Write: true}
 		}
 		size += info.Size
 	}

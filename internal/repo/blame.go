@@ -235,7 +235,8 @@ func (r *Repo) Blame(ctx context.Context, commit git.ObjectID, path string, opt 
 			return nil, err
 		}
 	}
-	if _, _, err := r.StatFile(ctx, commit, path); err != nil {
+	// git blame holds the file (and its past versions) whole in memory.
+	if err := r.checkFileSize(ctx, commit, path); err != nil {
 		return nil, err
 	}
 	flags := []string{"--porcelain"}

@@ -102,11 +102,15 @@ func (r *Repo) Diff(ctx context.Context, base, head git.ObjectID, opt DiffOption
 	if limit <= 0 {
 		limit = DefaultMaxDiffFileSize
 	}
+	renames, err := r.renameFlag(ctx, from, string(head), opt.Paths)
+	if err != nil {
+		return DiffStats{}, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cmd := git.Command{
 		Name: "diff-tree",
-		Flags: []string{"-r", "-z", "-M", "--raw", "-p", "--full-index", "--no-ext-diff", "--no-textconv",
+		Flags: []string{"-r", "-z", renames, "--raw", "-p", "--full-index", "--no-ext-diff", "--no-textconv",
 			"--src-prefix=a/", "--dst-prefix=b/"},
 		Args:    []string{from, string(head)},
 		PostSep: opt.Paths,

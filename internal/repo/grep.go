@@ -564,6 +564,18 @@ func (r *Repo) Grep(ctx context.Context, commit git.ObjectID, pat *GrepPattern, 
 	if opt.MaxFiles <= 0 || opt.MaxLines <= 0 || opt.MaxBytes <= 0 || opt.MaxMatchesPerFile <= 0 || opt.Before < 0 || opt.After < 0 {
 		return nil, invalidf("grep limits must be positive")
 	}
+	big, err := r.bigBlobSpecs(ctx, commit, opt.Filter.Paths)
+	if err != nil {
+		return nil, err
+	}
+	specs = append(specs, big...)
+	pcre := pat.pcre
+	if n := r.limits.GrepMatchLimit; n > 0 {
+		// A start-of-pattern option can only lower the limit git sets:
+		// a pattern that backtracks catastrophically on a line fails
+		// fast ("match limit exceeded") instead of running for minutes.
+		pcre = "(*LIMIT_MATCH=" + strconv.Itoa(n) + ")" + pcre
+	}
 	flags := []string{
 		"-P", "-f", "-", // the pattern comes on stdin: never an argument
 		"-z", "-n", "--column", "-I", "--no-color", "--no-textconv",
@@ -583,7 +595,7 @@ func (r *Repo) Grep(ctx context.Context, commit git.ObjectID, pat *GrepPattern, 
 		Flags:   flags,
 		Args:    []string{string(commit)},
 		PostSep: specs,
-	}, git.WithStdin(strings.NewReader(pat.pcre+"\n")), git.WithStdoutPipe(), git.WithEnv(magicPathspecs...))
+	}, git.WithStdin(strings.NewReader(pcre+"\n")), git.WithStdoutPipe(), git.WithEnv(magicPathspecs...))
 	if err != nil {
 		return nil, fmt.Errorf("grep %s: %w", commit, err)
 	}
@@ -611,6 +623,72 @@ func (r *Repo) Grep(ctx context.Context, commit git.ObjectID, pat *GrepPattern, 
 		return nil, fmt.Errorf("grep %s: %w", commit, werr)
 	}
 	return res, nil
+}
+
+// bigBlobSpecs returns exclude pathspecs for the blobs below paths (all
+// when empty) in commit that exceed MaxBlobBytes: git grep reads every
+// blob whole, so a file over the cap is skipped rather than loaded.
+// `git ls-tree -r -l` takes the sizes from the object headers without
+// inflating anything. More such files than maxSkipSpecs is ErrTooLarge.
+func (r *Repo) bigBlobSpecs(ctx context.Context, commit git.ObjectID, paths []string) ([]string, error) {
+	var specs []string
+	for _, p := range paths {
+		specs = append(specs, ":(literal)"+p)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p, err := r.git.Start(ctx, r.path, git.Command{
+		Name:    "ls-tree",
+		Flags:   []string{"-r", "-l", "-z", "--full-tree"},
+		Args:    []string{string(commit)},
+		PostSep: specs,
+	}, git.WithStdoutPipe(), git.WithEnv(magicPathspecs...))
+	if err != nil {
+		return nil, fmt.Errorf("list blob sizes: %w", err)
+	}
+	max := r.maxBlob()
+	var out []string
+	var perr error
+	br := bufio.NewReaderSize(p.Stdout, 64<<10)
+	for {
+		// "<mode> SP <type> SP <oid> SP+ <size> TAB <path> NUL"
+		rec, err := readField(br, 0, git.MaxPathLen+256)
+		if err == io.ErrUnexpectedEOF && rec == "" {
+			break
+		}
+		if err != nil {
+			perr = err
+			break
+		}
+		meta, path, ok := strings.Cut(rec, "\t")
+		f := strings.Fields(meta)
+		if !ok || len(f) != 4 || f[1] != "blob" {
+			continue
+		}
+		size, err := strconv.ParseInt(f[3], 10, 64)
+		if err != nil || size <= max {
+			continue
+		}
+		if len(out) == maxSkipSpecs {
+			perr = &TooLargeError{Path: path, OID: git.ObjectID(f[2]), Size: size, Max: max}
+			break
+		}
+		out = append(out, ":(exclude,literal)"+path)
+	}
+	if perr != nil {
+		cancel()
+	}
+	werr := p.Wait()
+	var tl *TooLargeError
+	switch {
+	case errors.As(perr, &tl):
+		return nil, fmt.Errorf("more than %d files exceed the maximum blob size; narrow the grep with paths: %w", maxSkipSpecs, perr)
+	case perr != nil:
+		return nil, fmt.Errorf("list blob sizes: %w", perr)
+	case werr != nil:
+		return nil, fmt.Errorf("list blob sizes: %w", werr)
+	}
+	return out, nil
 }
 
 // maxSkipSpecs bounds the exclude pathspecs skipSpecs adds: git checks

@@ -30,6 +30,7 @@ type Manager struct {
 	updater  *refs.Updater
 	observer RefObserver
 	memo     *caches
+	limits   Limits
 }
 
 // NewManager returns a Manager for repositories under root.
@@ -72,7 +73,7 @@ func (m *Manager) Open(key string) (*Repo, error) {
 }
 
 func (m *Manager) repo(key, p string) *Repo {
-	return &Repo{key: key, path: p, git: m.git, cache: m.cache, updater: m.updater, observer: m.observer, memo: m.memo}
+	return &Repo{key: key, path: p, git: m.git, cache: m.cache, updater: m.updater, observer: m.observer, memo: m.memo, limits: m.limits}
 }
 
 // Create makes an empty bare repository whose HEAD names defaultBranch.

@@ -27,6 +27,7 @@ type Repo struct {
 	updater  *refs.Updater
 	observer RefObserver
 	memo     *caches
+	limits   Limits
 }
 
 // Key is the repository's storage key.

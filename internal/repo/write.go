@@ -17,7 +17,8 @@ import (
 // are streamed into temporary object files as they arrive; nothing becomes
 // visible until CommitChanges succeeds. Abort it if the commit is not made.
 type Write struct {
-	tx *odb.Transaction
+	tx      *odb.Transaction
+	maxBlob int64
 }
 
 // BeginWrite starts collecting blobs.
@@ -26,11 +27,12 @@ func (r *Repo) BeginWrite() (*Write, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin write in %s: %w", r.key, err)
 	}
-	return &Write{tx: tx}, nil
+	return &Write{tx: tx, maxBlob: r.maxBlob()}, nil
 }
 
-// NewBlob streams one blob of unknown size.
-func (w *Write) NewBlob() *odb.BlobWriter { return w.tx.NewBlob() }
+// NewBlob streams one blob of unknown size; a blob growing past
+// Limits.MaxBlobBytes fails its Write with an *odb.BlobTooLargeError.
+func (w *Write) NewBlob() *odb.BlobWriter { return w.tx.NewBlob().Limit(w.maxBlob) }
 
 // Abort discards everything written.
 func (w *Write) Abort() { w.tx.Abort() }
@@ -60,6 +62,9 @@ type CommitRequest struct {
 	Author    Signature
 	Committer Signature // zero Name: same as Author
 	Message   string
+	// checked: Tree's special files already passed checkWrite's rules
+	// (a patch is checked before write-tree).
+	checked bool
 }
 
 // CommitResult is a successful commit.
@@ -185,6 +190,11 @@ func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (
 		commit, err := tx.WriteObject(git.CommitObject, raw)
 		if err != nil {
 			return nil, fmt.Errorf("write commit: %w", err)
+		}
+		if attempt == 0 { // the git fsck rules a push gets (fsck.go)
+			if err := r.checkWrite(ctx, req, target.Parent, tree, tx); err != nil {
+				return nil, err
+			}
 		}
 		if err := tx.Commit(); err != nil {
 			return nil, fmt.Errorf("write commit: %w", err)

@@ -29,6 +29,7 @@ func newRepos(cfg config.Config, f *git.Factory, cache *catfile.Cache, store met
 	if err != nil {
 		return nil, nil, err
 	}
+	repos.SetLimits(repo.Limits{MaxBlobBytes: cfg.Limits.MaxBlobBytes, GrepMatchLimit: cfg.Limits.GrepMatchLimit})
 	m := cfg.Maintenance
 	if !m.Enabled {
 		log.Info("repository maintenance disabled")
@@ -41,6 +42,7 @@ func newRepos(cfg config.Config, f *git.Factory, cache *catfile.Cache, store met
 	opts.LooseObjects = m.LooseObjects
 	opts.FullInterval = m.FullInterval
 	opts.PruneGrace = m.PruneGrace
+	opts.TmpObjectGrace = cfg.Caps.TmpObjectGrace
 	opts.StopTimeout = cfg.ShutdownTimeout
 	opts.Logger = log
 	w := maintenance.NewWorker(f, repos, opts)

@@ -37,6 +37,7 @@ type Server struct {
 	log      *slog.Logger
 	out      io.Writer
 	store    metadata.Store
+	git      *git.Factory
 	cache    *catfile.Cache
 	repos    *repo.Manager
 	maint    *maintenance.Worker // nil when maintenance is disabled
@@ -90,7 +91,7 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		return nil, err
 	}
 	store := metadata.NewCachedStore(db, 0)
-	s := &Server{cfg: cfg, log: log, out: out, store: store}
+	s := &Server{cfg: cfg, log: log, out: out, store: store, git: f}
 	s.cache = catfile.NewCache(f, catfile.Options{})
 	if s.hooks, err = newWebhooks(cfg, store, box, log); err != nil {
 		s.closeOwners()
@@ -130,7 +131,7 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	}
 	identity := repo.Signature{Name: name, Email: email}
 	// One verifier, so REST and git share its cache of verified tokens.
-	verifier := auth.NewVerifier(keys)
+	verifier := auth.NewVerifier(keys, auth.WithMaxTTL(cfg.Caps.MaxTokenTTL))
 	// One set of keyrings for verify-sig, checked by pushes and REST alike.
 	signingKeys, err := signing.Prepare(filepath.Join(cfg.DataDir, "signing"), cfg.OrgSigningKeys)
 	if err != nil {
@@ -142,7 +143,8 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		Store:    store,
 		Repos:    repos,
 		Logger:   log,
-		Limits:   api.Limits{MaxJSONBody: cfg.MaxJSONBytes, MaxUploadBody: cfg.MaxUploadBytes},
+		Limits: api.Limits{MaxJSONBody: cfg.MaxJSONBytes, MaxUploadBody: cfg.MaxUploadBytes,
+			HeavyTimeout: cfg.Limits.HeavyTimeout, MaxHeavy: cfg.Limits.MaxHeavy, MaxHeavyPerOrg: cfg.Limits.MaxHeavyPerOrg, HeavyQueueTimeout: cfg.Limits.HeavyQueueTimeout},
 		Identity: identity,
 		Signing:  signingKeys,
 		// Upstream credentials are sealed with the secret key before the
@@ -269,6 +271,11 @@ func (s *Server) closeOwners() {
 	}
 	if s.cache != nil {
 		s.cache.Stop()
+	}
+	// Requests still running after the shutdown grace lose their git
+	// processes: none may outlive the server.
+	if s.git != nil {
+		s.git.KillAll()
 	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {

@@ -35,6 +35,7 @@ type BlobWriter struct {
 	spool *os.File
 	bw    *bufio.Writer
 	size  int64
+	max   int64 // 0: no cap
 	err   error // sticky write error
 	done  bool
 }
@@ -54,12 +55,30 @@ func (t *Transaction) NewBlob() *BlobWriter {
 	return b
 }
 
+// Limit caps the blob at max bytes (0: no cap): a Write past it fails
+// with a *BlobTooLargeError, counted as the bytes stream in.
+func (b *BlobWriter) Limit(max int64) *BlobWriter {
+	b.max = max
+	return b
+}
+
+// BlobTooLargeError is a streamed blob that grew past its Limit.
+type BlobTooLargeError struct{ Max int64 }
+
+func (e *BlobTooLargeError) Error() string {
+	return fmt.Sprintf("blob exceeds the maximum size of %d bytes", e.Max)
+}
+
 // Write appends p to the blob.
 func (b *BlobWriter) Write(p []byte) (int, error) {
 	if b.done {
 		return 0, errBlobDone
 	}
 	if b.err != nil {
+		return 0, b.err
+	}
+	if b.max > 0 && b.size+int64(len(p)) > b.max {
+		b.err = &BlobTooLargeError{Max: b.max}
 		return 0, b.err
 	}
 	if need := len(b.mem) + len(p); b.spool == nil && need <= spoolMemory {

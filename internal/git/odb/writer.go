@@ -194,6 +194,19 @@ func (t *Transaction) add(typ git.ObjectType, oid git.ObjectID, size int64, src 
 	return nil
 }
 
+// PendingPath is the temporary file (a complete loose object, not yet
+// durable) that holds oid, an object this transaction wrote and has not
+// committed; "" if there is none. It lets git look at an object before it
+// becomes visible (a hard link into a scratch object directory).
+func (t *Transaction) PendingPath(oid git.ObjectID) string {
+	for _, p := range t.pending {
+		if p.oid == oid {
+			return p.tmp
+		}
+	}
+	return ""
+}
+
 func (t *Transaction) count(blob bool, n int64, sign int) {
 	t.objects += sign
 	t.bytes += int64(sign) * n
