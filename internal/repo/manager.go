@@ -29,6 +29,7 @@ type Manager struct {
 	cache    *catfile.Cache
 	updater  *refs.Updater
 	observer RefObserver
+	order    *refOrder
 	memo     *caches
 	limits   Limits
 }
@@ -44,6 +45,7 @@ func NewManager(root string, f *git.Factory, cache *catfile.Cache, observer RefO
 		cache:    cache,
 		updater:  refs.NewUpdater(f),
 		observer: observer,
+		order:    newRefOrder(),
 		memo:     newCaches(),
 	}, nil
 }
@@ -73,7 +75,7 @@ func (m *Manager) Open(key string) (*Repo, error) {
 }
 
 func (m *Manager) repo(key, p string) *Repo {
-	return &Repo{key: key, path: p, git: m.git, cache: m.cache, updater: m.updater, observer: m.observer, memo: m.memo, limits: m.limits}
+	return &Repo{key: key, path: p, git: m.git, cache: m.cache, updater: m.updater, observer: m.observer, order: m.order, memo: m.memo, limits: m.limits}
 }
 
 // Create makes an empty bare repository whose HEAD names defaultBranch.

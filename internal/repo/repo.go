@@ -26,6 +26,7 @@ type Repo struct {
 	cache    *catfile.Cache
 	updater  *refs.Updater
 	observer RefObserver
+	order    *refOrder
 	memo     *caches
 	limits   Limits
 }
@@ -230,6 +231,9 @@ func listRefs(ctx context.Context, f *git.Factory, gitDir, prefix string) ([]Ref
 // UpdateRefs applies updates atomically through the single ref-update path
 // and tells the observer. Every ref change Strata makes goes through here.
 func (r *Repo) UpdateRefs(ctx context.Context, updates ...refs.Update) error {
+	if r.order != nil {
+		defer r.order.lock(r.key, updates)()
+	}
 	if err := r.updater.Apply(ctx, r.path, updates...); err != nil {
 		if refs.IsConcurrentUpdate(err) {
 			return fmt.Errorf("%w: %v", ErrConflict, err)

@@ -86,7 +86,6 @@ func TestCrash_killDuringWrites(t *testing.T) {
 
 	var acked acks
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	var knownBug []string
 	for round := range rounds {
 		killAt := time.Duration(float64(work) * (0.2 + 0.8*rng.Float64()))
 		ctx, cancel := context.WithCancel(t.Context())
@@ -115,9 +114,7 @@ func TestCrash_killDuringWrites(t *testing.T) {
 		}
 		s.start()
 		checkAcked(t, s, acked.all())
-		for _, msg := range checkEvents(t, s, acked.all()) {
-			knownBug = append(knownBug, fmt.Sprintf("round %d: %s", round, msg))
-		}
+		checkEvents(t, s, acked.all())
 	}
 
 	// Every event in the feed reaches the webhook (at least once).
@@ -139,13 +136,6 @@ func TestCrash_killDuringWrites(t *testing.T) {
 			t.Fatalf("%d of %d events never delivered, e.g. %s", len(missing), len(want), missing[0])
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-	if len(knownBug) > 0 {
-		// Every other assertion has run. See checkEvents: the feed's order
-		// on concurrently written refs is a known server bug; strict once
-		// it is fixed.
-		t.Skipf("KNOWN BUG: ref-update events of concurrent transactions on one ref are appended out of order (and reconciliation after a crash then repeats or misses updates); first of %d: %s",
-			len(knownBug), knownBug[0])
 	}
 }
 
@@ -307,24 +297,11 @@ func allEvents(t testing.TB, store metadata.Store) []metadata.RefEvent {
 // event used once (nothing missing, nothing twice), and every
 // acknowledged commit has exactly one event on its ref.
 //
-// Refs written by concurrent transactions (main, here) hit a known
-// server bug: the events of two transactions on one ref are appended in
-// the order their observers run, not the order the ref moved, and after
-// a crash the reconciliation, starting from the highest-Seq event,
-// synthesizes an update that repeats (or misses) part of the chain. For
-// those refs the violations are returned, not fatal; refs with a single
-// writer are checked strictly.
-func checkEvents(t testing.TB, s *strata, list []ack) (knownBug []string) {
+// checkEvents walks each ref's events from zero to the ref on disk: every
+// update recorded once, in the order the ref moved, and every acknowledged
+// write recorded exactly once.
+func checkEvents(t testing.TB, s *strata, list []ack) {
 	t.Helper()
-	fail := func(ref string, format string, a ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, a...)
-		if ref == "refs/heads/main" {
-			knownBug = append(knownBug, msg)
-			return
-		}
-		t.Fatal(msg)
-	}
 	store := openStore(t, s)
 	defer store.Close()
 	zero := strings.Repeat("0", 40)
@@ -353,7 +330,7 @@ func checkEvents(t testing.TB, s *strata, list []ack) (knownBug []string) {
 		next := map[string]metadata.RefEvent{}
 		for _, e := range evs {
 			if dup, ok := next[e.Before]; ok {
-				fail(k.ref, "%s %s: events %d and %d both move it from %s (to %s and %s): an update recorded twice", evs[0].RepoID, k.ref, dup.Seq, e.Seq, e.Before, dup.After, e.After)
+				t.Fatalf("%s %s: events %d and %d both move it from %s (to %s and %s): an update recorded twice", evs[0].RepoID, k.ref, dup.Seq, e.Seq, e.Before, dup.After, e.After)
 			}
 			next[e.Before] = e
 		}
@@ -375,19 +352,18 @@ func checkEvents(t testing.TB, s *strata, list []ack) (knownBug []string) {
 			for _, e := range evs {
 				dump = append(dump, fmt.Sprintf("  seq %d %s → %s", e.Seq, e.Before, e.After))
 			}
-			fail(k.ref, "%s %s is %s on disk; its events chain from zero to %s using %d of %d events (an update missing or repeated):\n%s",
+			t.Fatalf("%s %s is %s on disk; its events chain from zero to %s using %d of %d events (an update missing or repeated):\n%s",
 				evs[0].RepoID, k.ref, onDisk, at, used, len(evs), strings.Join(dump, "\n"))
 		}
 		if !inOrder {
-			fail(k.ref, "%s %s: its events are out of order in the feed", evs[0].RepoID, k.ref)
+			t.Fatalf("%s %s: its events are out of order in the feed", evs[0].RepoID, k.ref)
 		}
 	}
 	for _, a := range list {
 		if n := count[a.repo+" "+a.ref+" "+a.sha]; n != 1 {
-			fail(a.ref, "%d events for the acknowledged %s %s on %s %s, want 1", n, a.how, a.sha, a.repo, a.ref)
+			t.Fatalf("%d events for the acknowledged %s %s on %s %s, want 1", n, a.how, a.sha, a.repo, a.ref)
 		}
 	}
-	return knownBug
 }
 
 // feedKeys returns the feed's events as "repo ref before after".
