@@ -10,6 +10,7 @@ import (
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
 	"github.com/strata-storage/strata/internal/signing"
+	"github.com/strata-storage/strata/internal/slots"
 	"github.com/strata-storage/strata/internal/upstream"
 	"github.com/strata-storage/strata/internal/webhook"
 )
@@ -74,7 +75,7 @@ type Handler struct {
 	hooks    *webhook.Registry
 	mux      *http.ServeMux
 	// heavySlots bounds concurrent heavy requests (heavy.go).
-	heavySlots *heavySlots
+	heavySlots *slots.Pool
 }
 
 // New returns the REST API handler; mount it at the server root (it routes
@@ -112,7 +113,7 @@ func New(cfg Config) *Handler {
 	if h.limits.MaxHeavyPerOrg <= 0 {
 		h.limits.MaxHeavyPerOrg = max(h.limits.MaxHeavy/2, 1)
 	}
-	h.heavySlots = newHeavySlots(h.limits.MaxHeavy, h.limits.MaxHeavyPerOrg)
+	h.heavySlots = slots.New(h.limits.MaxHeavy, h.limits.MaxHeavyPerOrg)
 	h.routes()
 	return h
 }

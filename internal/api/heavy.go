@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
-	"sync"
 	"time"
+
+	"github.com/strata-storage/strata/internal/slots"
 )
 
 // Heavy requests: grep, blame, archive and diffs run git over whole trees
@@ -21,86 +22,12 @@ import (
 // least 4.
 func defaultHeavy() int { return max(2*runtime.NumCPU(), 4) }
 
-// heavySlots bounds concurrent heavy requests: a global limit, and a limit
-// per organisation.
-type heavySlots struct {
-	global chan struct{}
-	perOrg int
-	mu     sync.Mutex
-	orgs   map[string]*orgSlots // only organisations holding or awaiting a slot
-}
-
-type orgSlots struct {
-	ch    chan struct{}
-	users int // holders and waiters; the entry goes when it drops to 0
-}
-
-func newHeavySlots(global, perOrg int) *heavySlots {
-	return &heavySlots{global: make(chan struct{}, global), perOrg: perOrg, orgs: map[string]*orgSlots{}}
-}
-
-func (s *heavySlots) org(org string) *orgSlots {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o := s.orgs[org]
-	if o == nil {
-		o = &orgSlots{ch: make(chan struct{}, s.perOrg)}
-		s.orgs[org] = o
-	}
-	o.users++
-	return o
-}
-
-func (s *heavySlots) leave(org string, o *orgSlots) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if o.users--; o.users == 0 {
-		delete(s.orgs, org)
-	}
-}
-
-// errBusy: no heavy slot came free within the queue timeout.
-var errBusy = errors.New("busy")
-
-// acquire waits up to timeout for the organisation's slot, then a global
-// one.
-func (s *heavySlots) acquire(ctx context.Context, org string, timeout time.Duration) (release func(), err error) {
-	o := s.org(org)
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case o.ch <- struct{}{}:
-	case <-t.C:
-		s.leave(org, o)
-		return nil, fmt.Errorf("%w: organisation %q has %d heavy requests running", errBusy, org, s.perOrg)
-	case <-ctx.Done():
-		s.leave(org, o)
-		return nil, ctx.Err()
-	}
-	select {
-	case s.global <- struct{}{}:
-	case <-t.C:
-		<-o.ch
-		s.leave(org, o)
-		return nil, fmt.Errorf("%w: %d heavy requests running", errBusy, cap(s.global))
-	case <-ctx.Done():
-		<-o.ch
-		s.leave(org, o)
-		return nil, ctx.Err()
-	}
-	return func() {
-		<-s.global
-		<-o.ch
-		s.leave(org, o)
-	}, nil
-}
-
 // heavy runs fn, the handler of operation op, in a heavy slot of the
 // caller's organisation and under the heavy time limit.
 func (h *Handler) heavy(op string, fn handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, req *request) error {
-		release, err := h.heavySlots.acquire(r.Context(), req.principal.Org, h.limits.HeavyQueueTimeout)
-		if errors.Is(err, errBusy) {
+		release, err := h.heavySlots.Acquire(r.Context(), req.principal.Org, h.limits.HeavyQueueTimeout)
+		if errors.Is(err, slots.ErrBusy) {
 			return &httpError{status: http.StatusServiceUnavailable, label: "busy", retryAfter: retryAfter(h.limits.HeavyQueueTimeout),
 				msg: fmt.Sprintf("too many heavy requests (grep, blame, archive, diff) are running; retry this %s later", op), cause: err}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
 	"github.com/strata-storage/strata/internal/signing"
+	"github.com/strata-storage/strata/internal/slots"
 )
 
 // TokenVerifier turns a JWT into a Principal; *auth.Verifier is one.
@@ -101,7 +102,7 @@ type Handler struct {
 	hooksDir  string
 	socketDir string
 	keys      *signing.Keys
-	packs     *packSlots // upload-pack slots, global and per organisation
+	packs     *slots.Pool // upload-pack slots, global and per organisation
 }
 
 // New checks cfg and installs the hook script.
@@ -128,7 +129,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.socketDir == "" {
 		h.socketDir = os.TempDir()
 	}
-	h.packs = newPackSlots(h.limits.MaxConcurrentPacks, h.limits.MaxConcurrentPacksPerOrg)
+	h.packs = slots.New(h.limits.MaxConcurrentPacks, h.limits.MaxConcurrentPacksPerOrg)
 	var err error
 	if h.hooksDir, err = filepath.Abs(cfg.HooksDir); err != nil {
 		return nil, fmt.Errorf("githttp: hooks dir: %w", err)

@@ -170,7 +170,7 @@ func TestPackQueue(t *testing.T) {
 	if resp := post(); resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d after the slot was released", resp.StatusCode)
 	}
-	if n := len(e.h.packs.global); n != 0 {
+	if n := e.h.packs.InUse(); n != 0 {
 		t.Fatalf("%d slots still held", n)
 	}
 }

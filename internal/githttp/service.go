@@ -383,7 +383,7 @@ func (b *limitedBody) Close() error { return b.closer.Close() }
 // acquirePackSlot waits up to PackQueueTimeout for an upload-pack slot of
 // org, then a global one.
 func (h *Handler) acquirePackSlot(ctx context.Context, org string) (release func(), err error) {
-	return h.packs.acquire(ctx, org, h.limits.PackQueueTimeout)
+	return h.packs.Acquire(ctx, org, h.limits.PackQueueTimeout)
 }
 
 // stdinFeed copies a request body into git's stdin through a blocking pipe

@@ -2,14 +2,11 @@ package githttp
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/strata-storage/strata/internal/git"
 )
@@ -156,75 +153,4 @@ func clientProtocolError(err error) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// packSlots bounds concurrent upload-packs: a global limit, and a limit
-// per organisation so that one tenant cannot hold every slot.
-type packSlots struct {
-	global chan struct{}
-	perOrg int
-	mu     sync.Mutex
-	orgs   map[string]*orgSlots // only organisations holding or awaiting a slot
-}
-
-type orgSlots struct {
-	ch    chan struct{}
-	users int // holders and waiters; the entry goes when it drops to 0
-}
-
-func newPackSlots(global, perOrg int) *packSlots {
-	return &packSlots{global: make(chan struct{}, global), perOrg: perOrg, orgs: map[string]*orgSlots{}}
-}
-
-func (s *packSlots) org(org string) *orgSlots {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o := s.orgs[org]
-	if o == nil {
-		o = &orgSlots{ch: make(chan struct{}, s.perOrg)}
-		s.orgs[org] = o
-	}
-	o.users++
-	return o
-}
-
-func (s *packSlots) leave(org string, o *orgSlots) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if o.users--; o.users == 0 {
-		delete(s.orgs, org)
-	}
-}
-
-// acquire waits up to timeout for the organisation's slot, then a global
-// one.
-func (s *packSlots) acquire(ctx context.Context, org string, timeout time.Duration) (release func(), err error) {
-	o := s.org(org)
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case o.ch <- struct{}{}:
-	case <-t.C:
-		s.leave(org, o)
-		return nil, fmt.Errorf("no upload-pack slot free for organisation %q after %s (%d in use)", org, timeout, s.perOrg)
-	case <-ctx.Done():
-		s.leave(org, o)
-		return nil, ctx.Err()
-	}
-	select {
-	case s.global <- struct{}{}:
-	case <-t.C:
-		<-o.ch
-		s.leave(org, o)
-		return nil, fmt.Errorf("no upload-pack slot free after %s (%d in use)", timeout, cap(s.global))
-	case <-ctx.Done():
-		<-o.ch
-		s.leave(org, o)
-		return nil, ctx.Err()
-	}
-	return func() {
-		<-s.global
-		<-o.ch
-		s.leave(org, o)
-	}, nil
 }
