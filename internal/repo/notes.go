@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -459,4 +460,286 @@ func setEntry(list []odb.TreeEntry, name, mode string, oid git.ObjectID) []odb.T
 		out = append(out, odb.TreeEntry{Mode: mode, Name: name, OID: oid})
 	}
 	return out
+}
+
+// NoteEdit is one change of an EditNotes commit: set the note on Object
+// to Text, or remove it.
+type NoteEdit struct {
+	Object git.ObjectID
+	Text   string
+	Remove bool
+}
+
+// NotesEdit is a set of note changes made as one notes commit.
+type NotesEdit struct {
+	Ref git.ReferenceName // a ResolveNotesRef result
+	// Edits apply in order: the last one for an object wins.
+	Edits   []NoteEdit
+	Message string
+	// Expected, when set, must be the notes ref's commit (git.ZeroOID:
+	// the notes ref must not exist yet).
+	Expected git.ObjectID
+	Author   Signature // committer too; zero When: now
+}
+
+// EditNotes commits edits to a notes ref in one notes commit whose parent
+// is the previous one, and moves the ref with a compare-and-swap; a
+// concurrent writer makes it rebuild on the new tip unless Expected is
+// set. Unlike WriteNote it stores texts verbatim and writes flat: every
+// note it sets or removes is first taken out of any fanout directory
+// (emptied ones disappear), and a set note is a root entry named by the
+// full hex id — the layout of the vfs library's notes, which git reads
+// too. Removing a note that does not exist is a NotFoundError and
+// nothing is committed. With no edits it returns the current state.
+func (r *Repo) EditNotes(ctx context.Context, e NotesEdit) (*NoteWriteResult, error) {
+	for _, ed := range e.Edits {
+		if !git.IsFullHex(string(ed.Object)) {
+			return nil, invalidf("note object %q is not a full object id", trunc(string(ed.Object), 100))
+		}
+	}
+	if e.Author.When.IsZero() {
+		e.Author.When = time.Now().UTC().Truncate(time.Second)
+	}
+	for attempt := 0; ; attempt++ {
+		res, err := r.editNotesOnce(ctx, e)
+		if err == nil || !errors.Is(err, ErrConflict) || e.Expected != "" || attempt >= maxCommitRetries {
+			return res, err
+		}
+	}
+}
+
+func (r *Repo) editNotesOnce(ctx context.Context, e NotesEdit) (*NoteWriteResult, error) {
+	res := &NoteWriteResult{Ref: e.Ref}
+	old, err := r.readRefLenient(e.Ref)
+	switch {
+	case err == nil:
+		res.Base, res.New = old, old
+	case errors.Is(err, ErrNotFound):
+		old = git.ZeroOID
+	default:
+		return nil, err
+	}
+	if e.Expected != "" && e.Expected != old {
+		return res, &PreconditionError{Ref: e.Ref, Expected: e.Expected, Actual: old}
+	}
+	// Last op wins: only each object's final edit matters.
+	final := map[git.ObjectID]NoteEdit{}
+	var order []git.ObjectID
+	for _, ed := range e.Edits {
+		if _, seen := final[ed.Object]; !seen {
+			order = append(order, ed.Object)
+		}
+		final[ed.Object] = ed
+	}
+	if len(order) == 0 {
+		return res, nil
+	}
+	rd, release, err := r.reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	root := &notesDir{}
+	if !old.IsZero() {
+		c, err := readCommitWith(ctx, rd, old)
+		if err != nil {
+			return nil, err
+		}
+		root.oid = c.Tree
+	}
+	tx, err := odb.NewWriter(r.path).Begin()
+	if err != nil {
+		return nil, fmt.Errorf("begin notes commit: %w", err)
+	}
+	defer tx.Abort() // no-op after Commit
+	ed := &notesEditor{ctx: ctx, rd: rd, tx: tx}
+	for _, obj := range order {
+		edit := final[obj]
+		found, err := ed.purge(root, string(obj))
+		if err != nil {
+			return nil, err
+		}
+		if edit.Remove {
+			if !found {
+				return nil, notFound("note for", string(obj))
+			}
+			continue
+		}
+		blob, err := tx.WriteObject(git.BlobObject, []byte(edit.Text))
+		if err != nil {
+			return nil, fmt.Errorf("write note: %w", err)
+		}
+		root.entries = append(root.entries, odb.TreeEntry{Mode: odb.ModeFile, Name: string(obj), OID: blob})
+	}
+	tree, err := ed.writeDir(root, true)
+	if err != nil {
+		return nil, err
+	}
+	var parents []git.ObjectID
+	if !old.IsZero() {
+		parents = []git.ObjectID{old}
+	}
+	sig := odb.Signature{Name: e.Author.Name, Email: e.Author.Email, When: e.Author.When}
+	raw, err := odb.EncodeCommit(odb.Commit{Tree: tree, Parents: parents, Author: sig, Committer: sig, Message: e.Message})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	commit, err := tx.WriteObject(git.CommitObject, raw)
+	if err != nil {
+		return nil, fmt.Errorf("write notes commit: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("write notes commit: %w", err)
+	}
+	if err := r.UpdateRefs(ctx, refs.Update{Ref: e.Ref, Old: old, New: commit}); err != nil {
+		if isRefNameClash(err) {
+			return nil, invalidf("notes ref %s clashes with an existing notes ref", e.Ref)
+		}
+		return res, err
+	}
+	res.New = commit
+	return res, nil
+}
+
+// notesDir is one directory of a notes tree being edited: its entries,
+// read on first use, and the fanout subdirectories opened for editing.
+type notesDir struct {
+	oid     git.ObjectID // as read; "" for none
+	loaded  bool
+	entries []odb.TreeEntry
+	subs    map[string]*notesDir
+}
+
+func (ed *notesEditor) load(d *notesDir) error {
+	if d.loaded {
+		return nil
+	}
+	list, err := ed.readTree(d.oid)
+	if err != nil {
+		return err
+	}
+	d.entries, d.loaded = list, true
+	return nil
+}
+
+// purge removes the note for the hex id rest from d and, recursively,
+// from the fanout directories named by its leading digit pairs, and
+// reports whether there was one.
+func (ed *notesEditor) purge(d *notesDir, rest string) (bool, error) {
+	if err := ed.load(d); err != nil {
+		return false, err
+	}
+	found := false
+	var sub git.ObjectID
+	kept := d.entries[:0]
+	for _, e := range d.entries {
+		switch {
+		case e.Name == rest && e.Mode != odb.ModeTree:
+			found = true
+			continue
+		case len(rest) > 2 && e.Name == rest[:2] && e.Mode == odb.ModeTree:
+			sub = e.OID
+		}
+		kept = append(kept, e)
+	}
+	d.entries = kept
+	if sub == "" {
+		return found, nil
+	}
+	if d.subs == nil {
+		d.subs = map[string]*notesDir{}
+	}
+	child := d.subs[rest[:2]]
+	if child == nil {
+		child = &notesDir{oid: sub}
+		d.subs[rest[:2]] = child
+	}
+	inner, err := ed.purge(child, rest[2:])
+	return found || inner, err
+}
+
+// writeDir writes d and the subdirectories opened in it bottom-up and
+// returns its tree id; an emptied fanout directory ("" returned) is
+// dropped from its parent. The root is always written.
+func (ed *notesEditor) writeDir(d *notesDir, root bool) (git.ObjectID, error) {
+	if !d.loaded {
+		return d.oid, nil
+	}
+	list := d.entries
+	for name, sub := range d.subs {
+		oid, err := ed.writeDir(sub, false)
+		if err != nil {
+			return "", err
+		}
+		list = setEntry(list, name, odb.ModeTree, oid)
+	}
+	if len(list) == 0 && !root {
+		return "", nil
+	}
+	raw, err := odb.EncodeTree(list)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	oid, err := ed.tx.WriteObject(git.TreeObject, raw)
+	if err != nil {
+		return "", fmt.Errorf("write notes tree: %w", err)
+	}
+	return oid, nil
+}
+
+// ListNotes returns the objects that have a note in the notes ref, in
+// hex order, reading flat and fanout layouts alike. A missing notes ref
+// has none.
+func (r *Repo) ListNotes(ctx context.Context, ref git.ReferenceName) ([]git.ObjectID, error) {
+	tip, err := r.readRefLenient(ref)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rd, release, err := r.reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	c, err := readCommitWith(ctx, rd, tip)
+	if err != nil {
+		return nil, err
+	}
+	ed := &notesEditor{ctx: ctx, rd: rd}
+	var out []git.ObjectID
+	var walk func(tree git.ObjectID, prefix string) error
+	walk = func(tree git.ObjectID, prefix string) error {
+		list, err := ed.readTree(tree)
+		if err != nil {
+			return err
+		}
+		for _, e := range list {
+			name := prefix + e.Name
+			switch {
+			case e.Mode == odb.ModeTree && len(e.Name) == 2 && len(name) < git.HexLen && isLowerHex(e.Name):
+				if err := walk(e.OID, name); err != nil {
+					return err
+				}
+			case e.Mode != odb.ModeTree && len(name) == git.HexLen && isLowerHex(name):
+				out = append(out, git.ObjectID(name))
+			}
+		}
+		return nil
+	}
+	if err := walk(c.Tree, ""); err != nil {
+		return nil, err
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

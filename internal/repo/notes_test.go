@@ -170,3 +170,78 @@ func TestWriteNote_gitInterop(t *testing.T) {
 		t.Fatalf("ListNotesRefs = %+v, %v, %v", refsList, more, err)
 	}
 }
+
+// TestEditNotes_flatLayout edits a fanout notes tree written with git:
+// edited notes move to flat root entries, emptied fanout directories go,
+// the batch is one commit, and git reads the result.
+func TestEditNotes_flatLayout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newBGTRepo(t)
+	author := Signature{Name: "Nora Notes", Email: "nora@example.com"}
+	var objects []git.ObjectID
+	var root strings.Builder
+	for i := 0; i < 4; i++ {
+		obj := strings.TrimSpace(bgtGit(t, r.Path(), fmt.Sprintf("object %d\n", i), "hash-object", "-w", "--stdin"))
+		objects = append(objects, git.ObjectID(obj))
+		if i == 3 {
+			continue // objects[3] has no note
+		}
+		blob := strings.TrimSpace(bgtGit(t, r.Path(), fmt.Sprintf("note %d\n", i), "hash-object", "-w", "--stdin"))
+		sub := strings.TrimSpace(bgtGit(t, r.Path(), fmt.Sprintf("100644 blob %s\t%s\n", blob, obj[2:]), "mktree"))
+		fmt.Fprintf(&root, "040000 tree %s\t%s\n", sub, obj[:2])
+	}
+	tree := strings.TrimSpace(bgtGit(t, r.Path(), root.String(), "mktree"))
+	base := git.ObjectID(strings.TrimSpace(bgtGit(t, r.Path(), "", "commit-tree", "-m", "fanout", tree)))
+	ref := git.ReferenceName("refs/notes/fan")
+	bgtGit(t, r.Path(), "", "update-ref", string(ref), string(base))
+
+	list, err := r.ListNotes(ctx, ref)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("ListNotes = %v, %v", list, err)
+	}
+
+	// Removing a missing note fails the whole edit.
+	if _, err := r.EditNotes(ctx, NotesEdit{Ref: ref, Author: author, Message: "x", Edits: []NoteEdit{
+		{Object: objects[0], Text: "changed"}, {Object: objects[3], Remove: true},
+	}}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("remove of a missing note: %v, want ErrNotFound", err)
+	}
+	if tip, _ := r.ReadNotesRef(ref); tip != base {
+		t.Fatalf("failed edit moved the notes ref to %s", tip)
+	}
+
+	res, err := r.EditNotes(ctx, NotesEdit{Ref: ref, Author: author, Message: "Notes batch update (3 changes)", Edits: []NoteEdit{
+		{Object: objects[0], Text: "changed"},    // fanout → flat
+		{Object: objects[1], Remove: true},       // removed from fanout
+		{Object: objects[3], Remove: true},       // last op wins: set below
+		{Object: objects[3], Text: "new, no NL"}, // verbatim, flat
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Base != base || res.New == base {
+		t.Fatalf("result %+v", res)
+	}
+	top := bgtGit(t, r.Path(), "", "ls-tree", "--name-only", string(ref))
+	want := []string{string(objects[2][:2]), string(objects[0]), string(objects[3])}
+	for _, w := range want {
+		if !strings.Contains(top, w+"\n") {
+			t.Errorf("notes tree top level %q lacks %s", top, w)
+		}
+	}
+	if n := strings.Count(top, "\n"); n != 3 {
+		t.Errorf("notes tree top level has %d entries, want 3: %q", n, top)
+	}
+	if got := bgtGit(t, r.Path(), "", "notes", "--ref=fan", "show", string(objects[3])); got != "new, no NL" {
+		t.Errorf("git notes show = %q", got)
+	}
+	if got := bgtGit(t, r.Path(), "", "log", "-1", "--format=%P|%s", string(ref)); got != string(base)+"|Notes batch update (3 changes)\n" {
+		t.Errorf("notes commit = %q", got)
+	}
+	list, err = r.ListNotes(ctx, ref)
+	if err != nil || len(list) != 3 || list[0] > list[1] || list[1] > list[2] {
+		t.Fatalf("ListNotes after edit = %v, %v", list, err)
+	}
+	bgtGit(t, r.Path(), "", "fsck", "--strict", "--no-progress")
+}
