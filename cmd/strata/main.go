@@ -18,6 +18,7 @@ func commands() []command {
 		{"token", "mint a JWT for curl and git users", runToken},
 		{"keygen", "write a signing key pair", runKeygen},
 		{"version", "print version information", runVersion},
+		{"fs", "the embedded versioned filesystem (strata fs --help)", runFS},
 		{"hook", "(internal) git's proc-receive hook during pushes", runHook},
 	}
 }
