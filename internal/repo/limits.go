@@ -32,6 +32,9 @@ type Limits struct {
 // serving.
 func (m *Manager) SetLimits(l Limits) { m.limits = l }
 
+// SetLimits sets r's limits (a Repo from OpenDir starts with the defaults).
+func (r *Repo) SetLimits(l Limits) { r.limits = l }
+
 func (r *Repo) maxBlob() int64 {
 	if r.limits.MaxBlobBytes > 0 {
 		return r.limits.MaxBlobBytes

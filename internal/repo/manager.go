@@ -78,6 +78,23 @@ func (m *Manager) repo(key, p string) *Repo {
 	return &Repo{key: key, path: p, git: m.git, cache: m.cache, updater: m.updater, observer: m.observer, order: m.order, memo: m.memo, limits: m.limits}
 }
 
+// OpenDir returns the bare repository at path for use outside the server
+// (the embedded filesystem): no Manager, no observer, no event ordering.
+// The caller owns f, cache and updater and stops them.
+func OpenDir(path string, f *git.Factory, cache *catfile.Cache, updater *refs.Updater) (*Repo, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, notFound("repository", path)
+		}
+		return nil, fmt.Errorf("open repository %s: %w", path, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%w: %s is not a directory", ErrInvalid, path)
+	}
+	return &Repo{key: path, path: path, git: f, cache: cache, updater: updater, memo: newCaches()}, nil
+}
+
 // Create makes an empty bare repository whose HEAD names defaultBranch.
 func (m *Manager) Create(ctx context.Context, key, defaultBranch string) (*Repo, error) {
 	p, err := m.path(key)

@@ -231,10 +231,35 @@ func listRefs(ctx context.Context, f *git.Factory, gitDir, prefix string) ([]Ref
 // UpdateRefs applies updates atomically through the single ref-update path
 // and tells the observer. Every ref change Strata makes goes through here.
 func (r *Repo) UpdateRefs(ctx context.Context, updates ...refs.Update) error {
+	return r.updateRefsLogged(ctx, nil, updates)
+}
+
+// UpdateRefsLogged is UpdateRefs that also writes the reflog entry log for
+// every ref it moves (see refs.Updater.ApplyLogged).
+func (r *Repo) UpdateRefsLogged(ctx context.Context, log refs.Reflog, updates ...refs.Update) error {
+	return r.updateRefsLogged(ctx, &log, updates)
+}
+
+// updateRefs moves refs with a reflog message ("" = no reflog entry) and
+// git's default identity.
+func (r *Repo) updateRefs(ctx context.Context, message string, updates []refs.Update) error {
+	if message == "" {
+		return r.updateRefsLogged(ctx, nil, updates)
+	}
+	return r.updateRefsLogged(ctx, &refs.Reflog{Message: message}, updates)
+}
+
+func (r *Repo) updateRefsLogged(ctx context.Context, log *refs.Reflog, updates []refs.Update) error {
 	if r.order != nil {
 		defer r.order.lock(r.key, updates)()
 	}
-	if err := r.updater.Apply(ctx, r.path, updates...); err != nil {
+	apply := r.updater.Apply
+	if log != nil {
+		apply = func(ctx context.Context, gitDir string, updates ...refs.Update) error {
+			return r.updater.ApplyLogged(ctx, gitDir, *log, updates...)
+		}
+	}
+	if err := apply(ctx, r.path, updates...); err != nil {
 		if refs.IsConcurrentUpdate(err) {
 			return fmt.Errorf("%w: %v", ErrConflict, err)
 		}

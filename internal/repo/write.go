@@ -221,13 +221,70 @@ func (r *Repo) buildTree(ctx context.Context, tx *odb.Transaction, parent git.Ob
 		return "", err
 	}
 	defer release()
-	root := &treeNode{loaded: true, entries: map[string]*treeEntry{}}
+	base := git.ObjectID("")
 	if !parent.IsZero() {
 		c, err := readCommitWith(ctx, rd, parent)
 		if err != nil {
 			return "", err
 		}
-		root = &treeNode{oid: c.Tree}
+		base = c.Tree
+	}
+	return editTree(ctx, rd, tx, base, changes)
+}
+
+// BuildTree applies changes to the tree base (zero: the empty tree) and
+// writes the new trees into w, reading only the trees on the changed
+// paths. Writing a/b where a is a file replaces the file with a directory;
+// directories left empty disappear. The result may be the empty tree, which
+// is then written too, so a commit can always name it.
+func (r *Repo) BuildTree(ctx context.Context, w *Write, base git.ObjectID, changes []FileChange) (git.ObjectID, error) {
+	rd, release, err := r.reader(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	if base == git.EmptyTreeOID {
+		base = ""
+	}
+	tree, err := editTree(ctx, rd, w.tx, base, changes)
+	if err != nil {
+		return "", err
+	}
+	if tree == "" || tree == git.EmptyTreeOID {
+		return w.tx.WriteObject(git.TreeObject, nil)
+	}
+	return tree, nil
+}
+
+// WriteCommit encodes c and writes it into w.
+func (w *Write) WriteCommit(c odb.Commit) (git.ObjectID, error) {
+	raw, err := odb.EncodeCommit(c)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	oid, err := w.tx.WriteObject(git.CommitObject, raw)
+	if err != nil {
+		return "", fmt.Errorf("write commit: %w", err)
+	}
+	return oid, nil
+}
+
+// Commit makes every object written into w durable and visible; only then
+// may a ref point at them.
+func (w *Write) Commit() error {
+	if err := w.tx.Commit(); err != nil {
+		return fmt.Errorf("write objects: %w", err)
+	}
+	return nil
+}
+
+// editTree applies changes to the tree base ("" = empty) and returns the
+// new root tree ("" when it stayed empty and nothing was written).
+func editTree(ctx context.Context, rd *catfile.Reader, tx *odb.Transaction, base git.ObjectID, changes []FileChange) (git.ObjectID, error) {
+	var err error
+	root := &treeNode{loaded: true, entries: map[string]*treeEntry{}}
+	if base != "" {
+		root = &treeNode{oid: base}
 	}
 	ed := &treeEditor{ctx: ctx, rd: rd, tx: tx}
 	for _, ch := range changes {

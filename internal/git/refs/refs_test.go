@@ -147,3 +147,51 @@ func TestApply_race(t *testing.T) {
 		t.Fatalf("%d wins, %d losses; want 1 and 7", wins, losses)
 	}
 }
+
+// TestApplyLogged: a logged transaction writes a reflog entry with the
+// message (creating the reflog) and fails with the same typed errors as
+// Apply.
+func TestApplyLogged(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u, dir, a, b := setup(t)
+	const ref = git.ReferenceName("refs/heads/logged")
+	if err := u.ApplyLogged(ctx, dir, refs.Reflog{Message: "branch: Created from a", Name: "Log Writer", Email: "lw@example.com"}, refs.Update{Ref: ref, Old: git.ZeroOID, New: a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.ApplyLogged(ctx, dir, refs.Reflog{Message: "commit: b"}, refs.Update{Ref: ref, Old: a, New: b}); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.ReadFile(filepath.Join(dir, "logs", "refs", "heads", "logged"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], string(git.ZeroOID)+" "+string(a)) ||
+		!strings.Contains(lines[0], " Log Writer <lw@example.com> ") ||
+		!strings.HasSuffix(lines[0], "\tbranch: Created from a") || !strings.HasSuffix(lines[1], "\tcommit: b") {
+		t.Fatalf("reflog:\n%s", log)
+	}
+	var mismatch *refs.MismatchError
+	err = u.ApplyLogged(ctx, dir, refs.Reflog{Message: "commit: stale"}, refs.Update{Ref: ref, Old: a, New: a})
+	if !errors.As(err, &mismatch) || mismatch.Actual != b || mismatch.Expect != a {
+		t.Fatalf("stale logged update: %v", err)
+	}
+	if err := u.ApplyLogged(ctx, dir, refs.Reflog{Message: "x"}, refs.Update{Ref: ref, Old: git.ZeroOID, New: a}); !errors.As(err, &mismatch) {
+		t.Fatalf("create existing: %v", err)
+	}
+	var missing *refs.MissingObjectError
+	if err := u.ApplyLogged(ctx, dir, refs.Reflog{Message: "x"}, refs.Update{Ref: "refs/heads/y", Old: git.ZeroOID, New: "1234567890123456789012345678901234567890"}); !errors.As(err, &missing) {
+		t.Fatalf("missing object: %v", err)
+	}
+	if err := u.ApplyLogged(ctx, dir, refs.Reflog{Message: "x"}, refs.Update{Ref: "refs/heads/a..b", Old: git.ZeroOID, New: a}); !errors.Is(err, refs.ErrInvalidUpdate) {
+		t.Fatalf("bad name: %v", err)
+	}
+	// A message that looks like an option stays a message.
+	if err := u.ApplyLogged(ctx, dir, refs.Reflog{Message: "--stdin"}, refs.Update{Ref: ref, Old: b, New: a}); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, dir, "rev-parse", string(ref)); got != string(a) {
+		t.Fatalf("ref at %s, want %s", got, a)
+	}
+}
