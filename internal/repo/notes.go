@@ -480,6 +480,9 @@ type NotesEdit struct {
 	// the notes ref must not exist yet).
 	Expected git.ObjectID
 	Author   Signature // committer too; zero When: now
+	// Reflog, when set, is the reflog message of the ref's move, by
+	// Author (the ref's reflog is created if it has none).
+	Reflog string
 }
 
 // EditNotes commits edits to a notes ref in one notes commit whose parent
@@ -591,7 +594,11 @@ func (r *Repo) editNotesOnce(ctx context.Context, e NotesEdit) (*NoteWriteResult
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("write notes commit: %w", err)
 	}
-	if err := r.UpdateRefs(ctx, refs.Update{Ref: e.Ref, Old: old, New: commit}); err != nil {
+	var log *refs.Reflog
+	if e.Reflog != "" {
+		log = &refs.Reflog{Message: e.Reflog, Name: e.Author.Name, Email: e.Author.Email}
+	}
+	if err := r.updateRefsLogged(ctx, log, []refs.Update{{Ref: e.Ref, Old: old, New: commit}}); err != nil {
 		if isRefNameClash(err) {
 			return nil, invalidf("notes ref %s clashes with an existing notes ref", e.Ref)
 		}
