@@ -45,9 +45,7 @@ type fixture struct {
 	repo  string
 }
 
-// newFixture creates repo on a fresh server and fills it through
-// git-fast-import with `commits` commits, each adding `files` 1 KiB files
-// under a spread of directories: commits*(files+~3) objects in all.
+// newFixture creates repo on a fresh server and fills it (fillRepo).
 func newFixture(b *testing.B, commits, files int) *fixture {
 	b.Helper()
 	srv := servertest.Start(b)
@@ -59,7 +57,16 @@ func newFixture(b *testing.B, commits, files int) *fixture {
 		b.Fatalf("create repo: %d", resp.StatusCode)
 	}
 	f.dir = srv.RepoDirs()[0]
+	fillRepo(b, f.dir, commits, files)
+	return f
+}
 
+// fillRepo fills the bare repository dir through git-fast-import with
+// `commits` commits on main, each adding `files` 1 KiB files under a spread
+// of directories (commits*(files+~3) objects in all), then repacks it the
+// way a maintained repository is: one pack with bitmaps.
+func fillRepo(tb testing.TB, dir string, commits, files int) {
+	tb.Helper()
 	pr, pw := io.Pipe()
 	go func() {
 		w := bufio.NewWriterSize(pw, 1<<20)
@@ -79,10 +86,9 @@ func newFixture(b *testing.B, commits, files int) *fixture {
 		w.Flush()
 		pw.Close()
 	}()
-	gitCmd(b, f.dir, pr, "fast-import", "--quiet")
+	gitCmd(tb, dir, pr, "fast-import", "--quiet")
 	// A realistic, maintained repository: one pack with bitmaps.
-	gitCmd(b, f.dir, nil, "repack", "-adq")
-	return f
+	gitCmd(tb, dir, nil, "repack", "-adq")
 }
 
 func (f *fixture) objectCount(b *testing.B) string {
