@@ -125,9 +125,34 @@ func (a *app) report(err error) int {
 	case errors.As(err, &stale):
 		fmt.Fprintln(a.stderr, "Error: Branch modified concurrently — retry")
 	default:
-		fmt.Fprintf(a.stderr, "Error: %s\n", err)
+		fmt.Fprintf(a.stderr, "Error: %s\n", libMsg(err))
 	}
 	return 1
+}
+
+// libMsg is the text of a library error as a person should read it. The
+// library words its messages as gitstore does, then wraps them in
+// *fs.PathError or *vfs.RefError for programs; a wrapper around a bare
+// sentinel ("is a directory") keeps its path, so it stays.
+func libMsg(err error) string {
+	var inner error
+	var pe *fs.PathError
+	var re *vfs.RefError
+	switch {
+	case errors.As(err, &pe):
+		inner = pe.Err
+	case errors.As(err, &re):
+		inner = re.Err
+	default:
+		return err.Error()
+	}
+	for _, s := range []error{fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, fs.ErrInvalid,
+		vfs.ErrIsDir, vfs.ErrNotDir, vfs.ErrNotSymlink} {
+		if inner == s {
+			return err.Error()
+		}
+	}
+	return inner.Error()
 }
 
 // repoPath is -r/--repo, else $STRATA_REPO. An explicit flag always wins
@@ -177,6 +202,12 @@ func (a *app) openWrite(branch string, noCreate bool) (*vfs.Store, error) {
 }
 
 func (a *app) open(path string, opt vfs.Options) (*vfs.Store, error) {
+	// One store per invocation: commands that open twice share it.
+	for _, s := range a.stores {
+		if s.Path() == path {
+			return s, nil
+		}
+	}
 	s, err := vfs.Open(path, opt)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, failf("Repository not found: %s", path)

@@ -9,7 +9,16 @@ import (
 // commands lists every `strata fs` subcommand; one constructor per file,
 // named for the command.
 func (a *app) commands() []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{
+		a.initCommand(), a.destroyCommand(), a.gcCommand(),
+		a.lsCommand(), a.catCommand(), a.writeCommand(), a.rmCommand(), a.mvCommand(),
+		a.logCommand(), a.diffCommand(), a.cmpCommand(),
+		a.undoCommand(), a.redoCommand(), a.reflogCommand(),
+		a.branchCommand(), a.tagCommand(), a.noteCommand(),
+		a.cpCommand(), a.syncCommand(),
+		a.zipCommand(), a.unzipCommand(), a.tarCommand(), a.untarCommand(), a.archiveCommand(), a.unarchiveCommand(),
+		a.backupCommand(), a.restoreCommand(), a.serveCommand(), a.gitserveCommand(),
+	}
 }
 
 func (a *app) rootCommand() *cobra.Command {
