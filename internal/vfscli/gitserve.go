@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"github.com/strata-storage/strata/internal/git"
 )
 
@@ -159,4 +160,41 @@ func (s *sentWriter) Write(p []byte) (int, error) {
 		err = http.NewResponseController(s.w).Flush()
 	}
 	return n, err
+}
+
+func (a *app) gitserveCommand() *cobra.Command {
+	var host string
+	var port int
+	cmd := &cobra.Command{
+		Use:   "gitserve",
+		Short: "Serve the repository read-only over Git's smart HTTP protocol",
+		Long: "Serve the repository for git clone and git fetch at http://HOST:PORT/.\n" +
+			"Pushes are refused (403). The repository is never modified: if HEAD does\n" +
+			"not name an existing branch, clones get no checkout (a warning says so;\n" +
+			"clone with -b BRANCH, or set HEAD with `strata fs branch current -b`).",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.openRead()
+			if err != nil {
+				return err
+			}
+			f, err := git.NewFactory(git.FactoryOptions{})
+			if err != nil {
+				return err
+			}
+			if head, err := s.Branches().CurrentName(); err != nil {
+				return err
+			} else if head == "" {
+				fmt.Fprintln(a.stderr, "WARNING: HEAD does not point to an existing branch: clones will check nothing out (use git clone -b BRANCH)")
+			}
+			h := logRequests(&gitHandler{git: f, dir: s.Path()}, a.stderr)
+			return a.listen(cmd.Context(), host, port, h, func(addr string) {
+				fmt.Fprintf(a.stderr, "Serving %s at http://%s/\n", s.Path(), addr)
+				fmt.Fprintln(a.stderr, "Press Ctrl+C to stop.")
+			}, "\nStopped.")
+		},
+	}
+	cmd.Flags().StringVar(&host, "host", "127.0.0.1", "address to listen on")
+	cmd.Flags().IntVarP(&port, "port", "p", 8000, "port to listen on (0: any free port)")
+	return cmd
 }
