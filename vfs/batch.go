@@ -167,3 +167,26 @@ func (b *Batch) Abort() {
 	b.closed = true
 	b.w.Abort()
 }
+
+// copyPending stages at to the same blob and type as the write staged at
+// from (an archive's hard link); from must be staged.
+func (b *Batch) copyPending(from, to string) error {
+	if b.closed {
+		return errBatchClosed
+	}
+	p, err := cleanWritePath("write", to)
+	if err != nil {
+		return err
+	}
+	src, err := cleanFilePath("write", from)
+	if err != nil {
+		return err
+	}
+	s, ok := b.cs.writes[src]
+	if !ok {
+		return pathErr("link", from, ErrNotFound)
+	}
+	delete(b.cs.removes, p)
+	b.cs.writes[p] = staged{oid: s.oid, typ: s.typ, src: src}
+	return nil
+}
