@@ -37,6 +37,7 @@ fuzz:
 	go test -run='^$$' -fuzz='^FuzzNormalise$$' -fuzztime=$(FUZZN_DECODE) ./internal/api
 	go test -run='^$$' -fuzz='^FuzzSign$$' -fuzztime=$(FUZZN_DECODE) ./internal/webhook
 	go test -run='^$$' -fuzz='^FuzzPayloads$$' -fuzztime=$(FUZZN_DECODE) ./internal/webhook
+	go test -run='^$$' -fuzz='^FuzzParseRefPath$$' -fuzztime=$(FUZZN) ./internal/vfscli
 
 # The long forms of the resilience tests (test/resilience): 25 kill -9
 # rounds of the crash test, and the load test with 200 clients for 60 s.

@@ -20,11 +20,11 @@ func (a *app) redoCommand() *cobra.Command {
 
 // moveCommand is undo or redo: both take STEPS and -b and report where the
 // branch now is.
-func (a *app) moveCommand(name, short string, move func(*vfs.FS, int) (*vfs.FS, error)) *cobra.Command {
+func (a *app) moveCommand(name, summary string, move func(*vfs.FS, int) (*vfs.FS, error)) *cobra.Command {
 	var branch string
 	cmd := &cobra.Command{
 		Use:   name + " [STEPS]",
-		Short: short,
+		Short: summary,
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			steps := 1
