@@ -173,7 +173,7 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 }
 
 // commitChanges makes one commit of cs on f's branch and returns the new
-// snapshot, or f itself when nothing changes. The order is gitstore's: the
+// snapshot, or f's commit again (with no Changes) when nothing changes. The order is gitstore's: the
 // report (dropping identical writes), the message, the tree, then the
 // stale check, which comes before the no-op check so that even a no-op
 // write from a stale snapshot fails; the branch then moves by
@@ -221,7 +221,8 @@ func (f *FS) commitChanges(w *repo.Write, cs *changeSet, message, op string) (*F
 		return nil, err
 	}
 	if tree == f.tree {
-		return f, nil
+		// The same commit, but not f's report of the write that made f.
+		return f.withChanges(nil), nil
 	}
 	obj := f.store.commitObject(tree, f.commit, msg)
 	commit, err := w.WriteCommit(obj)
@@ -628,10 +629,7 @@ func (f *FS) CopyRef(src *FS, srcPath, destPath string, opt CopyRefOptions) (*FS
 		return nil, err
 	}
 	if len(cs.writes) == 0 && len(cs.removes) == 0 {
-		if opt.DryRun {
-			return f.withChanges(nil), nil
-		}
-		return f, nil
+		return f.withChanges(nil), nil
 	}
 	return f.finish(cs, opt.DryRun, opt.Message, "cp")
 }
