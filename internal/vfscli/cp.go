@@ -81,6 +81,13 @@ func (f *copyFlags) excludeFilter() (*vfs.ExcludeFilter, error) {
 	return vfs.NewExcludeFilter(f.exclude, f.excludeFrom, f.gitignore)
 }
 
+// mtimeMode reports whether cp compares files by mtime: only with
+// --delete and without -c, as in gitstore. Without --delete every source
+// is compared by content, so an edit made in the same second as the
+// branch's last commit is never skipped; identical files still make no
+// commit.
+func (f *copyFlags) mtimeMode() bool { return f.delete && !f.checksum }
+
 func (f *copyFlags) excludes() bool { return len(f.exclude) > 0 || f.excludeFrom != "" }
 
 func (a *app) cpCommand() *cobra.Command {
@@ -237,7 +244,7 @@ func (a *app) cpDiskToRepo(srcs []refPath, dest refPath, f *copyFlags, mode vfs.
 		IgnoreExisting: f.ignoreExisting,
 		Delete:         f.delete,
 		IgnoreErrors:   f.ignoreErrors,
-		Mtime:          !f.checksum,
+		Mtime:          f.mtimeMode(),
 		Message:        f.commit.message,
 		Mode:           mode,
 		Exclude:        exclude,
@@ -473,7 +480,7 @@ func (a *app) cpRepoToDisk(srcs []refPath, dest string, f *copyFlags) error {
 			IgnoreExisting: f.ignoreExisting,
 			Delete:         f.delete,
 			IgnoreErrors:   f.ignoreErrors,
-			Mtime:          !f.checksum,
+			Mtime:          f.mtimeMode(),
 		})
 		if err != nil {
 			return copyErr(err)

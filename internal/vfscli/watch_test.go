@@ -35,7 +35,7 @@ func (b *syncBuffer) String() string {
 }
 
 // waitFor polls until out holds n matches of re, failing after a bound.
-func waitFor(t *testing.T, out *syncBuffer, re string, n int) {
+func waitForOutput(t *testing.T, out *syncBuffer, re string, n int) {
 	t.Helper()
 	rx := regexp.MustCompile(re)
 	deadline := time.Now().Add(15 * time.Second)
@@ -61,7 +61,7 @@ func runCLIContext(ctx context.Context, stdout, stderr *syncBuffer, args ...stri
 	return a.report(err)
 }
 
-func writeFile(t *testing.T, p, content string) {
+func writeLocal(t *testing.T, p, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestSyncWatch_realChanges(t *testing.T) {
 	t.Parallel()
 	repo := filepath.Join(t.TempDir(), "repo")
 	local := t.TempDir()
-	writeFile(t, filepath.Join(local, "a.txt"), "a")
+	writeLocal(t, filepath.Join(local, "a.txt"), "a")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer
@@ -83,20 +83,20 @@ func TestSyncWatch_realChanges(t *testing.T) {
 	go func() {
 		done <- runCLIContext(ctx, &stdout, &stderr, "-r", repo, "sync", "--watch", "--debounce", "100", local, ":site")
 	}()
-	waitFor(t, &stdout, `Watching `+regexp.QuoteMeta(local)+` -> :site \(debounce 100ms\)`, 1)
-	waitFor(t, &stdout, `\[\d\d:\d\d:\d\d\] Sync: \+1 \(commit [0-9a-f]{7}\)`, 1)
+	waitForOutput(t, &stdout, `Watching `+regexp.QuoteMeta(local)+` -> :site \(debounce 100ms\)`, 1)
+	waitForOutput(t, &stdout, `\[\d\d:\d\d:\d\d\] Sync: \+1 \(commit [0-9a-f]{7}\)`, 1)
 
 	// A directory made after the start is watched too: a change inside
 	// it after its creation was synced still triggers a cycle.
-	writeFile(t, filepath.Join(local, "sub", "deep", "b.txt"), "b")
-	waitFor(t, &stdout, `Sync: \+1 \(commit`, 2)
+	writeLocal(t, filepath.Join(local, "sub", "deep", "b.txt"), "b")
+	waitForOutput(t, &stdout, `Sync: \+1 \(commit`, 2)
 	time.Sleep(50 * time.Millisecond)
-	writeFile(t, filepath.Join(local, "sub", "deep", "b.txt"), "b2")
-	waitFor(t, &stdout, `Sync: ~1 \(commit`, 1)
+	writeLocal(t, filepath.Join(local, "sub", "deep", "b.txt"), "b2")
+	waitForOutput(t, &stdout, `Sync: ~1 \(commit`, 1)
 	if err := os.Remove(filepath.Join(local, "a.txt")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, &stdout, `Sync: -1 \(commit`, 1)
+	waitForOutput(t, &stdout, `Sync: -1 \(commit`, 1)
 
 	cancel()
 	select {
@@ -153,11 +153,11 @@ func TestWatcher_cycleFailures(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.run(ctx) }()
-	waitFor(t, &stderr, `WARNING: Stale snapshot on initial sync, will retry`, 1)
-	writeFile(t, filepath.Join(local, "x"), "1")
-	waitFor(t, &stderr, `ERROR: Sync failed: disk on fire`, 1)
-	writeFile(t, filepath.Join(local, "y"), "1")
-	waitFor(t, &stderr, `WARNING: Stale snapshot, will retry on next change`, 1)
+	waitForOutput(t, &stderr, `WARNING: Stale snapshot on initial sync, will retry`, 1)
+	writeLocal(t, filepath.Join(local, "x"), "1")
+	waitForOutput(t, &stderr, `ERROR: Sync failed: disk on fire`, 1)
+	writeLocal(t, filepath.Join(local, "y"), "1")
+	waitForOutput(t, &stderr, `WARNING: Stale snapshot, will retry on next change`, 1)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
