@@ -125,3 +125,50 @@ func gitServeFixture(t *testing.T) string {
 	mustRunGit(t, work, "push", "-q", repo, "main")
 	return repo
 }
+
+func TestGitServe_command(t *testing.T) {
+	t.Parallel()
+	repo := cliRepo(t)
+	url, stderr := startCLIServer(t, repo, "gitserve")
+	if !strings.Contains(stderr.String(), "Serving "+repo+" at "+url+"/\n") {
+		t.Fatalf("banner:\n%s", stderr.String())
+	}
+	dst := filepath.Join(t.TempDir(), "clone")
+	mustRunGit(t, "", "clone", "-q", url+"/", dst)
+	if b, err := os.ReadFile(filepath.Join(dst, "dir", "sub", "b.txt")); err != nil || string(b) != "b\n" {
+		t.Fatalf("clone: %q %v", b, err)
+	}
+	waitForOutput(t, stderr, `127\.0\.0\.1 - POST /git-upload-pack 200\n`, 1)
+
+	var stdout, errOut syncBuffer
+	a := &app{stdin: strings.NewReader(""), stdout: &stdout, stderr: &errOut, getenv: func(string) string { return "" }}
+	root := a.rootCommand()
+	root.SetArgs([]string{"gitserve", "-p", "0"})
+	if code := a.report(root.Execute()); code == 0 || !strings.Contains(errOut.String(), "No repository specified") {
+		t.Fatalf("no repo: %d %q", code, errOut.String())
+	}
+	failCLI(t, filepath.Join(t.TempDir(), "missing"), "Repository not found", "gitserve", "-p", "0")
+}
+
+// A repository whose HEAD names no branch (a restore target) is served
+// unchanged: a warning, and clones name their branch.
+func TestGitServe_danglingHead(t *testing.T) {
+	t.Parallel()
+	repo := cliRepo(t)
+	restored := filepath.Join(t.TempDir(), "restored")
+	mustCLI(t, restored, "restore", repo)
+	mustRunGit(t, restored, "symbolic-ref", "HEAD", "refs/heads/none")
+	headBefore, _ := os.ReadFile(filepath.Join(restored, "HEAD"))
+	url, stderr := startCLIServer(t, restored, "gitserve")
+	if !strings.Contains(stderr.String(), "WARNING: HEAD does not point to an existing branch") {
+		t.Fatalf("no warning:\n%s", stderr.String())
+	}
+	dst := filepath.Join(t.TempDir(), "clone")
+	mustRunGit(t, "", "clone", "-q", "-b", "main", url+"/", dst)
+	if _, err := os.Stat(filepath.Join(dst, "hello.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if headAfter, _ := os.ReadFile(filepath.Join(restored, "HEAD")); string(headAfter) != string(headBefore) {
+		t.Fatalf("HEAD changed: %q -> %q", headBefore, headAfter)
+	}
+}

@@ -1,12 +1,15 @@
 package vfscli
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-storage/strata/vfs"
 )
@@ -279,5 +282,86 @@ func TestServe_multiRef(t *testing.T) {
 	}
 	if r := webGet(t, h, "GET", "/nope/x", nil); r.code != 404 || r.body != "Unknown ref: nope" {
 		t.Fatalf("unknown ref: %d %q", r.code, r.body)
+	}
+}
+
+// startCLIServer runs a serving command with -p 0 until the test ends and
+// returns its base URL, from the startup line.
+func startCLIServer(t *testing.T, repo string, args ...string) (url string, stderr *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout syncBuffer
+	stderr = &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- runCLIContext(ctx, &stdout, stderr, append([]string{"-r", repo}, append(args, "-p", "0")...)...)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("%v: exit %d\n%s", args, code, stderr.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%v did not stop", args)
+		}
+		if !strings.HasSuffix(stderr.String(), "\nStopped.\n") {
+			t.Errorf("no stop line:\n%s", stderr.String())
+		}
+	})
+	waitForOutput(t, stderr, `Press Ctrl\+C to stop\.`, 1)
+	m := regexp.MustCompile(`at (http://127\.0\.0\.1:\d+)(\S*)/\n`).FindStringSubmatch(stderr.String())
+	if m == nil || strings.HasSuffix(m[1], ":0") {
+		t.Fatalf("no real address in:\n%s", stderr.String())
+	}
+	return m[1], stderr
+}
+
+func TestServe_command(t *testing.T) {
+	t.Parallel()
+	repo := cliRepo(t)
+	url, stderr := startCLIServer(t, repo, "serve", "--base-path", "/x/", "--cors")
+	if !strings.Contains(stderr.String(), "Serving "+repo+" (branch main (live)) at "+url+"/x/\n") {
+		t.Fatalf("banner:\n%s", stderr.String())
+	}
+	resp, err := http.Get(url + "/x/hello.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "hello\n" || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("%d %q %v", resp.StatusCode, b, resp.Header)
+	}
+	waitForOutput(t, stderr, `127\.0\.0\.1 - GET /x/hello\.txt 200\n`, 1)
+
+	multi, stderr2 := startCLIServer(t, repo, "serve", "--all", "-q")
+	if !strings.Contains(stderr2.String(), "(multi-ref)") {
+		t.Fatalf("banner:\n%s", stderr2.String())
+	}
+	resp, err = http.Get(multi + "/v1/dir/a.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "a\n" || strings.Contains(stderr2.String(), " - GET ") {
+		t.Fatalf("multi-ref: %q; log:\n%s", b, stderr2.String())
+	}
+	failCLI(t, repo, "--all cannot be combined with --ref, --path, --match, --before, or --back", "serve", "--all", "--back", "1")
+	failCLI(t, filepath.Join(t.TempDir(), "missing"), "Repository not found", "serve")
+
+	back, stderr3 := startCLIServer(t, repo, "serve", "--back", "1")
+	if !strings.Contains(stderr3.String(), "(branch main (live) ~1)") {
+		t.Fatalf("banner:\n%s", stderr3.String())
+	}
+	resp, err = http.Get(back + "/hello.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("~1 is the empty root commit, got %d", resp.StatusCode)
 	}
 }
