@@ -3,6 +3,7 @@ package vfs
 import (
 	"context"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -237,10 +238,17 @@ func splitGlob(pattern string) []string {
 // yielding dot-names; last, it yields files and directories at every
 // depth), and a "/./" pivot kept in the results ("src/./**/*.py" gives
 // "src/./main.py"). Files and directories both match.
+//
+// A malformed segment ("[" that never closes, by path.Match's syntax) is
+// path.ErrBadPattern. Because of this method *FS is an fs.GlobFS, so
+// fs.Glob uses these rules too: unlike path.Match, "*" skips dot-names.
 func (f *FS) Glob(pattern string) ([]string, error) {
 	segs := splitGlob(pattern)
 	if len(segs) == 0 {
 		return []string{}, nil
+	}
+	if err := checkGlob(segs); err != nil {
+		return nil, err
 	}
 	var out []string
 	err := f.withReader(func(ctx context.Context, rd *catfile.Reader) error {
@@ -301,6 +309,9 @@ func DiskGlob(pattern string) ([]string, error) {
 	segs := splitGlob(pattern)
 	if len(segs) == 0 {
 		return []string{}, nil
+	}
+	if err := checkGlob(segs); err != nil {
+		return nil, err
 	}
 	out, err := globCollect(diskGlob{}, segs, root, root)
 	if out == nil {
@@ -369,4 +380,14 @@ func linksAbove(dir, link string) bool {
 		return true
 	}
 	return here == target || strings.HasPrefix(here, strings.TrimSuffix(target, string(filepath.Separator))+string(filepath.Separator))
+}
+
+// checkGlob refuses malformed segments as path.Match would.
+func checkGlob(segs []string) error {
+	for _, seg := range segs {
+		if _, err := path.Match(seg, ""); err != nil {
+			return err
+		}
+	}
+	return nil
 }
