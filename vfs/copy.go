@@ -3,7 +3,6 @@ package vfs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"strings"
 
@@ -173,9 +172,16 @@ func allFailed(errs []ChangeError, succeeded int) error {
 	if len(errs) == 0 || succeeded > 0 {
 		return nil
 	}
-	parts := make([]string, len(errs))
-	for i, e := range errs {
-		parts[i] = e.Path + ": " + e.Error
+	return &allFailedError{errs: errs}
+}
+
+// allFailedError keeps gitstore's wording, which the CLI prints.
+type allFailedError struct{ errs []ChangeError }
+
+func (e *allFailedError) Error() string {
+	parts := make([]string, len(e.errs))
+	for i, c := range e.errs {
+		parts[i] = c.Path + ": " + c.Error
 	}
-	return fmt.Errorf("All files failed to copy: [%s]", strings.Join(parts, "; "))
+	return "All files failed to copy: [" + strings.Join(parts, "; ") + "]"
 }

@@ -280,8 +280,12 @@ func resolveDiskSource(src string) (copySource, error) {
 		}
 		return copySource{path: full, mode: mode, prefix: pivotPrefix(restClean)}, nil
 	}
-	contents := strings.HasSuffix(src, "/") || strings.HasSuffix(src, string(filepath.Separator))
-	p := strings.TrimRight(src, "/"+string(filepath.Separator))
+	trimmed := strings.TrimRight(src, "/")
+	if filepath.Separator != '/' {
+		trimmed = strings.TrimRight(trimmed, string(filepath.Separator))
+	}
+	contents := trimmed != src
+	p := trimmed
 	if p == "" && src != "" {
 		p = string(filepath.Separator) // "/" itself
 	}

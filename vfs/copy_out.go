@@ -140,7 +140,8 @@ func (f *FS) copyOutResolved(resolved []copySource, dest string, opt CopyOutOpti
 
 	runErrs := &errorCollector{ignore: opt.IgnoreErrors}
 	failed := map[string]bool{}
-	if opt.Delete {
+	writes := append(append([]planSource(nil), p.add...), p.update...)
+	if opt.Delete || len(writes) > 0 {
 		if err := os.MkdirAll(dest, 0o777); err != nil {
 			return nil, err
 		}
@@ -158,7 +159,7 @@ func (f *FS) copyOutResolved(resolved []copySource, dest string, opt CopyOutOpti
 		}
 		deleted++
 	}
-	for _, s := range append(append([]planSource(nil), p.add...), p.update...) {
+	for _, s := range writes {
 		if err := f.writeLocal(dest, s.rel, repo[s.rel]); err != nil {
 			if err := runErrs.add(filepath.Join(dest, filepath.FromSlash(s.rel)), err); err != nil {
 				return nil, err

@@ -145,12 +145,16 @@ func wantFiles(t testing.TB, got map[string]string, want map[string]string) {
 	}
 }
 
-func mustNoErr[T any](t testing.TB, v T, err error) T {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
+// check(t)(snapshot, err) fails the test on err; it takes a call's two
+// results whole, which a plain two-argument helper with t cannot.
+func check(t testing.TB) func(*FS, error) *FS {
+	return func(f *FS, err error) *FS {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
 	}
-	return v
 }
 
 func TestCopyIn_sourceModes(t *testing.T) {
@@ -184,7 +188,7 @@ func TestCopyIn_sourceModes(t *testing.T) {
 			for _, s := range tc.sources {
 				srcs = append(srcs, local+"/"+s) // not Join: it would clean "/./" and "/" away
 			}
-			out := mustNoErr(t, f.CopyIn(srcs, tc.dest, CopyInOptions{}))
+			out := check(t)(f.CopyIn(srcs, tc.dest, CopyInOptions{}))
 			wantFiles(t, repoFiles(t, out, ""), tc.want)
 			if out.Changes() == nil || len(out.Changes().Add) != len(tc.want) {
 				t.Errorf("changes = %+v", out.Changes())
@@ -211,19 +215,19 @@ func TestCopyIn_sourceErrors(t *testing.T) {
 	if !errors.Is(err, fs.ErrInvalid) {
 		t.Errorf("dest ..: %v", err)
 	}
-	tag := mustNoErr(t, f.Store().Tags().Set("v1", f))
+	tag := check(t)(f.Store().Tags().Set("v1", f))
 	if _, err := tag.CopyIn([]string{filepath.Join(local, "file.txt")}, "", CopyInOptions{}); !errors.Is(err, fs.ErrPermission) {
 		t.Errorf("read-only: %v", err)
 	}
 	// A dry run only reads, so a tag's snapshot may plan one.
-	dry := mustNoErr(t, tag.CopyIn([]string{filepath.Join(local, "file.txt")}, "", CopyInOptions{DryRun: true}))
+	dry := check(t)(tag.CopyIn([]string{filepath.Join(local, "file.txt")}, "", CopyInOptions{DryRun: true}))
 	wantActions(t, dry.Changes(), "a file.txt")
 }
 
 func TestCopyOut_sourceModesAndErrors(t *testing.T) {
 	t.Parallel()
 	f := newCopyStore(t)
-	f = mustNoErr(t, f.Apply(map[string]WriteEntry{
+	f = check(t)(f.Apply(map[string]WriteEntry{
 		"file.txt":          {Data: []byte("f")},
 		"dir/a.txt":         {Data: []byte("a")},
 		"dir/.dot":          {Data: []byte("dot")},
@@ -244,7 +248,7 @@ func TestCopyOut_sourceModesAndErrors(t *testing.T) {
 		t.Run(tc.desc, func(t *testing.T) {
 			t.Parallel()
 			dest := filepath.Join(t.TempDir(), "out")
-			res := mustNoErr(t, f.CopyOut(tc.sources, dest, CopyOutOptions{}))
+			res := check(t)(f.CopyOut(tc.sources, dest, CopyOutOptions{}))
 			wantFiles(t, diskFiles(t, dest), tc.want)
 			if res.Hash() != f.Hash() || len(res.Changes().Add) != len(tc.want) {
 				t.Errorf("result %s changes %+v", res.Hash(), res.Changes())
@@ -275,7 +279,7 @@ func TestCopyIn_symlinks(t *testing.T) {
 	symlink(t, outside, filepath.Join(local, "ext"))
 
 	f := newCopyStore(t)
-	out := mustNoErr(t, f.CopyIn([]string{filepath.Join(local, "src") + "/"}, "", CopyInOptions{}))
+	out := check(t)(f.CopyIn([]string{filepath.Join(local, "src") + "/"}, "", CopyInOptions{}))
 	wantFiles(t, repoFiles(t, out, ""), map[string]string{
 		"real.txt": "r", "d/in.txt": "i",
 		"rel": "-> real.txt", "abs": "-> /etc/hostname", "dotdot": "-> ../../up.txt",
@@ -293,15 +297,15 @@ func TestCopyIn_symlinks(t *testing.T) {
 
 	// A directory link named as a source is one link; with a trailing
 	// slash it is followed.
-	out2 := mustNoErr(t, out.CopyIn([]string{filepath.Join(local, "ext")}, "x", CopyInOptions{}))
+	out2 := check(t)(out.CopyIn([]string{filepath.Join(local, "ext")}, "x", CopyInOptions{}))
 	if typ, _ := out2.FileType("x/ext"); typ != Link {
 		t.Errorf("ext stored as %s", typ)
 	}
-	out3 := mustNoErr(t, out2.CopyIn([]string{filepath.Join(local, "ext") + "/"}, "y", CopyInOptions{}))
+	out3 := check(t)(out2.CopyIn([]string{filepath.Join(local, "ext") + "/"}, "y", CopyInOptions{}))
 	wantFiles(t, repoFiles(t, out3, "y"), map[string]string{"o.txt": "o"})
 
 	// A dangling link named as a source is stored too.
-	out4 := mustNoErr(t, out3.CopyIn([]string{filepath.Join(local, "src", "dangling")}, "z", CopyInOptions{}))
+	out4 := check(t)(out3.CopyIn([]string{filepath.Join(local, "src", "dangling")}, "z", CopyInOptions{}))
 	if target, _ := out4.Readlink("z/dangling"); target != "gone" {
 		t.Errorf("dangling source stored as %q", target)
 	}
@@ -316,9 +320,9 @@ func TestCopyIn_followSymlinksNoPerpetualUpdate(t *testing.T) {
 	symlink(t, "..", filepath.Join(local, "src", "d", "loop"))
 	f := newCopyStore(t)
 	opt := CopyInOptions{FollowSymlinks: true, Delete: true}
-	out := mustNoErr(t, f.CopyIn([]string{filepath.Join(local, "src") + "/"}, "", opt))
+	out := check(t)(f.CopyIn([]string{filepath.Join(local, "src") + "/"}, "", opt))
 	wantFiles(t, repoFiles(t, out, ""), map[string]string{"real.txt": "r", "rel": "r", "d/in.txt": "i", "dl/o.txt": "o"})
-	again := mustNoErr(t, out.CopyIn([]string{filepath.Join(local, "src") + "/"}, "", opt))
+	again := check(t)(out.CopyIn([]string{filepath.Join(local, "src") + "/"}, "", opt))
 	if again.Hash() != out.Hash() || again.Changes() != nil {
 		t.Errorf("second copy changed: %+v", again.Changes())
 	}
@@ -327,14 +331,14 @@ func TestCopyIn_followSymlinksNoPerpetualUpdate(t *testing.T) {
 func TestCopyOut_linksModesAndMtime(t *testing.T) {
 	t.Parallel()
 	f := newCopyStore(t)
-	f = mustNoErr(t, f.Apply(map[string]WriteEntry{
+	f = check(t)(f.Apply(map[string]WriteEntry{
 		"run.sh":   {Data: []byte("#!/bin/sh\n"), Mode: Executable},
 		"data.txt": {Data: []byte("d")},
 		"ln":       {Target: "data.txt"},
 		"abs":      {Target: "/nonexistent/x"},
 	}, nil, ApplyOptions{}))
 	dest := t.TempDir()
-	mustNoErr(t, f.CopyOut([]string{""}, dest, CopyOutOptions{}))
+	check(t)(f.CopyOut([]string{""}, dest, CopyOutOptions{}))
 	wantFiles(t, diskFiles(t, dest), map[string]string{"run.sh": "#!/bin/sh\n (x)", "data.txt": "d", "ln": "-> data.txt", "abs": "-> /nonexistent/x"})
 	info, err := os.Stat(filepath.Join(dest, "run.sh"))
 	if err != nil {
@@ -353,20 +357,20 @@ func TestCopy_fileDirCollisions(t *testing.T) {
 	t.Run("in: repo file becomes a directory", func(t *testing.T) {
 		t.Parallel()
 		f := newCopyStore(t)
-		f = mustNoErr(t, f.WriteText("a", "file", WriteOptions{}))
+		f = check(t)(f.WriteText("a", "file", WriteOptions{}))
 		local := t.TempDir()
 		writeTree(t, local, map[string]string{"a/b": "b"})
-		out := mustNoErr(t, f.SyncIn(local, "", SyncOptions{}))
+		out := check(t)(f.SyncIn(local, "", SyncOptions{}))
 		wantFiles(t, repoFiles(t, out, ""), map[string]string{"a/b": "b"})
 	})
 	t.Run("in: repo directory becomes a file", func(t *testing.T) {
 		t.Parallel()
 		f := newCopyStore(t)
-		f = mustNoErr(t, f.WriteText("a/b/c", "deep", WriteOptions{}))
+		f = check(t)(f.WriteText("a/b/c", "deep", WriteOptions{}))
 		local := t.TempDir()
 		writeTree(t, local, map[string]string{"a": "file"})
-		dry := mustNoErr(t, f.SyncIn(local, "", SyncOptions{DryRun: true}))
-		out := mustNoErr(t, f.SyncIn(local, "", SyncOptions{}))
+		dry := check(t)(f.SyncIn(local, "", SyncOptions{DryRun: true}))
+		out := check(t)(f.SyncIn(local, "", SyncOptions{}))
 		wantFiles(t, repoFiles(t, out, ""), map[string]string{"a": "file"})
 		if !reflect.DeepEqual(actions(dry.Changes()), actions(out.Changes())) {
 			t.Errorf("dry %q real %q", actions(dry.Changes()), actions(out.Changes()))
@@ -375,11 +379,11 @@ func TestCopy_fileDirCollisions(t *testing.T) {
 	t.Run("out: local file and directory in the way", func(t *testing.T) {
 		t.Parallel()
 		f := newCopyStore(t)
-		f = mustNoErr(t, f.Apply(map[string]WriteEntry{"a/b": {Data: []byte("b")}, "c": {Data: []byte("c")}}, nil, ApplyOptions{}))
+		f = check(t)(f.Apply(map[string]WriteEntry{"a/b": {Data: []byte("b")}, "c": {Data: []byte("c")}}, nil, ApplyOptions{}))
 		for _, del := range []bool{false, true} {
 			dest := t.TempDir()
 			writeTree(t, dest, map[string]string{"a": "file in the way", "c/x/y": "dir in the way"})
-			mustNoErr(t, f.CopyOut([]string{""}, dest, CopyOutOptions{Delete: del}))
+			check(t)(f.CopyOut([]string{""}, dest, CopyOutOptions{Delete: del}))
 			wantFiles(t, diskFiles(t, dest), map[string]string{"a/b": "b", "c": "c"})
 		}
 	})
@@ -390,7 +394,7 @@ func TestCopy_fileDirCollisions(t *testing.T) {
 func TestCopy_dryRunExactMatch(t *testing.T) {
 	t.Parallel()
 	f := newCopyStore(t)
-	f = mustNoErr(t, f.Apply(map[string]WriteEntry{
+	f = check(t)(f.Apply(map[string]WriteEntry{
 		"same.txt":  {Data: []byte("same")},
 		"mod.txt":   {Data: []byte("old")},
 		"exec.sh":   {Data: []byte("#!")},
@@ -413,14 +417,14 @@ func TestCopy_dryRunExactMatch(t *testing.T) {
 	}
 
 	for _, mtime := range []bool{false, true} {
-		dry := mustNoErr(t, f.SyncIn(local, "", SyncOptions{DryRun: true, Mtime: mtime}))
+		dry := check(t)(f.SyncIn(local, "", SyncOptions{DryRun: true, Mtime: mtime}))
 		if dry.Hash() != f.Hash() {
 			t.Fatal("dry run committed")
 		}
 		wantActions(t, dry.Changes(), "u exec.sh", "a file/inner", "d gone.txt", "u mod.txt", "a new.txt", "u tolink", "a was")
 	}
-	dry := mustNoErr(t, f.SyncIn(local, "", SyncOptions{DryRun: true}))
-	real := mustNoErr(t, f.SyncIn(local, "", SyncOptions{}))
+	dry := check(t)(f.SyncIn(local, "", SyncOptions{DryRun: true}))
+	real := check(t)(f.SyncIn(local, "", SyncOptions{}))
 	if !reflect.DeepEqual(dry.Changes(), real.Changes()) {
 		t.Errorf("dry %+v\nreal %+v", dry.Changes(), real.Changes())
 	}
@@ -431,10 +435,10 @@ func TestCopy_dryRunExactMatch(t *testing.T) {
 	// And back out: a local tree that differs every way.
 	dest := t.TempDir()
 	writeTree(t, dest, map[string]string{"same.txt": "same", "mod.txt": "stale", "extra/e": "e", "new.txt/x": "dir in the way"})
-	dryOut := mustNoErr(t, real.SyncOut("", dest, SyncOptions{DryRun: true}))
+	dryOut := check(t)(real.SyncOut("", dest, SyncOptions{DryRun: true}))
 	before := diskFiles(t, dest)
 	wantFiles(t, before, map[string]string{"same.txt": "same", "mod.txt": "stale", "extra/e": "e", "new.txt/x": "dir in the way"})
-	realOut := mustNoErr(t, real.SyncOut("", dest, SyncOptions{}))
+	realOut := check(t)(real.SyncOut("", dest, SyncOptions{}))
 	if !reflect.DeepEqual(dryOut.Changes(), realOut.Changes()) {
 		t.Errorf("dry %+v\nreal %+v", dryOut.Changes(), realOut.Changes())
 	}
@@ -450,15 +454,15 @@ func TestCopy_roundTripsAreClean(t *testing.T) {
 		os.Chmod(filepath.Join(local, "a.txt"), 0o755)
 		symlink(t, "d/b.txt", filepath.Join(local, "ln"))
 		opt := SyncOptions{Mtime: mtime}
-		f = mustNoErr(t, f.SyncIn(local, "", opt))
+		f = check(t)(f.SyncIn(local, "", opt))
 		out := t.TempDir()
-		mustNoErr(t, f.SyncOut("", out, opt))
+		check(t)(f.SyncOut("", out, opt))
 		wantFiles(t, diskFiles(t, out), diskFiles(t, local))
-		back := mustNoErr(t, f.SyncIn(out, "", opt))
+		back := check(t)(f.SyncIn(out, "", opt))
 		if back.Hash() != f.Hash() || back.Changes() != nil {
 			t.Errorf("mtime=%v: disk→repo→disk→repo changed %+v", mtime, back.Changes())
 		}
-		again := mustNoErr(t, f.SyncOut("", out, opt))
+		again := check(t)(f.SyncOut("", out, opt))
 		if again.Changes() != nil {
 			t.Errorf("mtime=%v: repo→disk again changed %+v", mtime, again.Changes())
 		}
@@ -470,13 +474,13 @@ func TestCopy_roundTripsAreClean(t *testing.T) {
 func TestCopyOut_symlinkedParentReplaced(t *testing.T) {
 	t.Parallel()
 	f := newCopyStore(t)
-	f = mustNoErr(t, f.Apply(map[string]WriteEntry{"sub/x.txt": {Data: []byte("x")}}, nil, ApplyOptions{}))
+	f = check(t)(f.Apply(map[string]WriteEntry{"sub/x.txt": {Data: []byte("x")}}, nil, ApplyOptions{}))
 	outside := t.TempDir()
 	writeTree(t, outside, map[string]string{"x.txt": "precious", "y.txt": "precious too"})
 	for _, del := range []bool{false, true} {
 		dest := t.TempDir()
 		symlink(t, outside, filepath.Join(dest, "sub"))
-		mustNoErr(t, f.CopyOut([]string{""}, dest, CopyOutOptions{Delete: del}))
+		check(t)(f.CopyOut([]string{""}, dest, CopyOutOptions{Delete: del}))
 		wantFiles(t, diskFiles(t, outside), map[string]string{"x.txt": "precious", "y.txt": "precious too"})
 		if info, err := os.Lstat(filepath.Join(dest, "sub")); err != nil || !info.IsDir() {
 			t.Errorf("delete=%v: sub is %v, %v", del, info, err)
@@ -487,8 +491,8 @@ func TestCopyOut_symlinkedParentReplaced(t *testing.T) {
 	// deletes the link, not what it points to.
 	dest := t.TempDir()
 	symlink(t, outside, filepath.Join(dest, "ln"))
-	empty := mustNoErr(t, f.Remove([]string{"sub"}, RemoveOptions{Recursive: true}))
-	mustNoErr(t, empty.SyncOut("", dest, SyncOptions{}))
+	empty := check(t)(f.Remove([]string{"sub"}, RemoveOptions{Recursive: true}))
+	check(t)(empty.SyncOut("", dest, SyncOptions{}))
 	wantFiles(t, diskFiles(t, outside), map[string]string{"x.txt": "precious", "y.txt": "precious too"})
 	if _, err := os.Lstat(filepath.Join(dest, "ln")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("link survived: %v", err)
@@ -509,7 +513,7 @@ func TestCopy_ignoreErrors(t *testing.T) {
 	if err == nil {
 		t.Error("a FIFO source copied without error")
 	}
-	out := mustNoErr(t, f.CopyIn([]string{missing, pipe, good}, "", CopyInOptions{IgnoreErrors: true}))
+	out := check(t)(f.CopyIn([]string{missing, pipe, good}, "", CopyInOptions{IgnoreErrors: true}))
 	wantActions(t, out.Changes(), "a good.txt")
 	if len(out.Changes().Errors) != 2 {
 		t.Errorf("errors = %+v", out.Changes().Errors)
@@ -538,8 +542,8 @@ func TestCopy_ignoreErrorsUnreadable(t *testing.T) {
 	if _, err := f.CopyIn([]string{local + "/"}, "", CopyInOptions{}); err == nil {
 		t.Error("unreadable file copied without error")
 	}
-	dry := mustNoErr(t, f.CopyIn([]string{local + "/"}, "", CopyInOptions{IgnoreErrors: true, DryRun: true}))
-	out := mustNoErr(t, f.CopyIn([]string{local + "/"}, "", CopyInOptions{IgnoreErrors: true}))
+	dry := check(t)(f.CopyIn([]string{local + "/"}, "", CopyInOptions{IgnoreErrors: true, DryRun: true}))
+	out := check(t)(f.CopyIn([]string{local + "/"}, "", CopyInOptions{IgnoreErrors: true}))
 	wantActions(t, out.Changes(), "a ok.txt")
 	if len(out.Changes().Errors) != 1 || out.Changes().Errors[0].Path != secret {
 		t.Errorf("errors = %+v", out.Changes().Errors)
@@ -557,14 +561,14 @@ func TestCopy_overlappingSources(t *testing.T) {
 	local := t.TempDir()
 	writeTree(t, local, map[string]string{"a/x.txt": "from a", "b/x.txt": "from b", "b/y.txt": "y"})
 	f := newCopyStore(t)
-	out := mustNoErr(t, f.CopyIn([]string{filepath.Join(local, "a") + "/", filepath.Join(local, "b") + "/"}, "", CopyInOptions{Delete: true}))
+	out := check(t)(f.CopyIn([]string{filepath.Join(local, "a") + "/", filepath.Join(local, "b") + "/"}, "", CopyInOptions{Delete: true}))
 	wantFiles(t, repoFiles(t, out, ""), map[string]string{"x.txt": "from a", "y.txt": "y"})
 	w := out.Changes().Warnings
 	if len(w) != 1 || w[0].Path != filepath.Join(local, "b", "x.txt") || w[0].Error != "Overlapping destination 'x.txt': skipping (kept earlier source)" {
 		t.Errorf("warnings = %+v", w)
 	}
 	dest := t.TempDir()
-	res := mustNoErr(t, out.CopyOut([]string{"x.txt", "./x.txt"}, dest, CopyOutOptions{Delete: true}))
+	res := check(t)(out.CopyOut([]string{"x.txt", "./x.txt"}, dest, CopyOutOptions{Delete: true}))
 	if len(res.Changes().Warnings) != 1 {
 		t.Errorf("out warnings = %+v", res.Changes().Warnings)
 	}
@@ -575,37 +579,37 @@ func TestCopyIn_identicalNotReportedAndMessages(t *testing.T) {
 	local := t.TempDir()
 	writeTree(t, local, map[string]string{"a.txt": "a", "b.txt": "b", "c.txt": "c"})
 	f := newCopyStore(t)
-	out := mustNoErr(t, f.CopyIn([]string{local + "/"}, "", CopyInOptions{}))
+	out := check(t)(f.CopyIn([]string{local + "/"}, "", CopyInOptions{}))
 	if out.Message() != "Batch cp: +3" {
 		t.Errorf("message %q", out.Message())
 	}
-	same := mustNoErr(t, out.CopyIn([]string{local + "/"}, "", CopyInOptions{}))
+	same := check(t)(out.CopyIn([]string{local + "/"}, "", CopyInOptions{}))
 	if same.Hash() != out.Hash() || same.Changes() != nil {
 		t.Errorf("identical copy: %s %+v", same.Hash(), same.Changes())
 	}
 	writeTree(t, local, map[string]string{"b.txt": "B", "d.txt": "d"})
-	next := mustNoErr(t, out.CopyIn([]string{local + "/"}, "", CopyInOptions{Message: "Deploy: {default}"}))
+	next := check(t)(out.CopyIn([]string{local + "/"}, "", CopyInOptions{Message: "Deploy: {default}"}))
 	wantActions(t, next.Changes(), "u b.txt", "a d.txt")
 	if next.Message() != "Deploy: Batch cp: +1 ~1" {
 		t.Errorf("message %q", next.Message())
 	}
-	one := mustNoErr(t, next.CopyIn([]string{filepath.Join(local, "a.txt")}, "sub", CopyInOptions{Mode: Executable}))
+	one := check(t)(next.CopyIn([]string{filepath.Join(local, "a.txt")}, "sub", CopyInOptions{Mode: Executable}))
 	if one.Message() != "+ sub/a.txt (executable)" {
 		t.Errorf("message %q", one.Message())
 	}
-	skip := mustNoErr(t, one.CopyIn([]string{local + "/"}, "sub", CopyInOptions{IgnoreExisting: true}))
+	skip := check(t)(one.CopyIn([]string{local + "/"}, "sub", CopyInOptions{IgnoreExisting: true}))
 	wantActions(t, skip.Changes(), "a b.txt", "a c.txt", "a d.txt")
 }
 
 func TestSyncIn_missingLocal(t *testing.T) {
 	t.Parallel()
 	f := newCopyStore(t)
-	f = mustNoErr(t, f.Apply(map[string]WriteEntry{
+	f = check(t)(f.Apply(map[string]WriteEntry{
 		"keep/k.txt": {Data: []byte("k")}, "d/a.txt": {Data: []byte("a")}, "d/s/b.txt": {Data: []byte("b")}, "file": {Data: []byte("f")},
 	}, nil, ApplyOptions{}))
 	missing := filepath.Join(t.TempDir(), "missing")
-	dry := mustNoErr(t, f.SyncIn(missing, "d", SyncOptions{DryRun: true}))
-	out := mustNoErr(t, f.SyncIn(missing, "d", SyncOptions{}))
+	dry := check(t)(f.SyncIn(missing, "d", SyncOptions{DryRun: true}))
+	out := check(t)(f.SyncIn(missing, "d", SyncOptions{}))
 	wantActions(t, out.Changes(), "d a.txt", "d s/b.txt")
 	if !reflect.DeepEqual(dry.Changes(), out.Changes()) {
 		t.Errorf("dry %+v real %+v", dry.Changes(), out.Changes())
@@ -614,10 +618,10 @@ func TestSyncIn_missingLocal(t *testing.T) {
 		t.Errorf("message %q", out.Message())
 	}
 	wantFiles(t, repoFiles(t, out, ""), map[string]string{"keep/k.txt": "k", "file": "f"})
-	gone := mustNoErr(t, out.SyncIn(missing, "file", SyncOptions{}))
+	gone := check(t)(out.SyncIn(missing, "file", SyncOptions{}))
 	wantActions(t, gone.Changes(), "d file")
 	wantFiles(t, repoFiles(t, gone, ""), map[string]string{"keep/k.txt": "k"})
-	nothing := mustNoErr(t, gone.SyncIn(missing, "nowhere", SyncOptions{}))
+	nothing := check(t)(gone.SyncIn(missing, "nowhere", SyncOptions{}))
 	if nothing.Hash() != gone.Hash() || nothing.Changes() != nil {
 		t.Errorf("missing to missing: %+v", nothing.Changes())
 	}
@@ -632,10 +636,10 @@ func TestSyncIn_missingLocal(t *testing.T) {
 func TestSyncOut_missingRepoPath(t *testing.T) {
 	t.Parallel()
 	f := newCopyStore(t)
-	f = mustNoErr(t, f.WriteText("file", "f", WriteOptions{}))
+	f = check(t)(f.WriteText("file", "f", WriteOptions{}))
 	dest := t.TempDir()
 	writeTree(t, dest, map[string]string{"a.txt": "a", "d/e/b.txt": "b", "empty/": ""})
-	res := mustNoErr(t, f.SyncOut("nope", dest, SyncOptions{}))
+	res := check(t)(f.SyncOut("nope", dest, SyncOptions{}))
 	wantActions(t, res.Changes(), "d a.txt", "d d/e/b.txt")
 	entries, err := os.ReadDir(dest)
 	if err != nil || len(entries) != 0 {
@@ -645,24 +649,27 @@ func TestSyncOut_missingRepoPath(t *testing.T) {
 		t.Errorf("file source: %v", err)
 	}
 	newDest := filepath.Join(t.TempDir(), "new", "dir")
-	mustNoErr(t, f.SyncOut("", newDest, SyncOptions{}))
+	check(t)(f.SyncOut("", newDest, SyncOptions{}))
 	wantFiles(t, diskFiles(t, newDest), map[string]string{"file": "f"})
 }
 
 func TestSyncIn_excludeKeepsExcludedFiles(t *testing.T) {
 	t.Parallel()
 	f := newCopyStore(t)
-	f = mustNoErr(t, f.Apply(map[string]WriteEntry{"app.pyc": {Data: []byte("old")}, "old.py": {Data: []byte("o")}, "build/x.o": {Data: []byte("x")}}, nil, ApplyOptions{}))
+	f = check(t)(f.Apply(map[string]WriteEntry{"app.pyc": {Data: []byte("old")}, "old.py": {Data: []byte("o")}, "build/x.o": {Data: []byte("x")}}, nil, ApplyOptions{}))
 	local := t.TempDir()
 	writeTree(t, local, map[string]string{
 		"app.py": "p", "app.pyc": "compiled", "build/y.o": "y", "sub/.gitignore": "*.log\n", "sub/a.log": "l", "sub/a.txt": "t",
 	})
-	ex := mustNoErr(t, NewExcludeFilter([]string{"*.pyc", "build/"}, "", true))
-	out := mustNoErr(t, f.SyncIn(local, "", SyncOptions{Exclude: ex}))
+	ex, err := NewExcludeFilter([]string{"*.pyc", "build/"}, "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := check(t)(f.SyncIn(local, "", SyncOptions{Exclude: ex}))
 	wantActions(t, out.Changes(), "a app.py", "d old.py", "a sub/a.txt")
 	wantFiles(t, repoFiles(t, out, ""), map[string]string{"app.pyc": "old", "build/x.o": "x", "app.py": "p", "sub/a.txt": "t"})
 	// CopyIn of a single excluded file is checked by its name.
-	one := mustNoErr(t, out.CopyIn([]string{filepath.Join(local, "app.pyc")}, "z", CopyInOptions{Exclude: ex}))
+	one := check(t)(out.CopyIn([]string{filepath.Join(local, "app.pyc")}, "z", CopyInOptions{Exclude: ex}))
 	if one.Changes() != nil {
 		t.Errorf("excluded file copied: %+v", one.Changes())
 	}
@@ -678,8 +685,8 @@ func TestSync_mtimeMode(t *testing.T) {
 		os.Chtimes(filepath.Join(local, n), old, old)
 	}
 	mt := SyncOptions{Mtime: true}
-	f = mustNoErr(t, f.SyncIn(local, "", mt))
-	if again := mustNoErr(t, f.SyncIn(local, "", mt)); again.Changes() != nil {
+	f = check(t)(f.SyncIn(local, "", mt))
+	if again := check(t)(f.SyncIn(local, "", mt)); again.Changes() != nil {
 		t.Errorf("resync: %+v", again.Changes())
 	}
 	// Rewritten a second or more after the commit: seen.
@@ -687,26 +694,26 @@ func TestSync_mtimeMode(t *testing.T) {
 	writeTree(t, local, map[string]string{"a.txt": "two"})
 	later := f.Time().Add(2 * time.Second)
 	os.Chtimes(a, later, later)
-	f = mustNoErr(t, f.SyncIn(local, "", mt))
+	f = check(t)(f.SyncIn(local, "", mt))
 	wantActions(t, f.Changes(), "u a.txt")
 	// Changed but back-dated: mtime mode trusts it, a checksum does not.
 	writeTree(t, local, map[string]string{"b.txt": "B"})
 	os.Chtimes(filepath.Join(local, "b.txt"), old, old)
-	if missed := mustNoErr(t, f.SyncIn(local, "", SyncOptions{Mtime: true, DryRun: true})); missed.Changes() != nil {
+	if missed := check(t)(f.SyncIn(local, "", SyncOptions{Mtime: true, DryRun: true})); missed.Changes() != nil {
 		t.Errorf("mtime mode saw a back-dated change: %+v", missed.Changes())
 	}
-	caught := mustNoErr(t, f.SyncIn(local, "", SyncOptions{}))
+	caught := check(t)(f.SyncIn(local, "", SyncOptions{}))
 	wantActions(t, caught.Changes(), "u b.txt")
 	// Out: files written by SyncOut carry the commit time, so mtime mode
 	// finds them unchanged; a local edit dated later is seen.
 	dest := t.TempDir()
-	mustNoErr(t, caught.SyncOut("", dest, mt))
-	if again := mustNoErr(t, caught.SyncOut("", dest, mt)); again.Changes() != nil {
+	check(t)(caught.SyncOut("", dest, mt))
+	if again := check(t)(caught.SyncOut("", dest, mt)); again.Changes() != nil {
 		t.Errorf("resync out: %+v", again.Changes())
 	}
 	writeTree(t, dest, map[string]string{"a.txt": "local edit"})
 	os.Chtimes(filepath.Join(dest, "a.txt"), later.Add(time.Hour), later.Add(time.Hour))
-	fix := mustNoErr(t, caught.SyncOut("", dest, mt))
+	fix := check(t)(caught.SyncOut("", dest, mt))
 	wantActions(t, fix.Changes(), "u a.txt")
 }
 
@@ -724,15 +731,15 @@ func TestSync_manySmallFiles(t *testing.T) {
 	writeTree(t, local, want)
 	f := newCopyStore(t)
 	start := time.Now()
-	f = mustNoErr(t, f.SyncIn(local, "", SyncOptions{}))
+	f = check(t)(f.SyncIn(local, "", SyncOptions{}))
 	if len(f.Changes().Add) != 10_000 {
 		t.Fatalf("added %d", len(f.Changes().Add))
 	}
-	if again := mustNoErr(t, f.SyncIn(local, "", SyncOptions{})); again.Changes() != nil {
+	if again := check(t)(f.SyncIn(local, "", SyncOptions{})); again.Changes() != nil {
 		t.Errorf("resync changed %d", again.Changes().Total())
 	}
 	dest := t.TempDir()
-	mustNoErr(t, f.SyncOut("", dest, SyncOptions{}))
+	check(t)(f.SyncOut("", dest, SyncOptions{}))
 	wantFiles(t, diskFiles(t, dest), want)
 	t.Logf("10,000 files in, again, and out: %v", time.Since(start))
 }
@@ -756,9 +763,9 @@ func TestCopy_largeFileStreamed(t *testing.T) {
 	}
 	sum := h.Sum(nil)
 	f := newCopyStore(t)
-	f = mustNoErr(t, f.CopyIn([]string{big}, "", CopyInOptions{}))
+	f = check(t)(f.CopyIn([]string{big}, "", CopyInOptions{}))
 	dest := t.TempDir()
-	mustNoErr(t, f.CopyOut([]string{"big.bin"}, dest, CopyOutOptions{}))
+	check(t)(f.CopyOut([]string{"big.bin"}, dest, CopyOutOptions{}))
 	r, err := os.Open(filepath.Join(dest, "big.bin"))
 	if err != nil {
 		t.Fatal(err)
@@ -769,7 +776,7 @@ func TestCopy_largeFileStreamed(t *testing.T) {
 	if !bytes.Equal(h2.Sum(nil), sum) {
 		t.Error("large file changed on the round trip")
 	}
-	if again := mustNoErr(t, f.CopyIn([]string{big}, "", CopyInOptions{Delete: true})); again.Changes() != nil {
+	if again := check(t)(f.CopyIn([]string{big}, "", CopyInOptions{Delete: true})); again.Changes() != nil {
 		t.Errorf("large file re-copied: %+v", again.Changes())
 	}
 }
