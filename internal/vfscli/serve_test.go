@@ -365,3 +365,14 @@ func TestServe_command(t *testing.T) {
 		t.Fatalf("~1 is the empty root commit, got %d", resp.StatusCode)
 	}
 }
+
+func TestServe_helpListsFlags(t *testing.T) {
+	t.Parallel()
+	out := mustCLI(t, "unused", "serve", "--help")
+	for _, flag := range []string{"--host", "--port", "--branch", "--ref", "--path", "--match", "--before", "--back",
+		"--all", "--cors", "--no-cache", "--base-path", "--open", "--quiet"} {
+		if !strings.Contains(out, flag) {
+			t.Errorf("serve --help lacks %s", flag)
+		}
+	}
+}
