@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -182,5 +183,20 @@ func TestKeygenAndToken(t *testing.T) {
 				t.Errorf("%s kid=%q: status %d", n, kid, resp.StatusCode)
 			}
 		}
+	}
+}
+
+// TestFS_version: `strata fs` reaches the embedded filesystem's CLI, which
+// picks its own exit codes (2 for a usage error).
+func TestFS_version(t *testing.T) {
+	bin := buildStrata(t)
+	out, err := exec.Command(bin, "fs", "--version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "strata fs, version ") {
+		t.Fatalf("strata fs --version = %q, %v", out, err)
+	}
+	err = exec.Command(bin, "fs", "--no-such-flag").Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("strata fs --no-such-flag: %v, want exit 2", err)
 	}
 }

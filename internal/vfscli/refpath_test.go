@@ -10,7 +10,9 @@ import (
 func TestParseRefPath(t *testing.T) {
 	t.Parallel()
 	local := func(p string) refPath { return refPath{Path: p} }
-	repo := func(ref string, back int, p string) refPath { return refPath{Repo: true, Ref: ref, Back: back, Path: p} }
+	repo := func(ref string, back int, p string) refPath {
+		return refPath{Repo: true, Ref: ref, Back: back, Path: p}
+	}
 	for _, tc := range []struct {
 		desc, in string
 		want     refPath

@@ -71,10 +71,9 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-func exactArgs(n int) cobra.PositionalArgs      { return usageArgs(cobra.ExactArgs(n)) }
-func minArgs(n int) cobra.PositionalArgs        { return usageArgs(cobra.MinimumNArgs(n)) }
-func maxArgs(n int) cobra.PositionalArgs        { return usageArgs(cobra.MaximumNArgs(n)) }
-func rangeArgs(lo, hi int) cobra.PositionalArgs { return usageArgs(cobra.RangeArgs(lo, hi)) }
+func exactArgs(n int) cobra.PositionalArgs { return usageArgs(cobra.ExactArgs(n)) }
+func minArgs(n int) cobra.PositionalArgs   { return usageArgs(cobra.MinimumNArgs(n)) }
+func maxArgs(n int) cobra.PositionalArgs   { return usageArgs(cobra.MaximumNArgs(n)) }
 
 // isUsageText recognises the errors cobra itself makes for a bad command
 // line before any of our checks run.
