@@ -240,15 +240,6 @@ func (r *Repo) UpdateRefsLogged(ctx context.Context, log refs.Reflog, updates ..
 	return r.updateRefsLogged(ctx, &log, updates)
 }
 
-// updateRefs moves refs with a reflog message ("" = no reflog entry) and
-// git's default identity.
-func (r *Repo) updateRefs(ctx context.Context, message string, updates []refs.Update) error {
-	if message == "" {
-		return r.updateRefsLogged(ctx, nil, updates)
-	}
-	return r.updateRefsLogged(ctx, &refs.Reflog{Message: message}, updates)
-}
-
 func (r *Repo) updateRefsLogged(ctx context.Context, log *refs.Reflog, updates []refs.Update) error {
 	if r.order != nil {
 		defer r.order.lock(r.key, updates)()
