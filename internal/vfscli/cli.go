@@ -5,22 +5,28 @@
 //
 // The framework every command file uses (all in this package):
 //
-//	cli.go       app (stdin/stdout/stderr, a.status for -v lines), errors
-//	             (failf = `Error: …` exit 1, usagef = exit 2, exitCode = a
-//	             silent status), a.repoPath, a.openRead (never creates:
-//	             `Repository not found: P`), a.openWrite (auto-creates with
-//	             -b or main unless --no-create), currentBranch, branchFS,
-//	             writeJSON/writeJSONL, mapErr (vfs errors → CLI texts)
-//	root.go      the root command and the list of subcommands: add yours there
+//	cli.go       app (stdin/stdout/stderr, a.printf, a.status for -v lines);
+//	             errors: failf (`Error: …`, exit 1), usagef (exit 2),
+//	             exitCode (a silent status), libMsg (a library error's
+//	             gitstore wording); a.repoPath; a.openRead (never creates:
+//	             `Repository not found: P`); a.openWrite (creates with -b or
+//	             main unless --no-create); currentBranch; branchFS (`Branch
+//	             not found: X`); writeJSON; mapErr
+//	root.go      the root command, the subcommand list, and the usage-error
+//	             argument checks noArgs, exactArgs, minArgs, maxArgs
 //	refpath.go   parseRefPath (checklist §3), parseRepoArg (colon optional),
 //	             normRepoPath/normFilePath, hasTrailingSlash, isGlob
 //	snapshot.go  snapshotOpts + addSnapshotFlags (--ref/--path/--match/
-//	             --before/--back), resolveRev, a.snapshot (resolve one
-//	             argument's FS), checkRefConflicts, writeTarget
-//	             (writability: tags, ~N, missing branches)
-//	options.go   commitOpts + addCommitFlags (-m, --tag, --force-tag, -n,
-//	             --no-create), checkTag/applyTag, formatOpt + addFormatFlag,
-//	             expandRepoSources (glob only with * or ?, --no-glob)
+//	             --before/--back), resolveRev, a.snapshot (one argument's
+//	             FS), applyFilters, back, checkRefConflicts, writeTarget
+//	             (writability: tags, ~N, missing branches), sameBranch,
+//	             orFail, parseBefore
+//	options.go   commitOpts with addMessageFlag, addTagFlags, addDryRunFlag,
+//	             addNoCreateFlag, addNoGlobFlag; checkTag (before a commit)
+//	             and a.applyTag (after); addFormatFlag/checkFormat;
+//	             expandRepoSources (glob only with * or ?)
+//	rm.go        a.printActions (dry-run `+ :p`, `~ :p`, `- :p` lines)
+//	reflog.go    short (a commit id's first seven characters)
 package vfscli
 
 import (
