@@ -13,8 +13,8 @@ trap 'rm -f "$out"' EXIT
 
 # Per-request benchmarks loop b.N times; the others (clones, pushes,
 # queries) do their own runs and ignore b.N, so they run once (1x).
-light='^Benchmark(CommitPack|FileRead)$'
-heavy='^Benchmark(GitTransport|ConcurrentClones|Queries)$'
+light='^Benchmark(CommitPack|FileRead|VFSWrite|VFSRead)$'
+heavy='^Benchmark(GitTransport|ConcurrentClones|Queries|VFSCopyAndSync|VFSLog)$'
 go test -run '^$' -bench "$pattern" -skip "$heavy" -benchtime "${BENCHTIME:-200x}" -timeout 60m ./bench/ | tee "$out"
 go test -run '^$' -bench "$pattern" -skip "$light" -benchtime 1x -timeout 60m ./bench/ | tee -a "$out"
 
@@ -81,3 +81,11 @@ latency "grep (literal)" 'BenchmarkQueries/grep/strata' 'BenchmarkQueries/grep/g
 latency "grep (regex)" 'BenchmarkQueries/grep-regex/strata' 'BenchmarkQueries/grep-regex/git' "git grep -n -E"
 latency "log -- path (first page of 100)" 'BenchmarkQueries/log/strata' 'BenchmarkQueries/log/git' "git log -n 100"
 latency "log -- path (all pages)" 'BenchmarkQueries/log-all/strata' 'BenchmarkQueries/log-all/git' "git log"
+
+latency "vfs write (in-process)" 'BenchmarkVFSWrite/vfs' 'BenchmarkVFSWrite/git-plumbing' plumbing
+latency "vfs read 4 KiB (in-process)" 'BenchmarkVFSRead/vfs' 'BenchmarkVFSRead/cat-file-batch' "cat-file --batch"
+latency "vfs log -- path" 'BenchmarkVFSLog/vfs' 'BenchmarkVFSLog/git-log' "git log"
+s=$(metric 'BenchmarkVFSCopyAndSync/vfs-copy' copy-ms); g=$(metric 'BenchmarkVFSCopyAndSync/git-worktree' copy-ms)
+[ -n "$s" ] && echo "vfs cp of 10,000 files: ${s} ms vs git add -A && git commit ${g} ms -> $(ratio "$s" "$g")x the time" || true
+s=$(metric 'BenchmarkVFSCopyAndSync/vfs-copy' sync-mtime-ms); c=$(metric 'BenchmarkVFSCopyAndSync/vfs-copy' sync-checksum-ms); g=$(metric 'BenchmarkVFSCopyAndSync/git-worktree' sync-ms)
+[ -n "$s" ] && echo "vfs sync of an unchanged 10,000-file tree: ${s} ms (mtime), ${c} ms (checksum) vs git add -A + status ${g} ms" || true
