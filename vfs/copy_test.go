@@ -738,10 +738,22 @@ func TestSync_manySmallFiles(t *testing.T) {
 	if again := check(t)(f.SyncIn(local, "", SyncOptions{})); again.Changes() != nil {
 		t.Errorf("resync changed %d", again.Changes().Total())
 	}
+	// Out: plan all of it, write one directory of it (creating 10,000
+	// files twice costs most of this test on a slow disk).
+	plan := check(t)(f.SyncOut("", t.TempDir(), SyncOptions{DryRun: true}))
+	if len(plan.Changes().Add) != 10_000 {
+		t.Errorf("planned %d adds out", len(plan.Changes().Add))
+	}
 	dest := t.TempDir()
-	check(t)(f.SyncOut("", dest, SyncOptions{}))
-	wantFiles(t, diskFiles(t, dest), want)
-	t.Logf("10,000 files in, again, and out: %v", time.Since(start))
+	check(t)(f.SyncOut("a", dest, SyncOptions{}))
+	for rel, content := range want {
+		if sub, ok := strings.CutPrefix(rel, "a/"); ok {
+			if data, err := os.ReadFile(filepath.Join(dest, sub)); err != nil || string(data) != content {
+				t.Fatalf("%s: %q, %v", rel, data, err)
+			}
+		}
+	}
+	t.Logf("10,000 files in, again, and planned out: %v", time.Since(start))
 }
 
 func TestCopy_largeFileStreamed(t *testing.T) {
