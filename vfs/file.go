@@ -117,7 +117,7 @@ func (fl *File) load() error {
 		return err
 	}
 	defer release()
-	_, data, err := rd.ReadObject(ctx, string(fl.oid), smallFile)
+	data, err := fl.info.fs.store.readBlob(ctx, rd, fl.oid) // shared: only read from
 	if err != nil {
 		return fmt.Errorf("read %s: %w", fl.info.name, err)
 	}

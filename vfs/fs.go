@@ -185,10 +185,12 @@ func (f *FS) Read(path string) ([]byte, error) {
 		if e.isDir() {
 			return pathErr("read", p, ErrIsDir)
 		}
-		_, data, err = rd.ReadObject(ctx, string(e.oid), 1<<62)
+		cached, err := f.store.readBlob(ctx, rd, e.oid)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
+		// The cache's copy is shared; the caller owns what Read returns.
+		data = append([]byte(nil), cached...)
 		return nil
 	})
 	return data, err

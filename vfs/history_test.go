@@ -98,13 +98,27 @@ func TestLog(t *testing.T) {
 	if got := strings.Join(logMessages(t, snap, LogOptions{Match: "deploy*", Path: "a.txt"}), "|"); got != "deploy v1" {
 		t.Fatalf("match and path: %q", got)
 	}
-	// Before skips newer commits; every commit here has the same second,
-	// so a time before all of them keeps nothing and one after keeps all.
-	if got := logMessages(t, snap, LogOptions{Before: snap.Time().Add(-time.Second)}); len(got) != 0 {
-		t.Fatalf("before the first: %q", got)
+	// Before skips newer commits until the first that is not newer.
+	var all []*FS
+	for c, err := range snap.Log(LogOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, c)
 	}
-	if got := logMessages(t, snap, LogOptions{Before: snap.Time()}); len(got) != 6 {
-		t.Fatalf("before now: %q", got)
+	for _, before := range []time.Time{snap.Time().Add(-time.Second), snap.Time(), all[len(all)-1].Time().Add(-time.Second)} {
+		var want []string
+		for i, c := range all {
+			if !c.Time().After(before) {
+				for _, c := range all[i:] {
+					want = append(want, c.Message())
+				}
+				break
+			}
+		}
+		if got := logMessages(t, snap, LogOptions{Before: before}); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Fatalf("before %v: %q, want %q", before, got, want)
+		}
 	}
 	// Stopping early works.
 	for range snap.Log(LogOptions{}) {

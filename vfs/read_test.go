@@ -243,3 +243,14 @@ func TestIOFS(t *testing.T) {
 		t.Fatalf("http dir: %d %s", resp.StatusCode, body)
 	}
 }
+
+// BenchmarkRead: a 4 KiB file from a snapshot.
+func BenchmarkRead(b *testing.B) {
+	snap := must(coreMain(b).Write("dir/sub/file.bin", bytes.Repeat([]byte("x"), 4096), WriteOptions{}))(b)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := snap.Read("dir/sub/file.bin"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

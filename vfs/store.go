@@ -39,6 +39,7 @@ type Store struct {
 	repo    *repo.Repo
 	author  Signature
 	trees   *treeCache
+	blobs   *blobCache
 
 	closeOnce sync.Once
 }
@@ -82,6 +83,7 @@ func Open(path string, opt Options) (*Store, error) {
 		updater: refs.NewUpdater(f),
 		author:  opt.Author,
 		trees:   newTreeCache(),
+		blobs:   &blobCache{entries: map[git.ObjectID][]byte{}},
 	}
 	if s.author.Name == "" {
 		s.author.Name = "strata"
@@ -398,4 +400,56 @@ func (s *Store) readTree(ctx context.Context, rd *catfile.Reader, oid git.Object
 // reflog is a reflog entry by the store's signature.
 func (s *Store) reflog(message string) refs.Reflog {
 	return refs.Reflog{Message: message, Name: s.author.Name, Email: s.author.Email}
+}
+
+// blobCache keeps the contents of small blobs by id (immutable, like
+// trees), so a hot small file is read without a cat-file round trip.
+type blobCache struct {
+	mu      sync.Mutex
+	entries map[git.ObjectID][]byte
+	size    int
+}
+
+const (
+	maxCachedBlob  = 64 << 10
+	maxBlobCacheSz = 32 << 20
+)
+
+func (c *blobCache) get(oid git.ObjectID) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.entries[oid]
+	return b, ok
+}
+
+func (c *blobCache) put(oid git.ObjectID, b []byte) {
+	if len(b) > maxCachedBlob {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, v := range c.entries { // arbitrary eviction, as treeCache
+		if c.size+len(b) <= maxBlobCacheSz {
+			break
+		}
+		c.size -= len(v)
+		delete(c.entries, k)
+	}
+	if _, ok := c.entries[oid]; !ok {
+		c.entries[oid] = b
+		c.size += len(b)
+	}
+}
+
+// readBlob returns a blob's contents; callers must not modify them.
+func (s *Store) readBlob(ctx context.Context, rd *catfile.Reader, oid git.ObjectID) ([]byte, error) {
+	if b, ok := s.blobs.get(oid); ok {
+		return b, nil
+	}
+	_, data, err := rd.ReadObject(ctx, string(oid), 1<<62)
+	if err != nil {
+		return nil, err
+	}
+	s.blobs.put(oid, data)
+	return data, nil
 }

@@ -395,3 +395,18 @@ func TestCopyRef(t *testing.T) {
 		t.Fatalf("dry run: %s", actionsOf(dry.Changes()))
 	}
 }
+
+// BenchmarkWrite: one small file per commit on a branch tip.
+func BenchmarkWrite(b *testing.B) {
+	snap := must(coreMain(b).Apply(map[string]WriteEntry{"dir/sub/seed": {Data: []byte("x")}}, nil, ApplyOptions{}))(b)
+	data := []byte("small file contents\n")
+	b.ResetTimer()
+	for i := range b.N {
+		data[0] = byte(i)
+		next, err := snap.Write("dir/sub/file.txt", append(data, byte(i>>8)), WriteOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		snap = next
+	}
+}
