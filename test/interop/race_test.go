@@ -28,18 +28,7 @@ import (
 func TestThreeDoors_raceOnOneBranch(t *testing.T) {
 	t.Parallel()
 	srv := servertest.Start(t)
-	token := srv.Token("race", auth.ScopeRepoWrite, auth.ScopeGitRead, auth.ScopeGitWrite)
-	before := srv.RepoDirs()
-	mustStatus(t, srv.Do("POST", "/api/v1/repos", token, strings.NewReader(`{"default_branch":"main"}`)), http.StatusCreated)
-	var dir string
-	for _, d := range srv.RepoDirs() {
-		if !slices.Contains(before, d) {
-			dir = d
-		}
-	}
-	if dir == "" {
-		t.Fatal("no repository directory appeared")
-	}
+	token, dir := createRepo(t, srv, "race")
 	if _, err := commitPack(srv, token, "seed.txt", "seed\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -167,15 +156,7 @@ func TestThreeDoors_raceOnOneBranch(t *testing.T) {
 func TestLibraryReadsWhatGitPushed(t *testing.T) {
 	t.Parallel()
 	srv := servertest.Start(t)
-	token := srv.Token("pushed", auth.ScopeRepoWrite, auth.ScopeGitRead, auth.ScopeGitWrite)
-	before := srv.RepoDirs()
-	mustStatus(t, srv.Do("POST", "/api/v1/repos", token, strings.NewReader(`{"default_branch":"main"}`)), http.StatusCreated)
-	var dir string
-	for _, d := range srv.RepoDirs() {
-		if !slices.Contains(before, d) {
-			dir = d
-		}
-	}
+	token, dir := createRepo(t, srv, "pushed")
 	work := t.TempDir()
 	must := func(out string, err error) {
 		t.Helper()
@@ -263,13 +244,26 @@ func commitPack(srv *servertest.Server, token, path, content string) (string, er
 	return ack.Commit.CommitSHA, nil
 }
 
-func mustStatus(t *testing.T, resp *http.Response, want int) {
+// createRepo creates repository id (default branch main) through REST
+// and returns a token for REST and git writes and its directory on disk,
+// where the library opens it.
+func createRepo(t *testing.T, srv *servertest.Server, id string) (token, dir string) {
 	t.Helper()
+	token = srv.Token(id, auth.ScopeRepoWrite, auth.ScopeGitRead, auth.ScopeGitWrite)
+	before := srv.RepoDirs()
+	resp := srv.Do("POST", "/api/v1/repos", token, strings.NewReader(`{"default_branch":"main"}`))
 	defer resp.Body.Close()
-	if resp.StatusCode != want {
+	if resp.StatusCode != http.StatusCreated {
 		body, _ := io.ReadAll(resp.Body)
-		t.Fatalf("status %d, want %d: %s", resp.StatusCode, want, body)
+		t.Fatalf("create %s: status %d: %s", id, resp.StatusCode, body)
 	}
+	for _, d := range srv.RepoDirs() {
+		if !slices.Contains(before, d) {
+			return token, d
+		}
+	}
+	t.Fatalf("create %s: no repository directory appeared", id)
+	return "", ""
 }
 
 var gitEnv = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
