@@ -229,6 +229,11 @@ func (s *Store) peelCommit(ctx context.Context, rev string) (git.ObjectID, error
 	defer release()
 	info, err := rd.Info(ctx, rev+"^{commit}")
 	if errors.Is(err, catfile.ErrNotFound) {
+		// An object that exists but peels to no commit (a blob, a tree)
+		// is a wrong kind of revision, not a missing one.
+		if obj, err := rd.Info(ctx, rev); err == nil {
+			return "", errorf(ErrInvalid, "Object %s is not a commit", obj.OID)
+		}
 		return "", errorf(ErrNotFound, "%s does not point to a commit", rev)
 	}
 	if err != nil {

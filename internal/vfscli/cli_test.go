@@ -499,11 +499,7 @@ func TestSnapshotFilters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// gitstore says "Object X is not a commit"; vfs.Resolve reports a
-	// non-commit object as not found, so resolveRev can only say "Unknown
-	// ref" until the library tells the two apart (resolveRev maps
-	// ErrInvalid to the gitstore text).
-	r.fails(1, blob, "ls", "--ref", blob)
+	r.fails(1, "Object "+blob+" is not a commit", "ls", "--ref", blob)
 	r.fails(1, "Cannot use snapshot filters with paths targeting different refs", "ls", "main:", "v:", "--back", "1")
 }
 
