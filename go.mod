@@ -9,6 +9,7 @@ require (
 
 require (
 	github.com/getkin/kin-openapi v0.153.0 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 	github.com/modelcontextprotocol/go-sdk v1.8.0 // indirect
 )
 
