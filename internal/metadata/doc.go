@@ -31,6 +31,9 @@
 //     Its Secret is sealed by the caller; the store never sees a plaintext
 //     password. Credentials are looked up within an organisation, and
 //     deleting the repository deletes its credential.
+//   - Every change to organisations or their keys moves OrgsVersion in the
+//     same transaction, so a server shares the store with the CLI and
+//     notices changes by polling one row.
 //   - Times are returned in UTC. SQLite keeps nanoseconds; other backends
 //     keep at least whole seconds.
 package metadata

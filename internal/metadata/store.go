@@ -113,6 +113,7 @@ type GitCredential struct {
 type Store interface {
 	SyncStore
 	MirrorStore // push-back mirroring (mirror.go)
+	OrgStore    // organisations and their keys (orgs.go)
 
 	// CreateRepo registers a live repository. It ignores r.StorageKey, r.Seq
 	// and r.DeletedAt, chooses a new StorageKey and Seq, and sets CreatedAt

@@ -79,6 +79,13 @@ func Run(t *testing.T, open func(t *testing.T) metadata.Store) {
 		{"GitCredential_delete", testCredentialDelete},
 		{"GitCredential_orgIsolation", testCredentialOrgIsolation},
 		{"GitCredential_deletedRepo", testCredentialDeletedRepo},
+		{"Org_createGet", testOrgCreateGet},
+		{"Org_createInvalid", testOrgCreateInvalid},
+		{"Org_keys", testOrgKeys},
+		{"Org_delete", testOrgDelete},
+		{"Org_jwksURL", testOrgJWKSURL},
+		{"Org_version", testOrgsVersion},
+		{"Org_concurrentAddKey", testOrgConcurrentAddKey},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
