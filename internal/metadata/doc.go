@@ -1,8 +1,9 @@
 // Package metadata owns Strata's repository registry: which repositories
 // exist in which organisation, where each one lives on disk (its opaque
 // StorageKey), its default branch and upstream/fork source, the tombstones
-// left by deletions, the creation times of branches, and the (sealed)
-// credentials of upstreams.
+// left by deletions, the creation times of branches, the (sealed)
+// credentials of upstreams, and the organisations managed by `strata org`
+// with their JWT verification keys.
 //
 // Git data itself lives in the repositories on disk; this package only
 // records facts that Git cannot: creation order and time, deletion, and the
