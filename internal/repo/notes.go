@@ -145,35 +145,45 @@ const maxNoteSize = 16 << 20
 // ReadNote reads the note on object in notes ref ref. A missing notes ref
 // or note is a NotFoundError.
 func (r *Repo) ReadNote(ctx context.Context, ref git.ReferenceName, object git.ObjectID) (*Note, error) {
+	var note *Note
+	err := r.readNotes(ctx, ref, func(ed *notesEditor, tip, tree git.ObjectID) error {
+		loc, err := ed.locate(tree, object)
+		if err != nil || loc.blob == "" {
+			return err
+		}
+		_, data, err := ed.rd.ReadObject(ctx, string(loc.blob), maxNoteSize)
+		if err != nil {
+			return fmt.Errorf("read note %s: %w", loc.blob, err)
+		}
+		note = &Note{Object: object, Text: string(data), RefCommit: tip}
+		return nil
+	})
+	if err == nil && note == nil {
+		err = notFound("note for", string(object))
+	}
+	return note, err
+}
+
+// readNotes calls read with a reader on the notes commit ref holds, tip,
+// and its tree; a missing notes ref has no notes, and read is not called.
+func (r *Repo) readNotes(ctx context.Context, ref git.ReferenceName, read func(ed *notesEditor, tip, tree git.ObjectID) error) error {
 	tip, err := r.readRefLenient(ref)
 	if errors.Is(err, ErrNotFound) {
-		return nil, notFound("note for", string(object))
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rd, release, err := r.reader(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer release()
 	c, err := readCommitWith(ctx, rd, tip)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ed := &notesEditor{ctx: ctx, rd: rd}
-	loc, err := ed.locate(c.Tree, object)
-	if err != nil {
-		return nil, err
-	}
-	if loc.blob == "" {
-		return nil, notFound("note for", string(object))
-	}
-	_, data, err := rd.ReadObject(ctx, string(loc.blob), maxNoteSize)
-	if err != nil {
-		return nil, fmt.Errorf("read note %s: %w", loc.blob, err)
-	}
-	return &Note{Object: object, Text: string(data), RefCommit: tip}, nil
+	return read(&notesEditor{ctx: ctx, rd: rd}, tip, c.Tree)
 }
 
 // NoteAction is what a note write does.
@@ -227,30 +237,116 @@ func (r *Repo) WriteNote(ctx context.Context, w NoteWrite) (*NoteWriteResult, er
 	if w.Action != NoteRemove && strings.TrimRight(w.Text, "\n") == "" {
 		return nil, invalidf("note text is empty")
 	}
-	if w.Author.When.IsZero() {
-		w.Author.When = time.Now().UTC().Truncate(time.Second)
+	nc := notesCommit{ref: w.Ref, expected: w.Expected, author: w.Author}
+	res, err := r.commitNotes(ctx, nc, func(ed *notesEditor, root git.ObjectID) (git.ObjectID, string, error) {
+		return ed.writeNote(root, w)
+	})
+	if res != nil {
+		res.Object = w.Object
+	}
+	return res, err
+}
+
+// writeNote makes w's change to the notes tree root, keeping its fanout,
+// and returns the new tree and the commit message git notes would write.
+func (ed *notesEditor) writeNote(root git.ObjectID, w NoteWrite) (git.ObjectID, string, error) {
+	loc, err := ed.locate(root, w.Object)
+	if err != nil {
+		return "", "", err
+	}
+	var blob git.ObjectID // "" removes the note
+	var message string
+	switch w.Action {
+	case NoteAdd:
+		if loc.blob != "" {
+			return "", "", fmt.Errorf("%w: object %s already has a note in %s (append, or remove it first)", ErrExists, w.Object, w.Ref)
+		}
+		message = "Notes added by 'git notes add'\n"
+		blob, err = ed.tx.WriteObject(git.BlobObject, []byte(strings.TrimRight(w.Text, "\n")+"\n"))
+	case NoteAppend:
+		text := strings.TrimRight(w.Text, "\n") + "\n"
+		if loc.blob != "" {
+			_, data, rerr := ed.rd.ReadObject(ed.ctx, string(loc.blob), maxNoteSize)
+			if rerr != nil {
+				return "", "", fmt.Errorf("read note %s: %w", loc.blob, rerr)
+			}
+			if prev := strings.TrimRight(string(data), "\n"); prev != "" {
+				text = prev + "\n\n" + text
+			}
+		}
+		message = "Notes added by 'git notes append'\n"
+		blob, err = ed.tx.WriteObject(git.BlobObject, []byte(text))
+	case NoteRemove:
+		if loc.blob == "" {
+			return "", "", notFound("note for", string(w.Object))
+		}
+		message = "Notes removed by 'git notes remove'\n"
+	default:
+		return "", "", invalidf("unknown note action %q", w.Action)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("write note: %w", err)
+	}
+	tree, err := ed.apply(root, loc, blob)
+	return tree, message, err
+}
+
+// notesCommit is what every notes write has: the ref it moves, the
+// compare-and-swap expectation, the author and, optionally, a reflog
+// message.
+type notesCommit struct {
+	ref      git.ReferenceName
+	expected git.ObjectID // "": none; git.ZeroOID: the ref must not exist
+	author   Signature    // committer too; zero When: now
+	reflog   string       // "": no reflog entry
+}
+
+// notesChange builds a new notes tree from the current one, root ("" when
+// the notes ref does not exist yet), writing objects through ed.tx, and
+// names the notes commit's message.
+type notesChange func(ed *notesEditor, root git.ObjectID) (tree git.ObjectID, message string, err error)
+
+// commitNotes is the one write path of notes refs: change makes a notes
+// commit on the current tip, and the ref moves with a compare-and-swap.
+// Without nc.expected, a concurrent writer makes it rebuild on the new tip;
+// with it, the race is ErrConflict and a different tip is a
+// *PreconditionError.
+func (r *Repo) commitNotes(ctx context.Context, nc notesCommit, change notesChange) (*NoteWriteResult, error) {
+	if nc.author.When.IsZero() {
+		nc.author.When = time.Now().UTC().Truncate(time.Second)
 	}
 	for attempt := 0; ; attempt++ {
-		res, err := r.writeNoteOnce(ctx, w)
-		if err == nil || !errors.Is(err, ErrConflict) || w.Expected != "" || attempt >= maxCommitRetries {
+		res, err := r.commitNotesOnce(ctx, nc, change)
+		if err == nil || !errors.Is(err, ErrConflict) || nc.expected != "" || attempt >= maxCommitRetries {
 			return res, err
 		}
 	}
 }
 
-func (r *Repo) writeNoteOnce(ctx context.Context, w NoteWrite) (*NoteWriteResult, error) {
-	res := &NoteWriteResult{Ref: w.Ref, Object: w.Object}
-	old, err := r.readRefLenient(w.Ref)
+// notesBase reads the notes ref a write starts from (git.ZeroOID when it
+// does not exist) and checks it against expected; the result reports it
+// as both Base and New.
+func (r *Repo) notesBase(ref git.ReferenceName, expected git.ObjectID) (*NoteWriteResult, git.ObjectID, error) {
+	res := &NoteWriteResult{Ref: ref}
+	old, err := r.readRefLenient(ref)
 	switch {
 	case err == nil:
 		res.Base, res.New = old, old
 	case errors.Is(err, ErrNotFound):
 		old = git.ZeroOID
 	default:
-		return nil, err
+		return nil, "", err
 	}
-	if w.Expected != "" && w.Expected != old {
-		return res, &PreconditionError{Ref: w.Ref, Expected: w.Expected, Actual: old}
+	if expected != "" && expected != old {
+		return res, old, &PreconditionError{Ref: ref, Expected: expected, Actual: old}
+	}
+	return res, old, nil
+}
+
+func (r *Repo) commitNotesOnce(ctx context.Context, nc notesCommit, change notesChange) (*NoteWriteResult, error) {
+	res, old, err := r.notesBase(nc.ref, nc.expected)
+	if err != nil {
+		return res, err
 	}
 	rd, release, err := r.reader(ctx)
 	if err != nil {
@@ -270,45 +366,10 @@ func (r *Repo) writeNoteOnce(ctx context.Context, w NoteWrite) (*NoteWriteResult
 		return nil, fmt.Errorf("begin notes commit: %w", err)
 	}
 	defer tx.Abort() // no-op after Commit
-	ed := &notesEditor{ctx: ctx, rd: rd, tx: tx}
-	loc, err := ed.locate(root, w.Object)
-	if err != nil {
-		return nil, err
+	tree, message, err := change(&notesEditor{ctx: ctx, rd: rd, tx: tx}, root)
+	if errors.Is(err, ErrExists) {
+		return res, err // a refused add reports the base, as a precondition does
 	}
-	var blob git.ObjectID // "" removes the note
-	var message string
-	switch w.Action {
-	case NoteAdd:
-		if loc.blob != "" {
-			return res, fmt.Errorf("%w: object %s already has a note in %s (append, or remove it first)", ErrExists, w.Object, w.Ref)
-		}
-		message = "Notes added by 'git notes add'\n"
-		blob, err = tx.WriteObject(git.BlobObject, []byte(strings.TrimRight(w.Text, "\n")+"\n"))
-	case NoteAppend:
-		text := strings.TrimRight(w.Text, "\n") + "\n"
-		if loc.blob != "" {
-			_, data, rerr := rd.ReadObject(ctx, string(loc.blob), maxNoteSize)
-			if rerr != nil {
-				return nil, fmt.Errorf("read note %s: %w", loc.blob, rerr)
-			}
-			if prev := strings.TrimRight(string(data), "\n"); prev != "" {
-				text = prev + "\n\n" + text
-			}
-		}
-		message = "Notes added by 'git notes append'\n"
-		blob, err = tx.WriteObject(git.BlobObject, []byte(text))
-	case NoteRemove:
-		if loc.blob == "" {
-			return nil, notFound("note for", string(w.Object))
-		}
-		message = "Notes removed by 'git notes remove'\n"
-	default:
-		return nil, invalidf("unknown note action %q", w.Action)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("write note: %w", err)
-	}
-	tree, err := ed.apply(root, loc, blob)
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +377,7 @@ func (r *Repo) writeNoteOnce(ctx context.Context, w NoteWrite) (*NoteWriteResult
 	if !old.IsZero() {
 		parents = []git.ObjectID{old}
 	}
-	sig := odb.Signature{Name: w.Author.Name, Email: w.Author.Email, When: w.Author.When}
+	sig := odb.Signature{Name: nc.author.Name, Email: nc.author.Email, When: nc.author.When}
 	raw, err := odb.EncodeCommit(odb.Commit{Tree: tree, Parents: parents, Author: sig, Committer: sig, Message: message})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -328,9 +389,13 @@ func (r *Repo) writeNoteOnce(ctx context.Context, w NoteWrite) (*NoteWriteResult
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("write notes commit: %w", err)
 	}
-	if err := r.UpdateRefs(ctx, refs.Update{Ref: w.Ref, Old: old, New: commit}); err != nil {
+	var log *refs.Reflog
+	if nc.reflog != "" {
+		log = &refs.Reflog{Message: nc.reflog, Name: nc.author.Name, Email: nc.author.Email}
+	}
+	if err := r.updateRefsLogged(ctx, log, []refs.Update{{Ref: nc.ref, Old: old, New: commit}}); err != nil {
 		if isRefNameClash(err) {
-			return nil, invalidf("notes ref %s clashes with an existing notes ref", w.Ref)
+			return nil, invalidf("notes ref %s clashes with an existing notes ref", nc.ref)
 		}
 		return res, err
 	}
@@ -500,112 +565,49 @@ func (r *Repo) EditNotes(ctx context.Context, e NotesEdit) (*NoteWriteResult, er
 			return nil, invalidf("note object %q is not a full object id", trunc(string(ed.Object), 100))
 		}
 	}
-	if e.Author.When.IsZero() {
-		e.Author.When = time.Now().UTC().Truncate(time.Second)
+	if len(e.Edits) == 0 {
+		res, _, err := r.notesBase(e.Ref, e.Expected)
+		return res, err
 	}
-	for attempt := 0; ; attempt++ {
-		res, err := r.editNotesOnce(ctx, e)
-		if err == nil || !errors.Is(err, ErrConflict) || e.Expected != "" || attempt >= maxCommitRetries {
-			return res, err
-		}
-	}
+	nc := notesCommit{ref: e.Ref, expected: e.Expected, author: e.Author, reflog: e.Reflog}
+	return r.commitNotes(ctx, nc, func(ed *notesEditor, root git.ObjectID) (git.ObjectID, string, error) {
+		tree, err := ed.editFlat(root, e.Edits)
+		return tree, e.Message, err
+	})
 }
 
-func (r *Repo) editNotesOnce(ctx context.Context, e NotesEdit) (*NoteWriteResult, error) {
-	res := &NoteWriteResult{Ref: e.Ref}
-	old, err := r.readRefLenient(e.Ref)
-	switch {
-	case err == nil:
-		res.Base, res.New = old, old
-	case errors.Is(err, ErrNotFound):
-		old = git.ZeroOID
-	default:
-		return nil, err
-	}
-	if e.Expected != "" && e.Expected != old {
-		return res, &PreconditionError{Ref: e.Ref, Expected: e.Expected, Actual: old}
-	}
+// editFlat applies edits to the notes tree root in the flat layout (see
+// EditNotes) and returns the new tree.
+func (ed *notesEditor) editFlat(root git.ObjectID, edits []NoteEdit) (git.ObjectID, error) {
 	// Last op wins: only each object's final edit matters.
 	final := map[git.ObjectID]NoteEdit{}
 	var order []git.ObjectID
-	for _, ed := range e.Edits {
-		if _, seen := final[ed.Object]; !seen {
-			order = append(order, ed.Object)
+	for _, e := range edits {
+		if _, seen := final[e.Object]; !seen {
+			order = append(order, e.Object)
 		}
-		final[ed.Object] = ed
+		final[e.Object] = e
 	}
-	if len(order) == 0 {
-		return res, nil
-	}
-	rd, release, err := r.reader(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	root := &notesDir{}
-	if !old.IsZero() {
-		c, err := readCommitWith(ctx, rd, old)
-		if err != nil {
-			return nil, err
-		}
-		root.oid = c.Tree
-	}
-	tx, err := odb.NewWriter(r.path).Begin()
-	if err != nil {
-		return nil, fmt.Errorf("begin notes commit: %w", err)
-	}
-	defer tx.Abort() // no-op after Commit
-	ed := &notesEditor{ctx: ctx, rd: rd, tx: tx}
+	dir := &notesDir{oid: root}
 	for _, obj := range order {
 		edit := final[obj]
-		found, err := ed.purge(root, string(obj))
+		found, err := ed.purge(dir, string(obj))
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		if edit.Remove {
 			if !found {
-				return nil, notFound("note for", string(obj))
+				return "", notFound("note for", string(obj))
 			}
 			continue
 		}
-		blob, err := tx.WriteObject(git.BlobObject, []byte(edit.Text))
+		blob, err := ed.tx.WriteObject(git.BlobObject, []byte(edit.Text))
 		if err != nil {
-			return nil, fmt.Errorf("write note: %w", err)
+			return "", fmt.Errorf("write note: %w", err)
 		}
-		root.entries = append(root.entries, odb.TreeEntry{Mode: odb.ModeFile, Name: string(obj), OID: blob})
+		dir.entries = append(dir.entries, odb.TreeEntry{Mode: odb.ModeFile, Name: string(obj), OID: blob})
 	}
-	tree, err := ed.writeDir(root, true)
-	if err != nil {
-		return nil, err
-	}
-	var parents []git.ObjectID
-	if !old.IsZero() {
-		parents = []git.ObjectID{old}
-	}
-	sig := odb.Signature{Name: e.Author.Name, Email: e.Author.Email, When: e.Author.When}
-	raw, err := odb.EncodeCommit(odb.Commit{Tree: tree, Parents: parents, Author: sig, Committer: sig, Message: e.Message})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	commit, err := tx.WriteObject(git.CommitObject, raw)
-	if err != nil {
-		return nil, fmt.Errorf("write notes commit: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("write notes commit: %w", err)
-	}
-	var log *refs.Reflog
-	if e.Reflog != "" {
-		log = &refs.Reflog{Message: e.Reflog, Name: e.Author.Name, Email: e.Author.Email}
-	}
-	if err := r.updateRefsLogged(ctx, log, []refs.Update{{Ref: e.Ref, Old: old, New: commit}}); err != nil {
-		if isRefNameClash(err) {
-			return nil, invalidf("notes ref %s clashes with an existing notes ref", e.Ref)
-		}
-		return res, err
-	}
-	res.New = commit
-	return res, nil
+	return ed.writeDir(dir, true)
 }
 
 // notesDir is one directory of a notes tree being edited: its entries,
@@ -698,48 +700,36 @@ func (ed *notesEditor) writeDir(d *notesDir, root bool) (git.ObjectID, error) {
 // hex order, reading flat and fanout layouts alike. A missing notes ref
 // has none.
 func (r *Repo) ListNotes(ctx context.Context, ref git.ReferenceName) ([]git.ObjectID, error) {
-	tip, err := r.readRefLenient(ref)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	rd, release, err := r.reader(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	c, err := readCommitWith(ctx, rd, tip)
-	if err != nil {
-		return nil, err
-	}
-	ed := &notesEditor{ctx: ctx, rd: rd}
 	var out []git.ObjectID
-	var walk func(tree git.ObjectID, prefix string) error
-	walk = func(tree git.ObjectID, prefix string) error {
-		list, err := ed.readTree(tree)
-		if err != nil {
-			return err
-		}
-		for _, e := range list {
-			name := prefix + e.Name
-			switch {
-			case e.Mode == odb.ModeTree && len(e.Name) == 2 && len(name) < git.HexLen && isLowerHex(e.Name):
-				if err := walk(e.OID, name); err != nil {
-					return err
-				}
-			case e.Mode != odb.ModeTree && len(name) == git.HexLen && isLowerHex(name):
-				out = append(out, git.ObjectID(name))
-			}
-		}
-		return nil
-	}
-	if err := walk(c.Tree, ""); err != nil {
+	err := r.readNotes(ctx, ref, func(ed *notesEditor, _, tree git.ObjectID) error {
+		return ed.collect(tree, "", &out)
+	})
+	if err != nil {
 		return nil, err
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// collect appends the objects with a note in tree, whose fanout path
+// spells prefix, to out.
+func (ed *notesEditor) collect(tree git.ObjectID, prefix string, out *[]git.ObjectID) error {
+	list, err := ed.readTree(tree)
+	if err != nil {
+		return err
+	}
+	for _, e := range list {
+		name := prefix + e.Name
+		switch {
+		case e.Mode == odb.ModeTree && len(e.Name) == 2 && len(name) < git.HexLen && isLowerHex(e.Name):
+			if err := ed.collect(e.OID, name, out); err != nil {
+				return err
+			}
+		case e.Mode != odb.ModeTree && len(name) == git.HexLen && isLowerHex(name):
+			*out = append(*out, git.ObjectID(name))
+		}
+	}
+	return nil
 }
 
 func isLowerHex(s string) bool {
