@@ -110,12 +110,9 @@ func (u *Updater) Apply(ctx context.Context, gitDir string, updates ...Update) e
 	if len(updates) == 0 {
 		return nil
 	}
-	tx, err := encodeTransaction(updates)
+	tx, err := prepare(ctx, updates)
 	if err != nil {
 		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("update refs: %w", err)
 	}
 
 	for attempt := 0; ; attempt++ {
@@ -139,6 +136,19 @@ func (u *Updater) Apply(ctx context.Context, gitDir string, updates ...Update) e
 	}
 }
 
+// prepare encodes updates as git-update-ref(1) transaction text, after
+// which a cancelled ctx stops the caller: nothing has reached git yet.
+func prepare(ctx context.Context, updates []Update) ([]byte, error) {
+	tx, err := encodeTransaction(updates)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("update refs: %w", err)
+	}
+	return tx, nil
+}
+
 // Reflog is the reflog entry a logged transaction writes for every ref it
 // moves.
 type Reflog struct {
@@ -156,12 +166,9 @@ func (u *Updater) ApplyLogged(ctx context.Context, gitDir string, log Reflog, up
 	if len(updates) == 0 {
 		return nil
 	}
-	tx, err := encodeTransaction(updates)
+	tx, err := prepare(ctx, updates)
 	if err != nil {
 		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("update refs: %w", err)
 	}
 	u.mu.Lock()
 	closed := u.closed
