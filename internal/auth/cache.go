@@ -15,6 +15,9 @@ type principalCache struct {
 	capacity int
 	order    list.List // of *cacheEntry; front = most recently used
 	items    map[[sha256.Size]byte]*list.Element
+	// gen counts purges. A verification that began before a purge may have
+	// used a key removed since, so put drops its result.
+	gen uint64
 }
 
 type cacheEntry struct {
@@ -44,9 +47,20 @@ func (c *principalCache) get(key [sha256.Size]byte, now time.Time) *Principal {
 	return e.p
 }
 
-func (c *principalCache) put(key [sha256.Size]byte, p *Principal, until time.Time) {
+// generation returns the purge count, to pass to put.
+func (c *principalCache) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put caches p unless the cache was purged since generation returned gen.
+func (c *principalCache) put(key [sha256.Size]byte, p *Principal, until time.Time, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if el, ok := c.items[key]; ok {
 		e := el.Value.(*cacheEntry)
 		e.p, e.until = p, until
@@ -64,6 +78,7 @@ func (c *principalCache) put(key [sha256.Size]byte, p *Principal, until time.Tim
 func (c *principalCache) purge() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	c.order.Init()
 	clear(c.items)
 }

@@ -12,7 +12,10 @@
 // "denied by policy" rejection.
 //
 // Verification keys come from a [KeySource], so the package never learns
-// where keys are stored; [KeySet] is the in-memory implementation. Key files
+// where keys are stored; [KeySet] is the in-memory implementation, and a
+// [KeyRefresher] may look again for a key it lacks (a JWKS refetch). A
+// refused token is a [*TokenError] whose [Reason] and fields (issuer, kid,
+// the organisation's known kids, how long ago it expired) transports log. Key files
 // are PEM: public keys as SPKI "PUBLIC KEY", private keys as PKCS#8
 // "PRIVATE KEY" (see [WriteKeyPair] for the file naming that ties a file
 // to its key ID).

@@ -39,6 +39,19 @@ type KeySource interface {
 	Keys(org string) []Key
 }
 
+// KeyRefresher is a KeySource that can look again for keys it lacks, such
+// as one that fetches an organisation's JSON Web Key Set. Verify calls
+// Refresh when the organisation has no keys or a token's kid names none
+// of them, and uses the keys it returns. Refresh may block (a fetch), so
+// implementations must bound how long and how often: every refused token
+// could otherwise make the server fetch.
+type KeyRefresher interface {
+	KeySource
+	// Refresh returns org's keys after looking for kid ("" when the token
+	// has none).
+	Refresh(org, kid string) []Key
+}
+
 // KeySet is an in-memory KeySource. The zero value is empty and ready to
 // use; it is safe for concurrent use.
 type KeySet struct {

@@ -17,19 +17,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// ErrInvalidToken matches (errors.Is) every error returned by
-// Verifier.Verify. Transports map it to 401. The error text gives a short
-// reason ("invalid token: expired") and never contains the token.
-var ErrInvalidToken = errors.New("invalid token")
-
-// invalidError is a verification failure with a short, log-safe reason.
-type invalidError struct{ reason string }
-
-func (e *invalidError) Error() string        { return "invalid token: " + e.reason }
-func (e *invalidError) Is(target error) bool { return target == ErrInvalidToken }
-
-func invalid(reason string) error { return &invalidError{reason: reason} }
-
 const (
 	defaultLeeway         = 60 * time.Second
 	defaultCacheSize      = 10000
@@ -134,7 +121,8 @@ func NewVerifier(keys KeySource, opts ...VerifierOption) *Verifier {
 }
 
 // Verify checks token's signature and claims (§2) and returns the
-// principal it grants. Every error matches ErrInvalidToken. The returned
+// principal it grants. Every error is a *TokenError, matching
+// ErrInvalidToken. The returned
 // Principal is the caller's own copy.
 //
 // Rules: the algorithm must be ES256, ES384, ES512, RS256, PS256 or EdDSA
@@ -146,18 +134,20 @@ func NewVerifier(keys KeySource, opts ...VerifierOption) *Verifier {
 // wire types (unknown scope and op strings are ignored).
 func (v *Verifier) Verify(token string) (*Principal, error) {
 	if token == "" {
-		return nil, invalid("empty")
+		return nil, invalid(ReasonMalformed, "empty")
 	}
 	if len(token) > v.maxLen {
-		return nil, invalid("too long")
+		return nil, invalid(ReasonMalformed, "too long")
 	}
 	now := v.now()
 	var key [sha256.Size]byte
+	var gen uint64
 	if v.cache != nil {
 		key = sha256.Sum256([]byte(token))
 		if p := v.cache.get(key, now); p != nil {
 			return p.clone(), nil
 		}
+		gen = v.cache.generation()
 	}
 	p, err := v.verify(token, now)
 	if err != nil {
@@ -169,12 +159,13 @@ func (v *Verifier) Verify(token string) (*Principal, error) {
 		if limit := now.Add(cacheMaxAge); limit.Before(until) {
 			until = limit
 		}
-		v.cache.put(key, p, until)
+		v.cache.put(key, p, until, gen)
 	}
 	return p.clone(), nil
 }
 
-// Purge drops every cached verification result.
+// Purge drops every cached verification result; a verification running
+// meanwhile is not cached either, as it may have used a key just removed.
 func (v *Verifier) Purge() {
 	if v.cache != nil {
 		v.cache.purge()
@@ -222,14 +213,15 @@ func (c *wireClaims) GetAudience() (jwt.ClaimStrings, error)       { return nil,
 
 func (v *Verifier) verify(token string, now time.Time) (*Principal, error) {
 	var wc wireClaims
+	var sel selection
 	tok, err := v.parser.ParseWithClaims(token, &wc, func(t *jwt.Token) (any, error) {
-		return v.selectKeys(t, wc.Issuer)
+		return v.selectKeys(t, wc.Issuer, &sel)
 	})
 	if err != nil {
-		return nil, parseError(tok, err)
+		return nil, parseError(tok, err, &wc, &sel, now)
 	}
 	if wc.IssuedAt != nil && wc.IssuedAt.After(now.Add(max(v.leeway, maxIssuedAtSkew))) {
-		return nil, invalid("issued in the future")
+		return nil, invalid(ReasonNotYetValid, "issued in the future")
 	}
 	if v.maxTTL > 0 {
 		// Without iat the lifetime counts from now: a token may not stay
@@ -239,17 +231,17 @@ func (v *Verifier) verify(token string, now time.Time) (*Principal, error) {
 			from = wc.IssuedAt.Time
 		}
 		if wc.ExpiresAt.Sub(from) > v.maxTTL {
-			return nil, invalid("lifetime exceeds the server's maximum of " + v.maxTTL.String())
+			return nil, invalid(ReasonClaims, "lifetime exceeds the server's maximum of "+v.maxTTL.String())
 		}
 	}
 	if wc.Repo == "" {
-		return nil, invalid("missing repo claim")
+		return nil, invalid(ReasonClaims, "missing repo claim")
 	}
 	p := &Principal{Org: wc.Issuer, Repo: wc.Repo, Expires: wc.ExpiresAt.Time}
 	if !isAbsent(wc.Scopes) {
 		scopes, err := decodeStrings(wc.Scopes)
 		if err != nil {
-			return nil, invalid("malformed scopes claim: " + err.Error())
+			return nil, invalid(ReasonClaims, "malformed scopes claim: "+err.Error())
 		}
 		for _, s := range scopes {
 			if s := Scope(s); s.Known() && !slices.Contains(p.Scopes, s) {
@@ -260,17 +252,17 @@ func (v *Verifier) verify(token string, now time.Time) (*Principal, error) {
 	var refs []RawRule
 	if !isAbsent(wc.Refs) {
 		if firstByte(wc.Refs) != '[' {
-			return nil, invalid("malformed refs claim: not an array")
+			return nil, invalid(ReasonClaims, "malformed refs claim: not an array")
 		}
 		if err := json.Unmarshal(wc.Refs, &refs); err != nil {
-			return nil, invalid("malformed refs claim: " + err.Error())
+			return nil, invalid(ReasonClaims, "malformed refs claim: "+err.Error())
 		}
 	}
 	var ops []Op
 	if !isAbsent(wc.Ops) {
 		strs, err := decodeStrings(wc.Ops)
 		if err != nil {
-			return nil, invalid("malformed ops claim: " + err.Error())
+			return nil, invalid(ReasonClaims, "malformed ops claim: "+err.Error())
 		}
 		ops = make([]Op, len(strs))
 		for i, s := range strs {
@@ -281,36 +273,54 @@ func (v *Verifier) verify(token string, now time.Time) (*Principal, error) {
 	return p, nil
 }
 
+// selection is what selectKeys saw, for the error if verification fails
+// after it.
+type selection struct {
+	org, kid string // as the token names them, cut short
+	ids      []string
+}
+
 // selectKeys is the jwt Keyfunc: it runs after the algorithm allowlist and
 // before the signature check, with the claims decoded but unverified.
-func (v *Verifier) selectKeys(t *jwt.Token, iss string) (any, error) {
+func (v *Verifier) selectKeys(t *jwt.Token, iss string, sel *selection) (any, error) {
 	if _, ok := t.Header["crit"]; ok {
 		// RFC 7515 §4.1.11: extensions we do not understand must fail.
-		return nil, invalid("unsupported crit header")
+		return nil, invalid(ReasonMalformed, "unsupported crit header")
 	}
 	if iss == "" {
-		return nil, invalid("missing issuer")
+		return nil, invalid(ReasonMalformed, "missing issuer")
 	}
+	sel.org = cutShort(iss)
+	kid := ""
+	if raw, ok := t.Header["kid"]; ok {
+		s, ok := raw.(string)
+		if !ok {
+			return nil, &TokenError{Reason: ReasonMalformed, Detail: "malformed kid header", Org: sel.org}
+		}
+		kid = s // an empty kid names nothing; treat it as absent
+	}
+	sel.kid = cutShort(kid)
 	keys := v.keys.Keys(iss)
+	if r, ok := v.keys.(KeyRefresher); ok && (len(keys) == 0 || kid != "" && !slices.ContainsFunc(keys, func(k Key) bool { return k.ID == kid })) {
+		keys = r.Refresh(iss, kid)
+	}
+	sel.ids = keyIDs(keys)
 	if len(keys) == 0 {
-		return nil, invalid("unknown issuer " + quoteShort(iss))
+		return nil, &TokenError{Reason: ReasonUnknownOrg, Detail: "unknown issuer " + quoteShort(iss), Org: sel.org, KeyID: sel.kid}
 	}
 	alg := t.Method.Alg()
-	if raw, ok := t.Header["kid"]; ok {
-		kid, ok := raw.(string)
-		if !ok {
-			return nil, invalid("malformed kid header")
+	if kid != "" {
+		i := slices.IndexFunc(keys, func(k Key) bool { return k.ID == kid })
+		if i < 0 {
+			return nil, &TokenError{Reason: ReasonUnknownKeyID,
+				Detail: "unknown kid " + quoteShort(kid) + " for issuer " + quoteShort(iss) + " (it has " + describeKeyIDs(sel.ids) + ")",
+				Org:    sel.org, KeyID: sel.kid, KnownKeyIDs: sel.ids}
 		}
-		if kid != "" { // an empty kid names nothing; treat it as absent
-			i := slices.IndexFunc(keys, func(k Key) bool { return k.ID == kid })
-			if i < 0 {
-				return nil, invalid("unknown kid " + quoteShort(kid))
-			}
-			if !keyFits(alg, keys[i].Public) {
-				return nil, invalid("key " + quoteShort(kid) + " does not fit " + alg)
-			}
-			return keys[i].Public, nil
+		if !keyFits(alg, keys[i].Public) {
+			return nil, &TokenError{Reason: ReasonAlgorithm, Detail: "key " + quoteShort(kid) + " does not fit " + alg,
+				Org: sel.org, KeyID: sel.kid, Alg: alg}
 		}
+		return keys[i].Public, nil
 	}
 	var set jwt.VerificationKeySet
 	for _, k := range keys {
@@ -321,7 +331,7 @@ func (v *Verifier) selectKeys(t *jwt.Token, iss string) (any, error) {
 		}
 	}
 	if len(set.Keys) == 0 {
-		return nil, invalid("no " + alg + " key for issuer " + quoteShort(iss))
+		return nil, &TokenError{Reason: ReasonAlgorithm, Detail: "no " + alg + " key for issuer " + quoteShort(iss), Org: sel.org, Alg: alg}
 	}
 	return set, nil
 }
@@ -349,26 +359,44 @@ func keyFits(alg string, pub crypto.PublicKey) bool {
 	return false
 }
 
-// parseError turns a jwt error into an invalidError with a short reason.
-func parseError(tok *jwt.Token, err error) error {
-	var ie *invalidError
-	switch {
-	case errors.As(err, &ie): // from selectKeys
-		return ie
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return invalid("malformed")
-	case tok != nil && tok.Method == nil, tok != nil && !slices.Contains(acceptedAlgs, tok.Method.Alg()):
-		return invalid("unsupported algorithm")
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return invalid("bad signature")
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return invalid("expired")
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return invalid("not yet valid")
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return invalid("missing exp claim")
+// parseError turns a jwt error into a TokenError.
+func parseError(tok *jwt.Token, err error, wc *wireClaims, sel *selection, now time.Time) error {
+	var te *TokenError
+	if errors.As(err, &te) { // from selectKeys
+		return te
 	}
-	return invalid("malformed")
+	e := &TokenError{Reason: ReasonMalformed, Detail: "malformed", Org: sel.org, KeyID: sel.kid}
+	if e.Org == "" && wc.Issuer != "" { // the alg check runs before selectKeys
+		e.Org = cutShort(wc.Issuer)
+	}
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+	case tok != nil && tok.Method == nil, tok != nil && !slices.Contains(acceptedAlgs, tok.Method.Alg()):
+		e.Reason, e.Detail = ReasonAlgorithm, "unsupported algorithm"
+		if alg, ok := tok.Header["alg"].(string); ok {
+			e.Alg = cutShort(alg)
+			e.Detail += " " + quoteShort(alg)
+		}
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		e.Reason, e.KnownKeyIDs = ReasonBadSignature, sel.ids
+		if sel.kid != "" {
+			e.Detail = "bad signature for key " + strconv.Quote(sel.kid) + " of issuer " + strconv.Quote(sel.org)
+		} else {
+			e.Detail = "bad signature: no key of issuer " + strconv.Quote(sel.org) + " (" + describeKeyIDs(sel.ids) + ") verifies it"
+		}
+	case errors.Is(err, jwt.ErrTokenExpired):
+		// jwt checks claims only after the signature: exp is genuine.
+		e.Reason, e.Detail = ReasonExpired, "expired"
+		if wc.ExpiresAt != nil {
+			e.ExpiredBy = now.Sub(wc.ExpiresAt.Time)
+			e.Detail += " " + e.ExpiredBy.Round(time.Second).String() + " ago"
+		}
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		e.Reason, e.Detail = ReasonNotYetValid, "not yet valid"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		e.Detail = "missing exp claim"
+	}
+	return e
 }
 
 // isAbsent reports whether an optional claim was missing or null.
@@ -376,12 +404,23 @@ func isAbsent(raw json.RawMessage) bool {
 	return len(raw) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
 }
 
+// shortLimit keeps untrusted token fields in logs readable.
+const shortLimit = 64
+
 // quoteShort quotes an untrusted token field for an error message, cut to
-// a length that keeps logs readable.
+// shortLimit bytes.
 func quoteShort(s string) string {
-	const limit = 64
-	if len(s) > limit {
-		return strconv.Quote(s[:limit]) + "..."
+	if len(s) > shortLimit {
+		return strconv.Quote(s[:shortLimit]) + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// cutShort cuts an untrusted token field to shortLimit bytes, for a log
+// attribute (the handler quotes it).
+func cutShort(s string) string {
+	if len(s) > shortLimit {
+		return s[:shortLimit] + "..."
+	}
+	return s
 }
