@@ -153,21 +153,7 @@ func (f *FS) copyInResolved(resolved []copySource, args []string, destPath strin
 		types[rel] = e.typ
 	}
 
-	commitTime := f.when.Unix()
-	changed := func(s planSource, old FileType) (bool, error) {
-		if s.typ != old {
-			return true, nil
-		}
-		d := local[s.rel]
-		if opt.Mtime && !d.link && d.info.ModTime().Unix() <= commitTime {
-			return false, nil
-		}
-		h, err := blobHash(d.abs, d.link)
-		if err != nil {
-			return false, err
-		}
-		return h != existing[s.rel].oid, nil
-	}
+	changed := diskChanged(local, existing, opt.Mtime, f.when.Unix())
 	var keep func(string) (bool, error)
 	if opt.Exclude.Active() {
 		keep = func(rel string) (bool, error) { return protectedInRepo(srcs, opt.Exclude, rel) }

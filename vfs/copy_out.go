@@ -111,21 +111,7 @@ func (f *FS) copyOutResolved(resolved []copySource, dest string, opt CopyOutOpti
 		}
 	}
 
-	commitTime := f.when.Unix()
-	changed := func(s planSource, old FileType) (bool, error) {
-		if s.typ != old {
-			return true, nil
-		}
-		d := local[s.rel]
-		if opt.Mtime && !d.link && d.info.ModTime().Unix() <= commitTime {
-			return false, nil
-		}
-		h, err := blobHash(d.abs, d.link)
-		if err != nil {
-			return false, err
-		}
-		return h != repo[s.rel].oid, nil
-	}
+	changed := diskChanged(local, repo, opt.Mtime, f.when.Unix())
 	p, err := buildPlan(items, types, planOptions{delete: opt.Delete, ignoreExisting: opt.IgnoreExisting, ignoreErrors: opt.IgnoreErrors}, changed, nil)
 	if err != nil {
 		return nil, err

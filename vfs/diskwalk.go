@@ -121,6 +121,27 @@ func walkDisk(root string, follow bool, ex *excludeWalk, onErr func(path string,
 	return out, nil
 }
 
+// diskChanged is a plan's change test between local files and the
+// repository files they pair with, both keyed by rel: another type is a
+// change; with mtime, a file no newer than the commit (commitTime, Unix
+// seconds) is taken as unchanged; otherwise the blob ids decide.
+func diskChanged(local map[string]diskFile, repo map[string]repoFile, mtime bool, commitTime int64) func(planSource, FileType) (bool, error) {
+	return func(s planSource, old FileType) (bool, error) {
+		if s.typ != old {
+			return true, nil
+		}
+		d := local[s.rel]
+		if mtime && !d.link && d.info.ModTime().Unix() <= commitTime {
+			return false, nil
+		}
+		h, err := blobHash(d.abs, d.link)
+		if err != nil {
+			return false, err
+		}
+		return h != repo[s.rel].oid, nil
+	}
+}
+
 // blobHash is the git blob id of a local file, streamed through SHA-1 as
 // `blob <size>\0<content>`; a symlink (unless followed) hashes its target.
 func blobHash(abs string, link bool) (string, error) {

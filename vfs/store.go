@@ -38,8 +38,8 @@ type Store struct {
 	updater *refs.Updater
 	repo    *repo.Repo
 	author  Signature
-	trees   *treeCache
-	blobs   *blobCache
+	trees   *objectCache[odb.TreeEntry] // parsed trees
+	blobs   *objectCache[byte]          // small blobs' contents
 
 	closeOnce sync.Once
 }
@@ -82,8 +82,8 @@ func Open(path string, opt Options) (*Store, error) {
 		cache:   catfile.NewCache(f, catfile.Options{}),
 		updater: refs.NewUpdater(f),
 		author:  opt.Author,
-		trees:   newTreeCache(),
-		blobs:   &blobCache{entries: map[git.ObjectID][]byte{}},
+		trees:   newObjectCache[odb.TreeEntry](maxCachedTreeEntries, maxCachedTreeEntries/4),
+		blobs:   newObjectCache[byte](maxBlobCacheSz, maxCachedBlob),
 	}
 	if s.author.Name == "" {
 		s.author.Name = "strata"
@@ -334,45 +334,54 @@ func (s *Store) signatureNow() odb.Signature {
 	return odb.Signature{Name: s.author.Name, Email: s.author.Email, When: time.Now().UTC().Truncate(time.Second)}
 }
 
-// treeCache keeps parsed trees by id. A tree id names its content forever,
-// so nothing is ever invalidated; reads and writes near the same paths then
-// cost no cat-file round trip for the trees on the way.
-type treeCache struct {
-	mu      sync.Mutex
-	entries map[git.ObjectID][]odb.TreeEntry
-	size    int // entries held, all trees together
+// objectCache keeps immutable objects by id, as a tree's parsed entries
+// or a small blob's bytes: an id names its content forever, so nothing is
+// ever invalidated, and reads near the same paths cost no cat-file round
+// trip. It holds up to max units (a value's length) in all, and never a
+// value of more than maxItem.
+type objectCache[E any] struct {
+	mu           sync.Mutex
+	entries      map[git.ObjectID][]E
+	size         int // units held, all values together
+	max, maxItem int
 }
 
-// maxCachedTreeEntries bounds the cache (~100 bytes an entry).
-const maxCachedTreeEntries = 200_000
-
-func newTreeCache() *treeCache { return &treeCache{entries: map[git.ObjectID][]odb.TreeEntry{}} }
-
-func (c *treeCache) get(oid git.ObjectID) ([]odb.TreeEntry, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[oid]
-	return e, ok
+func newObjectCache[E any](max, maxItem int) *objectCache[E] {
+	return &objectCache[E]{entries: map[git.ObjectID][]E{}, max: max, maxItem: maxItem}
 }
 
-func (c *treeCache) put(oid git.ObjectID, list []odb.TreeEntry) {
+// Bounds of the caches: trees (~100 bytes an entry) and small blobs.
+const (
+	maxCachedTreeEntries = 200_000
+	maxCachedBlob        = 64 << 10
+	maxBlobCacheSz       = 32 << 20
+)
+
+func (c *objectCache[E]) get(oid git.ObjectID) ([]E, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(list) > maxCachedTreeEntries/4 {
+	v, ok := c.entries[oid]
+	return v, ok
+}
+
+func (c *objectCache[E]) put(oid git.ObjectID, v []E) {
+	if len(v) > c.maxItem {
 		return
 	}
-	// Evict arbitrary trees (map order) until the new one fits: cheaper
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Evict arbitrary entries (map order) until the new one fits: cheaper
 	// than LRU bookkeeping on every hit, and misses only cost a read.
-	for oid2, l := range c.entries {
-		if c.size+len(list) <= maxCachedTreeEntries {
+	for k, old := range c.entries {
+		if c.size+len(v) <= c.max {
 			break
 		}
-		c.size -= len(l)
-		delete(c.entries, oid2)
+		c.size -= len(old)
+		delete(c.entries, k)
 	}
 	if _, ok := c.entries[oid]; !ok {
-		c.entries[oid] = list
-		c.size += len(list)
+		c.entries[oid] = v
+		c.size += len(v)
 	}
 }
 
@@ -405,45 +414,6 @@ func (s *Store) readTree(ctx context.Context, rd *catfile.Reader, oid git.Object
 // reflog is a reflog entry by the store's signature.
 func (s *Store) reflog(message string) refs.Reflog {
 	return refs.Reflog{Message: message, Name: s.author.Name, Email: s.author.Email}
-}
-
-// blobCache keeps the contents of small blobs by id (immutable, like
-// trees), so a hot small file is read without a cat-file round trip.
-type blobCache struct {
-	mu      sync.Mutex
-	entries map[git.ObjectID][]byte
-	size    int
-}
-
-const (
-	maxCachedBlob  = 64 << 10
-	maxBlobCacheSz = 32 << 20
-)
-
-func (c *blobCache) get(oid git.ObjectID) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b, ok := c.entries[oid]
-	return b, ok
-}
-
-func (c *blobCache) put(oid git.ObjectID, b []byte) {
-	if len(b) > maxCachedBlob {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, v := range c.entries { // arbitrary eviction, as treeCache
-		if c.size+len(b) <= maxBlobCacheSz {
-			break
-		}
-		c.size -= len(v)
-		delete(c.entries, k)
-	}
-	if _, ok := c.entries[oid]; !ok {
-		c.entries[oid] = b
-		c.size += len(b)
-	}
 }
 
 // readBlob returns a blob's contents; callers must not modify them.

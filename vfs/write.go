@@ -291,18 +291,7 @@ func (f *FS) WriteFrom(path string, r io.Reader, opt WriteOptions) (*FS, error) 
 	if err != nil {
 		return nil, err
 	}
-	w, err := f.beginWrite("write to")
-	if err != nil {
-		return nil, err
-	}
-	oid, err := writeBlob(w, r)
-	if err != nil {
-		w.Abort()
-		return nil, err
-	}
-	cs := newChangeSet()
-	cs.writes[p] = staged{oid: oid, typ: typ}
-	return f.commitChanges(w, cs, opt.Message, "")
+	return f.commitBlob(p, r, staged{typ: typ}, opt.Message)
 }
 
 // WriteFromFile stores the local file at localPath (symlinks followed) at
@@ -321,18 +310,23 @@ func (f *FS) WriteFromFile(path, localPath string, opt WriteOptions) (*FS, error
 		return nil, err
 	}
 	defer file.Close()
+	return f.commitBlob(p, file, staged{typ: typ, src: localPath}, opt.Message)
+}
+
+// commitBlob streams r into a blob and commits it at p as e (its oid
+// filled in): the one-file write of WriteFrom and WriteFromFile.
+func (f *FS) commitBlob(p string, r io.Reader, e staged, message string) (*FS, error) {
 	w, err := f.beginWrite("write to")
 	if err != nil {
 		return nil, err
 	}
-	oid, err := writeBlob(w, file)
-	if err != nil {
+	if e.oid, err = writeBlob(w, r); err != nil {
 		w.Abort()
 		return nil, err
 	}
 	cs := newChangeSet()
-	cs.writes[p] = staged{oid: oid, typ: typ, src: localPath}
-	return f.commitChanges(w, cs, opt.Message, "")
+	cs.writes[p] = e
+	return f.commitChanges(w, cs, message, "")
 }
 
 // openLocal opens a local file to store, checking it before any blob is
