@@ -29,6 +29,7 @@ import (
 	"github.com/strata-storage/strata/internal/repo"
 	"github.com/strata-storage/strata/internal/signing"
 	"github.com/strata-storage/strata/internal/upstream"
+	"github.com/strata-storage/strata/internal/webui"
 )
 
 // Server is a configured, not yet serving, Strata.
@@ -180,6 +181,8 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", rest)
 	mux.Handle("/", gitHTTP)
+	// The read-only web view: the API's verifier, store and repositories.
+	mux.Handle("/ui/", webui.New(webui.Config{Verifier: verifier, Store: store, Repos: repos, Logger: log}))
 	met := newMetrics(s.cache)
 	s.hooks.metrics.register(met.reg)
 	s.mirrorM.register(met.reg)
