@@ -25,6 +25,7 @@ import (
 	"github.com/strata-storage/strata/internal/gitcred"
 	"github.com/strata-storage/strata/internal/githttp"
 	"github.com/strata-storage/strata/internal/maintenance"
+	"github.com/strata-storage/strata/internal/mcp"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
 	"github.com/strata-storage/strata/internal/signing"
@@ -181,6 +182,8 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", rest)
 	mux.Handle("/", gitHTTP)
+	// MCP for agents: its tools call rest in-process with the caller's token.
+	mux.Handle("/mcp", mcp.NewHandler(mcp.HandlerConfig{API: rest, Verifier: verifier, Logger: log}))
 	// The read-only web view: the API's verifier, store and repositories.
 	mux.Handle("/ui/", webui.New(webui.Config{Verifier: verifier, Store: store, Repos: repos, Logger: log}))
 	met := newMetrics(s.cache)
