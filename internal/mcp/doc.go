@@ -5,5 +5,3 @@
 // API's and exist once. The same tools run in-process behind the server's
 // /mcp endpoint (Handler) and over the network behind `strata mcp` (stdio).
 package mcp
-
-import _ "github.com/modelcontextprotocol/go-sdk/mcp"

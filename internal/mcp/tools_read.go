@@ -546,7 +546,7 @@ func (t *tools) getDiff(ctx context.Context, req *sdk.CallToolRequest, in getDif
 	if base == "" {
 		base = "(empty tree)"
 	}
-	fmt.Fprintf(&b, "diff %s..%s: %d files, +%d -%d\n", base, out.SHA, len(out.Files), out.Additions, out.Deletions)
+	fmt.Fprintf(&b, "diff %s..%s: changed files %d, +%d -%d\n", base, out.SHA, len(out.Files), out.Additions, out.Deletions)
 	for _, f := range out.Files {
 		switch {
 		case f.Omitted:

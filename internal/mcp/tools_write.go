@@ -14,6 +14,9 @@ import (
 )
 
 func (t *tools) registerWrites(s *sdk.Server) {
+	sdk.AddTool(s, &sdk.Tool{Name: "create_repository",
+		Annotations: &sdk.ToolAnnotations{DestructiveHint: ptr(false)},
+		Description: "Create the token's repository (the id is the token's repo claim), empty, with a default branch name. Needs the repo:write scope. The first commit_files call to the default branch makes its first commit."}, t.createRepository)
 	sdk.AddTool(s, &sdk.Tool{Name: "create_branch",
 		Annotations: &sdk.ToolAnnotations{DestructiveHint: ptr(false)},
 		Description: "Create a branch at a base ref (a branch, tag or commit SHA). Needs the git:write scope; ref policies of the token apply. Fails if the branch exists."}, t.createBranch)
@@ -26,6 +29,28 @@ func (t *tools) registerWrites(s *sdk.Server) {
 	sdk.AddTool(s, &sdk.Tool{Name: "merge",
 		Annotations: &sdk.ToolAnnotations{DestructiveHint: ptr(false)},
 		Description: "Merge a source branch (or any ref) into a target branch. strategy: ff_prefer (fast-forward when possible, else a merge commit; the default), ff_only, or merge (always a merge commit). Conflicts fail the merge and list the paths; call merge_preview first to see them. Needs the git:write scope; ref policies of the token apply to the target."}, t.merge)
+}
+
+// ---- create_repository
+
+type createRepoIn struct {
+	DefaultBranch string `json:"default_branch,omitempty" jsonschema:"name of the default branch, default main"`
+}
+
+type createRepoOut struct {
+	RepoID string `json:"repo_id"`
+}
+
+func (t *tools) createRepository(ctx context.Context, req *sdk.CallToolRequest, in createRepoIn) (*sdk.CallToolResult, createRepoOut, error) {
+	var out createRepoOut
+	body := map[string]any{}
+	if in.DefaultBranch != "" {
+		body["default_branch"] = in.DefaultBranch
+	}
+	if err := t.sendJSON(ctx, req, "repos", body, &out); err != nil {
+		return nil, out, err
+	}
+	return text(fmt.Sprintf("created repository %s", out.RepoID)), out, nil
 }
 
 // ---- create_branch
