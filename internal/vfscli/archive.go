@@ -45,11 +45,34 @@ func tarCompression(name string) string {
 	return ""
 }
 
-func checkArchiveFormat(v string) error {
-	if v != "" && v != formatZip && v != formatTar {
-		return usagef("Invalid value for '--format': '%s' is not one of 'zip', 'tar'.", v)
+// addArchiveFormatFlag adds --format to archive and unarchive; zip, tar
+// and their inverses (fixed) have their format in their name.
+func addArchiveFormatFlag(cmd *cobra.Command, fixed string, v *string) {
+	if fixed == "" {
+		cmd.Flags().StringVar(v, "format", "", "archive format: zip or tar (default: from the file name)")
 	}
-	return nil
+}
+
+// pickArchiveFormat is the command's own format (fixed), else --format
+// (flag), else the one name's extension says; stdin and stdout ('-') have
+// no name, so noName is the error then.
+func pickArchiveFormat(name, fixed, flag, noName string) (string, error) {
+	if flag != "" && flag != formatZip && flag != formatTar {
+		return "", usagef("Invalid value for '--format': '%s' is not one of 'zip', 'tar'.", flag)
+	}
+	switch {
+	case fixed != "":
+		return fixed, nil
+	case flag != "":
+		return flag, nil
+	case name == "-":
+		return "", failf("%s", noName)
+	}
+	format, ok := archiveFormat(name)
+	if !ok {
+		return "", failf("Cannot detect archive format from extension: %s\nUse --format zip or --format tar", name)
+	}
+	return format, nil
 }
 
 // exportFlags are the options of archive, zip and tar.
@@ -69,9 +92,7 @@ func (a *app) exportCommand(use, short, fixed string) *cobra.Command {
 	}
 	addBranchFlag(cmd, &f.branch)
 	addSnapshotFlags(cmd, &f.snap)
-	if fixed == "" {
-		cmd.Flags().StringVar(&f.format, "format", "", "archive format: zip or tar (default: from the file name)")
-	}
+	addArchiveFormatFlag(cmd, fixed, &f.format)
 	return cmd
 }
 
@@ -91,21 +112,10 @@ func (a *app) tarCommand() *cobra.Command {
 	return a.exportCommand("tar FILENAME", "Write a snapshot's files to a tar archive (compressed by the name's extension)", formatTar)
 }
 
-func (a *app) export(name, format string, f *exportFlags) error {
-	if err := checkArchiveFormat(f.format); err != nil {
+func (a *app) export(name, fixed string, f *exportFlags) error {
+	format, err := pickArchiveFormat(name, fixed, f.format, "Use --format with stdout (-)")
+	if err != nil {
 		return err
-	}
-	if format == "" {
-		format = f.format
-	}
-	if format == "" {
-		if name == "-" {
-			return failf("Use --format with stdout (-)")
-		}
-		var ok bool
-		if format, ok = archiveFormat(name); !ok {
-			return failf("Cannot detect archive format from extension: %s\nUse --format zip or --format tar", name)
-		}
 	}
 	s, err := a.openRead()
 	if err != nil {
@@ -180,9 +190,7 @@ func (a *app) importCommand(use, short, fixed string, args cobra.PositionalArgs)
 	addMessageFlag(cmd, &f.commit)
 	addNoCreateFlag(cmd, &f.commit)
 	addTagFlags(cmd, &f.commit)
-	if fixed == "" {
-		cmd.Flags().StringVar(&f.format, "format", "", "archive format: zip or tar (default: from the file name)")
-	}
+	addArchiveFormatFlag(cmd, fixed, &f.format)
 	return cmd
 }
 
@@ -203,26 +211,14 @@ func (a *app) untarCommand() *cobra.Command {
 }
 
 func (a *app) importArchive(name, fixed string, f *importFlags) error {
-	if err := checkArchiveFormat(f.format); err != nil {
-		return err
-	}
-	format := fixed
-	if format == "" {
-		format = f.format
-	}
 	stdin := name == "-"
 	if stdin && fixed == formatZip {
 		// unzip takes files only, as gitstore's did.
 		return failf("File not found: -")
 	}
-	if format == "" {
-		if stdin {
-			return failf("Use --format when reading from stdin")
-		}
-		var ok bool
-		if format, ok = archiveFormat(name); !ok {
-			return failf("Cannot detect archive format from extension: %s\nUse --format zip or --format tar", name)
-		}
+	format, err := pickArchiveFormat(name, fixed, f.format, "Use --format when reading from stdin")
+	if err != nil {
+		return err
 	}
 	if !stdin {
 		if fi, err := os.Stat(name); err != nil || fi.IsDir() {
@@ -233,11 +229,8 @@ func (a *app) importArchive(name, fixed string, f *importFlags) error {
 	if err != nil {
 		return err
 	}
-	snap, err := destBranch(s, refPath{Repo: true}, f.branch)
+	snap, err := destBranch(s, refPath{Repo: true}, f.branch, &f.commit)
 	if err != nil {
-		return err
-	}
-	if err := checkTag(s, &f.commit); err != nil {
 		return err
 	}
 	opt := vfs.ImportOptions{Message: f.commit.message}

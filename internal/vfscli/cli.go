@@ -257,6 +257,20 @@ func branchFS(s *vfs.Store, name string) (*vfs.FS, error) {
 	return f, err
 }
 
+// openBranch opens the repository at the tip of -b (flag) or the current
+// branch; its name is the snapshot's RefName.
+func (a *app) openBranch(flag string) (*vfs.FS, error) {
+	s, err := a.openRead()
+	if err != nil {
+		return nil, err
+	}
+	name, err := currentBranch(s, flag)
+	if err != nil {
+		return nil, err
+	}
+	return branchFS(s, name)
+}
+
 // writeJSON writes v as indented JSON (log and reflog) or compact JSON (ls)
 // with `<>&` left alone, as Python's json.dumps does.
 func writeJSON(w io.Writer, v any, indent bool) error {

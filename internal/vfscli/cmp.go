@@ -26,15 +26,9 @@ func (a *app) cmpCommand() *cobra.Command {
 		Short: "Compare two files (repository or local) by content",
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rps := make([]refPath, 2)
-			anyRepo := false
-			for i, arg := range args {
-				rp, err := parseRefPath(arg)
-				if err != nil {
-					return err
-				}
-				rps[i] = rp
-				anyRepo = anyRepo || rp.Repo
+			rps, err := parseArgs(args, parseRefPath)
+			if err != nil {
+				return err
 			}
 			if err := checkRefConflicts(rps, cmd.Flags().Changed("branch"), &snap); err != nil {
 				return err
@@ -42,8 +36,7 @@ func (a *app) cmpCommand() *cobra.Command {
 			// The repository is opened only when an argument is in it, so
 			// two local files compare without one.
 			var s *vfs.Store
-			if anyRepo {
-				var err error
+			if rps[0].Repo || rps[1].Repo {
 				if s, err = a.openRead(); err != nil {
 					return err
 				}

@@ -121,13 +121,9 @@ func (a *app) cpCommand() *cobra.Command {
 
 // cp routes by direction (checklist §2.4 cp).
 func (a *app) cp(args []string, f *copyFlags) error {
-	rps := make([]refPath, len(args))
-	for i, arg := range args {
-		rp, err := parseRefPath(arg)
-		if err != nil {
-			return err
-		}
-		rps[i] = rp
+	rps, err := parseArgs(args, parseRefPath)
+	if err != nil {
+		return err
 	}
 	srcs, dest := rps[:len(rps)-1], rps[len(rps)-1]
 	allRepo, allLocal := true, true
@@ -177,8 +173,9 @@ func singleSource(srcs []refPath, noGlob bool) bool {
 }
 
 // destBranch is the branch a repository destination writes to; ~N gets
-// the destination's own wording.
-func destBranch(s *vfs.Store, dest refPath, branch string) (*vfs.FS, error) {
+// the destination's own wording. An existing --tag is refused here, before
+// anything is written.
+func destBranch(s *vfs.Store, dest refPath, branch string, co *commitOpts) (*vfs.FS, error) {
 	if dest.Back > 0 {
 		return nil, failf("Cannot write to a historical commit (remove ~N from destination)")
 	}
@@ -186,41 +183,59 @@ func destBranch(s *vfs.Store, dest refPath, branch string) (*vfs.FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	return branchFS(s, name)
+	f, err := branchFS(s, name)
+	if err != nil {
+		return nil, err
+	}
+	return f, checkTag(s, co)
 }
 
-// openForCopyIn opens the repository a disk→repo copy writes to; a dry run
-// never creates it.
-func (a *app) openForCopyIn(f *copyFlags) (*vfs.Store, error) {
-	if f.commit.dryRun {
-		return a.openRead()
+// openCopyIn opens what a disk→repo copy or sync writes to: the
+// destination branch (a dry run never creates the repository), the
+// normalised destination path, and the exclude filter.
+func (a *app) openCopyIn(dest refPath, f *copyFlags) (*vfs.FS, string, *vfs.ExcludeFilter, error) {
+	exclude, err := f.excludeFilter()
+	if err != nil {
+		return nil, "", nil, err
 	}
-	return a.openWrite(f.branch, f.commit.noCreate)
+	var s *vfs.Store
+	if f.commit.dryRun {
+		s, err = a.openRead()
+	} else {
+		s, err = a.openWrite(f.branch, f.commit.noCreate)
+	}
+	if err != nil {
+		return nil, "", nil, err
+	}
+	snap, err := destBranch(s, dest, f.branch, &f.commit)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	destPath, err := normRepoPath(dest.Path)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return snap, destPath, exclude, nil
+}
+
+// finishCopyIn ends a disk→repo copy or sync: a dry run prints its plan,
+// a commit is reported by finishWrite.
+func (a *app) finishCopyIn(out *vfs.FS, destPath string, f *copyFlags, status string) error {
+	if f.commit.dryRun {
+		a.printPlan(out.Changes(), func(rel string) string { return ":" + joinRepo(destPath, rel) })
+		return nil
+	}
+	return a.finishWrite(out.Store(), out, f, status)
 }
 
 func (a *app) cpDiskToRepo(srcs []refPath, dest refPath, f *copyFlags, mode vfs.FileType) error {
-	exclude, err := f.excludeFilter()
-	if err != nil {
-		return err
-	}
-	s, err := a.openForCopyIn(f)
-	if err != nil {
-		return err
-	}
-	snap, err := destBranch(s, dest, f.branch)
-	if err != nil {
-		return err
-	}
-	if err := checkTag(s, &f.commit); err != nil {
-		return err
-	}
-	destPath, err := normRepoPath(dest.Path)
+	snap, destPath, exclude, err := a.openCopyIn(dest, f)
 	if err != nil {
 		return err
 	}
 	if singleSource(srcs, f.commit.noGlob) {
 		if fi, err := os.Stat(srcs[0].Path); err == nil && !fi.IsDir() {
-			return a.cpFileIn(s, snap, srcs[0].Path, destPath, f, mode, exclude)
+			return a.cpFileIn(snap, srcs[0].Path, destPath, f, mode, exclude)
 		}
 	}
 	var sources []string
@@ -252,11 +267,7 @@ func (a *app) cpDiskToRepo(srcs []refPath, dest refPath, f *copyFlags, mode vfs.
 	if err != nil {
 		return copyErr(err)
 	}
-	if f.commit.dryRun {
-		a.printPlan(out.Changes(), func(rel string) string { return ":" + joinRepo(destPath, rel) })
-		return nil
-	}
-	return a.finishWrite(s, out, f, "Copied -> :"+destPath)
+	return a.finishCopyIn(out, destPath, f, "Copied -> :"+destPath)
 }
 
 // finishWrite reports a copy or sync that committed: warnings and per-file
@@ -313,7 +324,7 @@ func joinRepo(dir, rel string) string {
 // itself, or DEST/<name> when DEST is a directory or the root. A trailing
 // slash on DEST is dropped first, so `cp f :new/` makes a file "new"
 // when there is no such directory (gitstore's behaviour).
-func (a *app) cpFileIn(s *vfs.Store, snap *vfs.FS, local, destPath string, f *copyFlags, mode vfs.FileType, exclude *vfs.ExcludeFilter) error {
+func (a *app) cpFileIn(snap *vfs.FS, local, destPath string, f *copyFlags, mode vfs.FileType, exclude *vfs.ExcludeFilter) error {
 	if f.delete {
 		return failf("Cannot use --delete with a single file source.")
 	}
@@ -356,7 +367,7 @@ func (a *app) cpFileIn(s *vfs.Store, snap *vfs.FS, local, destPath string, f *co
 	} else if out, err = snap.WriteFromFile(target, local, opt); err != nil {
 		return copyErr(err)
 	}
-	return a.finishWrite(s, out, f, "Copied -> :"+target)
+	return a.finishWrite(snap.Store(), out, f, "Copied -> :"+target)
 }
 
 // repoSource is one repository source with the snapshot it reads from.
@@ -590,11 +601,8 @@ func (a *app) cpRepoToRepo(srcs []refPath, dest refPath, f *copyFlags, mode vfs.
 	if err != nil {
 		return err
 	}
-	target, err := destBranch(s, dest, f.branch)
+	target, err := destBranch(s, dest, f.branch, &f.commit)
 	if err != nil {
-		return err
-	}
-	if err := checkTag(s, &f.commit); err != nil {
 		return err
 	}
 	destPath, err := normRepoPath(dest.Path)

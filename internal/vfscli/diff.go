@@ -48,19 +48,11 @@ func (a *app) diffCommand() *cobra.Command {
 			if base.Back > 0 && snap.back != 0 {
 				return failf("Cannot use --back with ~N in path")
 			}
-			s, err := a.openRead()
+			head, err := a.openBranch(branch)
 			if err != nil {
 				return err
 			}
-			name, err := currentBranch(s, branch)
-			if err != nil {
-				return err
-			}
-			head, err := branchFS(s, name)
-			if err != nil {
-				return err
-			}
-			old, err := a.snapshot(s, base, branch, &snap)
+			old, err := a.snapshot(head.Store(), base, branch, &snap)
 			if err != nil {
 				return err
 			}

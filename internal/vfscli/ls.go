@@ -34,18 +34,7 @@ func (a *app) lsCommand() *cobra.Command {
 			if len(args) == 0 {
 				args = []string{":"}
 			}
-			rps := make([]refPath, len(args))
-			for i, arg := range args {
-				rp, err := parseRepoArg(arg)
-				if err != nil {
-					return err
-				}
-				rps[i] = rp
-			}
-			if err := checkRefConflicts(rps, cmd.Flags().Changed("branch"), &snap); err != nil {
-				return err
-			}
-			s, err := a.openRead()
+			s, rps, err := a.openReadArgs(cmd, args, &snap)
 			if err != nil {
 				return err
 			}

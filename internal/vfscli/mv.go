@@ -1,8 +1,6 @@
 package vfscli
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 	"github.com/strata-storage/strata/vfs"
 )
@@ -23,41 +21,25 @@ func (a *app) mvCommand() *cobra.Command {
 			if len(args) < 2 {
 				return failf("mv requires at least two arguments (SRC... DEST)")
 			}
-			rps := make([]refPath, len(args))
-			for i, arg := range args {
+			rps, err := parseArgs(args, func(arg string) (refPath, error) {
 				rp, err := parseRefPath(arg)
-				if err != nil {
-					return err
+				switch {
+				case err != nil:
+				case !rp.Repo:
+					err = failf("All paths must be repo paths (colon prefix required): %s", arg)
+				case rp.Back > 0:
+					err = failf("Cannot move to/from a historical commit (remove ~N)")
 				}
-				if !rp.Repo {
-					return failf("All paths must be repo paths (colon prefix required): %s", arg)
-				}
-				if rp.Back > 0 {
-					return failf("Cannot move to/from a historical commit (remove ~N)")
-				}
-				rps[i] = rp
-			}
-			target, err := sameBranch(rps)
+				return rp, err
+			})
 			if err != nil {
 				return err
 			}
-			s, err := a.openRead()
+			f, err := a.openSameBranch(rps, branch, "move in")
 			if err != nil {
 				return err
 			}
-			name, err := writeTarget(s, target, branch, "move in")
-			if err != nil {
-				return err
-			}
-			f, err := branchFS(s, name)
-			if err != nil {
-				return err
-			}
-			raw := make([]string, len(rps)-1)
-			for i, rp := range rps[:len(rps)-1] {
-				raw[i] = rp.Path
-			}
-			srcs, err := expandRepoSources(f, raw, co.noGlob)
+			srcs, err := expandRepoSources(f, repoPaths(rps[:len(rps)-1]), co.noGlob)
 			if err != nil {
 				return err
 			}
@@ -70,21 +52,10 @@ func (a *app) mvCommand() *cobra.Command {
 			if hasTrailingSlash(destRaw) && dest != "" {
 				dest += "/"
 			}
-			if err := checkTag(s, &co); err != nil {
-				return err
-			}
-			nf, err := f.Move(srcs, dest, vfs.MoveOptions{Recursive: recursive, DryRun: co.dryRun, Message: co.message})
-			if errors.Is(err, vfs.ErrIsDir) {
-				return failf("%s — use -R to move recursively", libMsg(err))
-			}
-			if err != nil {
-				return err
-			}
-			if co.dryRun {
-				a.printActions(nf.Changes())
-				return nil
-			}
-			if err := a.applyTag(s, nf, &co); err != nil {
+			nf, err := a.commitChange(f, &co, "move", func() (*vfs.FS, error) {
+				return f.Move(srcs, dest, vfs.MoveOptions{Recursive: recursive, DryRun: co.dryRun, Message: co.message})
+			})
+			if err != nil || nf == nil {
 				return err
 			}
 			moved := 0

@@ -19,78 +19,82 @@ func (a *app) noteCommand() *cobra.Command {
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.PersistentFlags().StringVarP(&ns, "namespace", "N", "commits", "notes namespace (refs/notes/<ns>)")
-	open := func() (*vfs.NoteNamespace, error) {
-		s, err := a.openRead()
-		if err != nil {
-			return nil, err
+	// withNotes runs a subcommand on the namespace.
+	withNotes := func(run func(n *vfs.NoteNamespace, args []string) error) func(*cobra.Command, []string) error {
+		return func(_ *cobra.Command, args []string) error {
+			s, err := a.openRead()
+			if err != nil {
+				return err
+			}
+			return run(s.Notes().Namespace(ns), args)
 		}
-		return s.Notes().Namespace(ns), nil
 	}
-	noNote := func(err error, hash string) error {
+	// noNote words a missing note on what (a short hash, or HEAD's).
+	noNote := func(err error, what string) error {
 		if errors.Is(err, vfs.ErrNotFound) {
-			return failf("No note for %s in namespace '%s'", short(hash), ns)
+			return failf("No note for %s in namespace '%s'", what, ns)
 		}
 		return err
+	}
+	get := func(n *vfs.NoteNamespace, hash, what string) error {
+		text, err := n.Get(hash)
+		if err != nil {
+			return noNote(err, what)
+		}
+		a.printf("%s", text)
+		return nil
+	}
+	set := func(n *vfs.NoteNamespace, hash, text string) error {
+		if err := n.Set(hash, text); err != nil {
+			return err
+		}
+		a.status("Set note on %s", short(hash))
+		return nil
+	}
+	// onTip runs a -current subcommand on the current branch's tip.
+	onTip := func(run func(n *vfs.NoteNamespace, tip string, args []string) error) func(*cobra.Command, []string) error {
+		return withNotes(func(n *vfs.NoteNamespace, args []string) error {
+			tip, err := a.currentTip()
+			if err != nil {
+				return err
+			}
+			return run(n, tip, args)
+		})
 	}
 	cmd.AddCommand(
 		&cobra.Command{
 			Use:   "get HASH",
 			Short: "Print the note on a commit",
 			Args:  exactArgs(1),
-			RunE: func(_ *cobra.Command, args []string) error {
-				n, err := open()
-				if err != nil {
-					return err
-				}
-				text, err := n.Get(args[0])
-				if err != nil {
-					return noNote(err, args[0])
-				}
-				a.printf("%s", text)
-				return nil
-			},
+			RunE: withNotes(func(n *vfs.NoteNamespace, args []string) error {
+				return get(n, args[0], short(args[0]))
+			}),
 		},
 		&cobra.Command{
 			Use:   "set HASH TEXT",
 			Short: "Set the note on a commit",
 			Args:  exactArgs(2),
-			RunE: func(_ *cobra.Command, args []string) error {
-				n, err := open()
-				if err != nil {
-					return err
-				}
-				if err := n.Set(args[0], args[1]); err != nil {
-					return err
-				}
-				a.status("Set note on %s", short(args[0]))
-				return nil
-			},
+			RunE: withNotes(func(n *vfs.NoteNamespace, args []string) error {
+				return set(n, args[0], args[1])
+			}),
 		},
 		&cobra.Command{
 			Use:   "delete HASH",
 			Short: "Delete the note on a commit",
 			Args:  exactArgs(1),
-			RunE: func(_ *cobra.Command, args []string) error {
-				n, err := open()
-				if err != nil {
-					return err
-				}
+			RunE: withNotes(func(n *vfs.NoteNamespace, args []string) error {
 				if err := n.Delete(args[0]); err != nil {
-					return noNote(err, args[0])
+					return noNote(err, short(args[0]))
 				}
 				a.status("Deleted note on %s", short(args[0]))
 				return nil
-			},
+			}),
 		},
 		&cobra.Command{
 			Use:   "list",
 			Short: "List the commits that have a note, sorted",
 			Args:  noArgs,
-			RunE: func(*cobra.Command, []string) error {
-				n, err := open()
-				if err != nil {
-					return err
-				}
+			RunE: withNotes(func(n *vfs.NoteNamespace, _ []string) error {
 				hashes, err := n.List()
 				if err != nil {
 					return err
@@ -99,51 +103,23 @@ func (a *app) noteCommand() *cobra.Command {
 					a.printf("%s\n", h)
 				}
 				return nil
-			},
+			}),
 		},
 		&cobra.Command{
 			Use:   "get-current",
 			Short: "Print the note on the current branch's tip",
 			Args:  noArgs,
-			RunE: func(*cobra.Command, []string) error {
-				n, err := open()
-				if err != nil {
-					return err
-				}
-				tip, err := a.currentTip()
-				if err != nil {
-					return err
-				}
-				text, err := n.Get(tip)
-				if errors.Is(err, vfs.ErrNotFound) {
-					return failf("No note for HEAD (%s) in namespace '%s'", short(tip), ns)
-				}
-				if err != nil {
-					return err
-				}
-				a.printf("%s", text)
-				return nil
-			},
+			RunE: onTip(func(n *vfs.NoteNamespace, tip string, _ []string) error {
+				return get(n, tip, "HEAD ("+short(tip)+")")
+			}),
 		},
 		&cobra.Command{
 			Use:   "set-current TEXT",
 			Short: "Set the note on the current branch's tip",
 			Args:  exactArgs(1),
-			RunE: func(_ *cobra.Command, args []string) error {
-				n, err := open()
-				if err != nil {
-					return err
-				}
-				tip, err := a.currentTip()
-				if err != nil {
-					return err
-				}
-				if err := n.Set(tip, args[0]); err != nil {
-					return err
-				}
-				a.status("Set note on %s", short(tip))
-				return nil
-			},
+			RunE: onTip(func(n *vfs.NoteNamespace, tip string, args []string) error {
+				return set(n, tip, args[0])
+			}),
 		},
 	)
 	return cmd

@@ -21,18 +21,12 @@ func (a *app) reflogCommand() *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			s, err := a.openRead()
+			f, err := a.openBranch(branch)
 			if err != nil {
 				return err
 			}
-			name, err := currentBranch(s, branch)
-			if err != nil {
-				return err
-			}
-			if _, err := branchFS(s, name); err != nil {
-				return err
-			}
-			entries, err := s.Branches().Reflog(name)
+			name := f.RefName()
+			entries, err := f.Store().Branches().Reflog(name)
 			if errors.Is(err, vfs.ErrNotFound) || err == nil && len(entries) == 0 {
 				return failf("No reflog found for branch '%s'", name)
 			}

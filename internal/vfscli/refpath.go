@@ -79,6 +79,29 @@ func parseRepoArg(arg string) (refPath, error) {
 	return rp, nil
 }
 
+// parseArgs parses every argument with parse, in order; the first error
+// stops it.
+func parseArgs(args []string, parse func(string) (refPath, error)) ([]refPath, error) {
+	rps := make([]refPath, len(args))
+	for i, arg := range args {
+		rp, err := parse(arg)
+		if err != nil {
+			return nil, err
+		}
+		rps[i] = rp
+	}
+	return rps, nil
+}
+
+// repoPaths is the paths of rps, not yet normalised.
+func repoPaths(rps []refPath) []string {
+	out := make([]string, len(rps))
+	for i, rp := range rps {
+		out[i] = rp.Path
+	}
+	return out
+}
+
 // normRepoPath normalises a repository path as the library does: leading
 // and trailing slashes go, `.` segments collapse, "" is the root; `..` and
 // empty segments are refused, worded as gitstore's CLI words them.

@@ -18,58 +18,30 @@ func (a *app) rmCommand() *cobra.Command {
 		Short: "Remove files",
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rps := make([]refPath, len(args))
-			for i, arg := range args {
+			rps, err := parseArgs(args, func(arg string) (refPath, error) {
 				rp, err := parseRepoArg(arg)
-				if err != nil {
-					return err
-				}
 				// gitstore ignored ~N here and removed from the tip; a
 				// historical commit can't be changed, so say so.
-				if rp.Back > 0 {
-					return failf("Cannot remove from a historical commit (remove ~N)")
+				if err == nil && rp.Back > 0 {
+					err = failf("Cannot remove from a historical commit (remove ~N)")
 				}
-				rps[i] = rp
-			}
-			dest, err := sameBranch(rps)
+				return rp, err
+			})
 			if err != nil {
 				return err
 			}
-			s, err := a.openRead()
+			f, err := a.openSameBranch(rps, branch, "remove in")
 			if err != nil {
 				return err
 			}
-			name, err := writeTarget(s, dest, branch, "remove in")
+			paths, err := expandRepoSources(f, repoPaths(rps), co.noGlob)
 			if err != nil {
 				return err
 			}
-			f, err := branchFS(s, name)
-			if err != nil {
-				return err
-			}
-			raw := make([]string, len(rps))
-			for i, rp := range rps {
-				raw[i] = rp.Path
-			}
-			paths, err := expandRepoSources(f, raw, co.noGlob)
-			if err != nil {
-				return err
-			}
-			if err := checkTag(s, &co); err != nil {
-				return err
-			}
-			nf, err := f.Remove(paths, vfs.RemoveOptions{Recursive: recursive, DryRun: co.dryRun, Message: co.message})
-			if errors.Is(err, vfs.ErrIsDir) {
-				return failf("%s — use -R to remove recursively", libMsg(err))
-			}
-			if err != nil {
-				return err
-			}
-			if co.dryRun {
-				a.printActions(nf.Changes())
-				return nil
-			}
-			if err := a.applyTag(s, nf, &co); err != nil {
+			nf, err := a.commitChange(f, &co, "remove", func() (*vfs.FS, error) {
+				return f.Remove(paths, vfs.RemoveOptions{Recursive: recursive, DryRun: co.dryRun, Message: co.message})
+			})
+			if err != nil || nf == nil {
 				return err
 			}
 			a.status("Removed %d file(s)", len(nf.Changes().Actions()))
@@ -83,6 +55,27 @@ func (a *app) rmCommand() *cobra.Command {
 	addMessageFlag(cmd, &co)
 	addTagFlags(cmd, &co)
 	return cmd
+}
+
+// commitChange runs the one commit of rm or mv (verb, for the -R hint):
+// --tag is checked first, a dry run prints its plan and returns nil, and
+// --tag then points at the new commit.
+func (a *app) commitChange(f *vfs.FS, co *commitOpts, verb string, change func() (*vfs.FS, error)) (*vfs.FS, error) {
+	if err := checkTag(f.Store(), co); err != nil {
+		return nil, err
+	}
+	nf, err := change()
+	if errors.Is(err, vfs.ErrIsDir) {
+		return nil, failf("%s — use -R to %s recursively", libMsg(err), verb)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if co.dryRun {
+		a.printActions(nf.Changes())
+		return nil, nil
+	}
+	return nf, a.applyTag(f.Store(), nf, co)
 }
 
 // printActions prints a dry run's plan, sorted by path: `+ :path` (add),

@@ -164,6 +164,20 @@ func checkRefConflicts(rps []refPath, branchSet bool, o *snapshotOpts) error {
 	return nil
 }
 
+// openReadArgs parses the path arguments of a read command (cat, ls; the
+// colon optional), refuses contradictory flags, and opens the repository.
+func (a *app) openReadArgs(cmd *cobra.Command, args []string, o *snapshotOpts) (*vfs.Store, []refPath, error) {
+	rps, err := parseArgs(args, parseRepoArg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkRefConflicts(rps, cmd.Flags().Changed("branch"), o); err != nil {
+		return nil, nil, err
+	}
+	s, err := a.openRead()
+	return s, rps, err
+}
+
 // writeTarget names the branch a write goes to: the argument's own ref,
 // else -b, else the current branch. Only branches are writable; a `ref:`
 // and a different -b together are a contradiction, not a precedence rule.
@@ -221,6 +235,25 @@ func sameBranch(rps []refPath) (refPath, error) {
 		return refPath{Repo: true}, nil
 	}
 	return refPath{Repo: true, Ref: first.Ref}, nil
+}
+
+// openSameBranch opens the one branch rm and mv commit to: the ref their
+// arguments name (all the same one), else -b, else the current branch.
+// verb is writeTarget's.
+func (a *app) openSameBranch(rps []refPath, branch, verb string) (*vfs.FS, error) {
+	target, err := sameBranch(rps)
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.openRead()
+	if err != nil {
+		return nil, err
+	}
+	name, err := writeTarget(s, target, branch, verb)
+	if err != nil {
+		return nil, err
+	}
+	return branchFS(s, name)
 }
 
 // beforeLayouts are the ISO 8601 forms --before accepts after the date:

@@ -95,22 +95,7 @@ func (a *app) sync(ctx context.Context, args []string, f *copyFlags, watch bool,
 // current branch whatever the destination said, the destination's `ref:`
 // is honoured, and tags and ~N are refused there.
 func (a *app) syncIn(ctx context.Context, local string, dest refPath, f *copyFlags, watch bool, debounce time.Duration) error {
-	exclude, err := f.excludeFilter()
-	if err != nil {
-		return err
-	}
-	s, err := a.openForCopyIn(f)
-	if err != nil {
-		return err
-	}
-	snap, err := destBranch(s, dest, f.branch)
-	if err != nil {
-		return err
-	}
-	if err := checkTag(s, &f.commit); err != nil {
-		return err
-	}
-	destPath, err := normRepoPath(dest.Path)
+	snap, destPath, exclude, err := a.openCopyIn(dest, f)
 	if err != nil {
 		return err
 	}
@@ -137,7 +122,7 @@ func (a *app) syncIn(ctx context.Context, local string, dest refPath, f *copyFla
 			// Every cycle starts from the branch's tip: a commit made by
 			// someone else in between is not a conflict.
 			sync: func() (*vfs.FS, error) {
-				tip, err := branchFS(s, branch)
+				tip, err := branchFS(snap.Store(), branch)
 				if err != nil {
 					return nil, err
 				}
@@ -152,11 +137,7 @@ func (a *app) syncIn(ctx context.Context, local string, dest refPath, f *copyFla
 	if err != nil {
 		return copyErr(err)
 	}
-	if f.commit.dryRun {
-		a.printPlan(out.Changes(), func(rel string) string { return ":" + joinRepo(destPath, rel) })
-		return nil
-	}
-	return a.finishWrite(s, out, f, "Synced -> :"+destPath)
+	return a.finishCopyIn(out, destPath, f, "Synced -> :"+destPath)
 }
 
 // syncOut syncs repo→disk.
@@ -211,11 +192,8 @@ func (a *app) syncRepo(src, dest refPath, f *copyFlags) error {
 	if err != nil {
 		return err
 	}
-	target, err := destBranch(s, dest, f.branch)
+	target, err := destBranch(s, dest, f.branch, &f.commit)
 	if err != nil {
-		return err
-	}
-	if err := checkTag(s, &f.commit); err != nil {
 		return err
 	}
 	srcPath, err := normRepoPath(src.Path)

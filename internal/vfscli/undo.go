@@ -35,15 +35,7 @@ func (a *app) moveCommand(name, summary string, move func(*vfs.FS, int) (*vfs.FS
 				}
 				steps = n
 			}
-			s, err := a.openRead()
-			if err != nil {
-				return err
-			}
-			bn, err := currentBranch(s, branch)
-			if err != nil {
-				return err
-			}
-			f, err := branchFS(s, bn)
+			f, err := a.openBranch(branch)
 			if err != nil {
 				return err
 			}
