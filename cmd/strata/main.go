@@ -19,6 +19,7 @@ func commands() []command {
 		{"keygen", "write a signing key pair", runKeygen},
 		{"version", "print version information", runVersion},
 		{"fs", "the embedded versioned filesystem (strata fs --help)", runFS},
+		{"mcp", "MCP tools for agents over stdio, calling a server's API", runMCP},
 		{"hook", "(internal) git's proc-receive hook during pushes", runHook},
 	}
 }
