@@ -111,14 +111,15 @@ func LoadPublicKeyFile(path string) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("load public key: %w", err)
 	}
-	pub, err := parsePublicKeyPEM(data)
+	pub, err := ParsePublicKeyPEM(data)
 	if err != nil {
 		return Key{}, fmt.Errorf("load public key %s: %w", path, err)
 	}
 	return Key{ID: KeyIDFromPath(path), Public: pub}, nil
 }
 
-func parsePublicKeyPEM(data []byte) (crypto.PublicKey, error) {
+// ParsePublicKeyPEM parses what LoadPublicKeyFile reads, from memory.
+func ParsePublicKeyPEM(data []byte) (crypto.PublicKey, error) {
 	for {
 		var block *pem.Block
 		block, data = pem.Decode(data)
@@ -145,7 +146,10 @@ func parsePublicKeyPEM(data []byte) (crypto.PublicKey, error) {
 	}
 }
 
-// checkPublicKey accepts exactly the key types and sizes Verify can use.
+// CheckPublicKey accepts exactly the key types and sizes Verify can use:
+// keys from elsewhere (a JWKS) are checked with it.
+func CheckPublicKey(pub crypto.PublicKey) error { return checkPublicKey(pub) }
+
 func checkPublicKey(pub crypto.PublicKey) error {
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
