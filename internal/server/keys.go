@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,16 +13,52 @@ import (
 
 	"github.com/strata-storage/strata/internal/auth"
 	"github.com/strata-storage/strata/internal/config"
+	"github.com/strata-storage/strata/internal/metadata"
+	"github.com/strata-storage/strata/internal/orgkeys"
+	"github.com/strata-storage/strata/internal/outbound"
 	"github.com/strata-storage/strata/internal/secretbox"
 )
 
 // devOrg is the organisation a first run creates when no --org is given.
 const devOrg = "dev"
 
-// loadKeys builds the verification key set from --org flags. With none, it
-// creates (once) an ES256 key pair for org "dev" in the data dir and tells
-// the operator how to mint a token with it.
-func loadKeys(cfg config.Config, out io.Writer) (*auth.KeySet, error) {
+// newVerifier builds the live key source (the --org keys merged with the
+// store's organisations and their JWKS, see internal/orgkeys) and the one
+// verifier REST, git and the other doors share, which the source purges
+// whenever keys change. The caller starts and stops the source.
+func newVerifier(cfg config.Config, store metadata.Store, client *outbound.Client, log *slog.Logger, out io.Writer) (*orgkeys.Source, *auth.Verifier, error) {
+	ctx := context.Background()
+	stored, err := store.Orgs(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	static, err := loadKeys(cfg, len(stored) > 0, out)
+	if err != nil {
+		return nil, nil, err
+	}
+	var verifier *auth.Verifier
+	src, err := orgkeys.New(ctx, orgkeys.Options{
+		Static:   static,
+		Store:    store,
+		Client:   client,
+		Logger:   log,
+		OnChange: func() { verifier.Purge() }, // called only after Start
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	verifier = auth.NewVerifier(src, auth.WithMaxTTL(cfg.Caps.MaxTokenTTL))
+	if len(stored) > 0 {
+		log.Info("organisations from the metadata store", "count", len(stored))
+	}
+	return src, verifier, nil
+}
+
+// loadKeys builds the verification key set from --org flags. With none,
+// and no organisation in the store (haveStored), it creates (once) an
+// ES256 key pair for org "dev" in the data dir and tells the operator how
+// to mint a token with it.
+func loadKeys(cfg config.Config, haveStored bool, out io.Writer) (*auth.KeySet, error) {
 	keys := &auth.KeySet{}
 	for _, o := range cfg.Orgs {
 		k, err := auth.LoadPublicKeyFile(o.Path)
@@ -30,7 +67,7 @@ func loadKeys(cfg config.Config, out io.Writer) (*auth.KeySet, error) {
 		}
 		keys.Add(o.Org, k)
 	}
-	if len(cfg.Orgs) > 0 {
+	if len(cfg.Orgs) > 0 || haveStored {
 		return keys, nil
 	}
 	dir := filepath.Join(cfg.DataDir, "keys")

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/internal/api"
-	"github.com/strata-storage/strata/internal/auth"
 	"github.com/strata-storage/strata/internal/config"
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/git/catfile"
@@ -27,6 +26,7 @@ import (
 	"github.com/strata-storage/strata/internal/maintenance"
 	"github.com/strata-storage/strata/internal/mcp"
 	"github.com/strata-storage/strata/internal/metadata"
+	"github.com/strata-storage/strata/internal/orgkeys"
 	"github.com/strata-storage/strata/internal/repo"
 	"github.com/strata-storage/strata/internal/signing"
 	"github.com/strata-storage/strata/internal/upstream"
@@ -44,6 +44,7 @@ type Server struct {
 	repos    *repo.Manager
 	maint    *maintenance.Worker // nil when maintenance is disabled
 	hooks    *webhooks
+	keys     *orgkeys.Source // nil until built
 	syncs    *upstream.Syncer
 	mirror   *upstream.Mirror
 	mirrorM  *mirrorMetrics
@@ -79,10 +80,6 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
-	}
-	keys, err := loadKeys(cfg, out)
-	if err != nil {
-		return nil, err
 	}
 	box, err := loadSecretBox(cfg, log)
 	if err != nil {
@@ -132,8 +129,15 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		return nil, err
 	}
 	identity := repo.Signature{Name: name, Email: email}
-	// One verifier, so REST and git share its cache of verified tokens.
-	verifier := auth.NewVerifier(keys, auth.WithMaxTTL(cfg.Caps.MaxTokenTTL))
+	// One verifier, so REST and git share its cache of verified tokens;
+	// its keys follow `strata org` changes while the server runs.
+	keys, verifier, err := newVerifier(cfg, store, s.hooks.client, log, out)
+	if err != nil {
+		s.closeOwners()
+		return nil, err
+	}
+	s.keys = keys
+	keys.Start() // stopped by closeOwners, before the DB
 	// One set of keyrings for verify-sig, checked by pushes and REST alike.
 	signingKeys, err := signing.Prepare(filepath.Join(cfg.DataDir, "signing"), cfg.OrgSigningKeys)
 	if err != nil {
@@ -269,6 +273,7 @@ func (s *Server) closeOwners() {
 	s.mirror.Stop()
 	// Syncs in flight are cancelled; they run again at the next start.
 	s.syncs.Stop()
+	s.keys.Stop() // nil-safe; its JWKS fetches use the webhooks' client
 	// Webhook attempts in flight are cancelled; they run again at the
 	// next start.
 	s.hooks.stop()
