@@ -185,12 +185,7 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 func (f *FS) commitChanges(w *repo.Write, cs *changeSet, message, op string) (*FS, error) {
 	defer w.Abort()
 	ctx := context.Background()
-	var report *ChangeReport
-	err := f.withReader(func(ctx context.Context, rd *catfile.Reader) error {
-		var err error
-		report, err = f.report(ctx, rd, cs)
-		return err
-	})
+	report, err := f.changeReport(cs)
 	if err != nil {
 		return nil, err
 	}
@@ -451,15 +446,21 @@ func (f *FS) Remove(paths []string, opt RemoveOptions) (*FS, error) {
 	return f.finish(cs, opt.DryRun, opt.Message, "rm")
 }
 
+// changeReport is what committing cs on f would change.
+func (f *FS) changeReport(cs *changeSet) (*ChangeReport, error) {
+	var report *ChangeReport
+	err := f.withReader(func(ctx context.Context, rd *catfile.Reader) error {
+		var err error
+		report, err = f.report(ctx, rd, cs)
+		return err
+	})
+	return report, err
+}
+
 // finish commits cs, or for a dry run reports what it would do.
 func (f *FS) finish(cs *changeSet, dryRun bool, message, op string) (*FS, error) {
 	if dryRun {
-		var report *ChangeReport
-		err := f.withReader(func(ctx context.Context, rd *catfile.Reader) error {
-			var err error
-			report, err = f.report(ctx, rd, cs)
-			return err
-		})
+		report, err := f.changeReport(cs)
 		if err != nil {
 			return nil, err
 		}
