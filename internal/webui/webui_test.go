@@ -3,6 +3,7 @@ package webui_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/internal/auth"
+	"github.com/strata-storage/strata/internal/webui"
 )
 
 // xss is put where a visitor's browser would run it if anything were
@@ -382,4 +384,30 @@ func TestAuthorisation(t *testing.T) {
 			b.post(path, nil).mustStatus(t, http.StatusNotFound).lacks(t, "secret")
 		}
 	})
+}
+
+// oneToken accepts exactly one token.
+type oneToken string
+
+func (v oneToken) Verify(token string) (*auth.Principal, error) {
+	if token != string(v) {
+		return nil, auth.ErrInvalidToken
+	}
+	return &auth.Principal{Org: "acme", Repo: "app", Scopes: []auth.Scope{auth.ScopeGitRead}, Expires: time.Now().Add(time.Hour)}, nil
+}
+
+func TestLogin_secureOverTLS(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(webui.New(webui.Config{Verifier: oneToken("good")}))
+	defer srv.Close()
+	c := srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"good"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if cs := resp.Cookies(); resp.StatusCode != http.StatusSeeOther || len(cs) != 1 || !cs[0].Secure || !cs[0].HttpOnly || cs[0].SameSite != http.SameSiteStrictMode {
+		t.Fatalf("%s, cookies %+v: want one Secure, HttpOnly, SameSite=Strict cookie", resp.Status, cs)
+	}
 }
