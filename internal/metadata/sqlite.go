@@ -33,6 +33,11 @@ var _ Store = (*SQLiteStore)(nil)
 
 const busyTimeoutMillis = 5000
 
+// SQLiteFileName is the database's file in a data dir: the server and the
+// `strata org` commands open the same one, the latter while the former
+// runs (busy_timeout makes them take turns at writing).
+const SQLiteFileName = "strata.db"
+
 // OpenSQLite opens the database at path, creating the file if needed (not
 // its directory), and applies pending migrations. path must name a file;
 // ":memory:" would give each pool its own database.

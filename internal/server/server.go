@@ -85,7 +85,7 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := metadata.OpenSQLite(filepath.Join(cfg.DataDir, "strata.db"))
+	db, err := metadata.OpenSQLite(filepath.Join(cfg.DataDir, metadata.SQLiteFileName))
 	if err != nil {
 		return nil, err
 	}
