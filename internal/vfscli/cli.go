@@ -11,21 +11,25 @@
 //	             gitstore wording); a.repoPath; a.openRead (never creates:
 //	             `Repository not found: P`); a.openWrite (creates with -b or
 //	             main unless --no-create); currentBranch; branchFS (`Branch
-//	             not found: X`); writeJSON; mapErr
+//	             not found: X`); a.openBranch (-b or the current branch's
+//	             tip); writeJSON; mapErr
 //	root.go      the root command, the subcommand list, and the usage-error
 //	             argument checks noArgs, exactArgs, minArgs, maxArgs
 //	refpath.go   parseRefPath (checklist §3), parseRepoArg (colon optional),
+//	             parseArgs (every argument), repoPaths,
 //	             normRepoPath/normFilePath, hasTrailingSlash, isGlob
 //	snapshot.go  snapshotOpts + addSnapshotFlags (--ref/--path/--match/
 //	             --before/--back), resolveRev, a.snapshot (one argument's
-//	             FS), applyFilters, back, checkRefConflicts, writeTarget
-//	             (writability: tags, ~N, missing branches), sameBranch,
-//	             orFail, parseBefore
+//	             FS), applyFilters, back, checkRefConflicts, a.openReadArgs
+//	             (cat, ls), writeTarget (writability: tags, ~N, missing
+//	             branches), sameBranch, a.openSameBranch (rm, mv), orFail,
+//	             parseBefore
 //	options.go   commitOpts with addMessageFlag, addTagFlags, addDryRunFlag,
 //	             addNoCreateFlag, addNoGlobFlag; checkTag (before a commit)
 //	             and a.applyTag (after); addFormatFlag/checkFormat;
 //	             expandRepoSources (glob only with * or ?)
-//	rm.go        a.printActions (dry-run `+ :p`, `~ :p`, `- :p` lines)
+//	rm.go        a.commitChange (rm and mv: --tag, -R hint, dry run);
+//	             a.printActions (dry-run `+ :p`, `~ :p`, `- :p` lines)
 //	reflog.go    short (a commit id's first seven characters)
 package vfscli
 
