@@ -74,6 +74,9 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		// only, which a rebound page does not have.
 		DisableLocalhostProtection: true,
 		MaxRequestBodyBytes:        maxBody,
+		// A client that hangs up stops its tool's API request (and the
+		// git processes behind it) where the protocol version allows.
+		PropagateRequestCancellation: true,
 	})
 	verify := func(_ context.Context, token string, _ *http.Request) (*sdkauth.TokenInfo, error) {
 		p, err := cfg.Verifier.Verify(token)

@@ -70,7 +70,7 @@ func (c *rest) call(ctx context.Context, authz, method, path string, query url.V
 	req.Header.Set("User-Agent", "strata-mcp")
 	resp, err := c.rt.RoundTrip(req)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reach the Strata API: %w", err)
 	}
 	if resp.StatusCode < 400 {
 		return resp, nil
