@@ -207,6 +207,12 @@ func (h *Handler) tree(w http.ResponseWriter, r *http.Request, rq *repoRequest) 
 			d.Entries = append(d.Entries, entry{Name: strings.TrimPrefix(e.Path, prefix), TreeEntry: e})
 			return true
 		})
+		var nf *repo.NotFoundError
+		if errors.As(err, &nf) && nf.Kind == "directory" {
+			// The path is there but is a file: show it as one.
+			http.Redirect(w, r, link("blob", "repo", rq.nav.ID, "rev", r.URL.Query().Get("rev"), "path", dir), http.StatusSeeOther)
+			return nil
+		}
 		if err != nil {
 			return err
 		}

@@ -12,7 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"embed"
-	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -119,7 +119,7 @@ type nonceKey struct{}
 func newNonce() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return base64.RawStdEncoding.EncodeToString(b[:])
+	return hex.EncodeToString(b[:]) // plain alphanumerics: nothing for the template to escape
 }
 
 func nonceOf(r *http.Request) string {

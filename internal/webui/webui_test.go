@@ -192,6 +192,9 @@ func TestPages(t *testing.T) {
 		b.get(ui("tree", "repo", "app", "path", "src")).mustStatus(t, http.StatusOK).contains(t, ">main.go</a>", ">util/</a>").lacks(t, "README")
 		b.get(ui("tree", "repo", "app", "path", "deep/a/b")).mustStatus(t, http.StatusOK).contains(t, ">c/</a>", "path=deep%2Fa")
 		b.get(ui("tree", "repo", "app", "path", "nope")).mustStatus(t, http.StatusNotFound)
+		if p := b.get(ui("tree", "repo", "app", "path", "src/main.go")).mustStatus(t, http.StatusSeeOther); p.Header.Get("Location") != ui("blob", "path", "src/main.go", "repo", "app") {
+			t.Errorf("a file's tree page redirects to %q", p.Header.Get("Location"))
+		}
 		b.get(ui("tree", "repo", "app", "path", "../etc")).mustStatus(t, http.StatusBadRequest)
 		// An older revision shows the older README.
 		b.get(ui("blob", "repo", "app", "rev", first, "path", "README.md")).mustStatus(t, http.StatusOK).contains(t, "hello web view")
