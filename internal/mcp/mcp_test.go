@@ -372,6 +372,9 @@ func TestTools_truncation(t *testing.T) {
 	if txt != "line 2999\nline 3000\n" || w.Truncated {
 		t.Fatalf("read_file tail: %+v %q", w, txt)
 	}
+	if txt := ok(t, cs, "read_file", map[string]any{"path": "big.txt", "start_line": 3001}, nil); txt != "[big.txt has 3000 lines; nothing from start_line=3001]" {
+		t.Fatalf("read_file past the end: %q", txt)
+	}
 	txt = ok(t, cs, "read_file", map[string]any{"path": "long.txt"}, nil)
 	if !strings.Contains(txt, "… [line truncated: 8000 more bytes]\nshort\n") {
 		t.Fatalf("long line: %q", txt[len(txt)-80:])

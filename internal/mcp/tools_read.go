@@ -272,7 +272,10 @@ func (t *tools) readFile(ctx context.Context, req *sdk.CallToolRequest, in readF
 			txt += fmt.Sprintf("… [truncated: more lines follow (%d bytes in all); call again with start_line=%d]", out.Size, out.NextStartLine)
 		}
 	}
-	if out.StartLine > 1 && out.EndLine < out.StartLine && !out.Truncated {
+	switch {
+	case out.TotalLines == 0 && !out.Truncated:
+		txt = fmt.Sprintf("[%s is empty]", in.Path)
+	case out.EndLine < out.StartLine && !out.Truncated:
 		txt = fmt.Sprintf("[%s has %d lines; nothing from start_line=%d]", in.Path, out.TotalLines, out.StartLine)
 	}
 	return text(txt), out, nil
