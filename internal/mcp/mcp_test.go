@@ -352,7 +352,7 @@ func TestTools_truncation(t *testing.T) {
 		fmt.Fprintf(&big, "line %d\n", i)
 	}
 	files := []map[string]any{{"path": "big.txt", "content": big.String()},
-		{"path": "long.txt", "content": strings.Repeat("x", 10000) + "\nshort\n"}}
+		{"path": "long.txt", "content": strings.Repeat("x", 10000) + "\nshort\n"}, {"path": "empty.txt", "content": ""}}
 	for i := range 5 {
 		files = append(files, map[string]any{"path": fmt.Sprintf("dir/f%d", i), "content": "f\n"})
 	}
@@ -374,6 +374,9 @@ func TestTools_truncation(t *testing.T) {
 	}
 	if txt := ok(t, cs, "read_file", map[string]any{"path": "big.txt", "start_line": 3001}, nil); txt != "[big.txt has 3000 lines; nothing from start_line=3001]" {
 		t.Fatalf("read_file past the end: %q", txt)
+	}
+	if txt := ok(t, cs, "read_file", map[string]any{"path": "empty.txt"}, nil); txt != "[empty.txt is empty]" {
+		t.Fatalf("empty file: %q", txt)
 	}
 	txt = ok(t, cs, "read_file", map[string]any{"path": "long.txt"}, nil)
 	if !strings.Contains(txt, "… [line truncated: 8000 more bytes]\nshort\n") {
