@@ -88,7 +88,7 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request, p *auth.Principal
 	default:
 		d.NoAccess = true
 	}
-	h.render(w, r, http.StatusOK, "repos", view{Title: "Repositories", Principal: p, Data: d})
+	h.render(w, http.StatusOK, "repos", view{Title: "Repositories", Principal: p, Data: d})
 	return nil
 }
 
@@ -149,7 +149,7 @@ func (rq *repoRequest) resolve(r *http.Request) (commit git.ObjectID, empty bool
 
 func (h *Handler) renderRepo(w http.ResponseWriter, r *http.Request, rq *repoRequest, page, tab, title string, d any) {
 	rq.nav.Tab = tab
-	h.render(w, r, http.StatusOK, page, view{Title: title + " · " + rq.nav.ID, Principal: rq.p, Repo: rq.nav, Data: d})
+	h.render(w, http.StatusOK, page, view{Title: title + " · " + rq.nav.ID, Principal: rq.p, Repo: rq.nav, Data: d})
 }
 
 // crumb is one step of a path's breadcrumb.

@@ -104,5 +104,5 @@ func clearCookie(w http.ResponseWriter, r *http.Request) {
 
 // renderLogin shows the sign-in form with msg ("" for none).
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	h.render(w, r, status, "login", view{Title: "Sign in", Error: msg})
+	h.render(w, status, "login", view{Title: "Sign in", Error: msg})
 }

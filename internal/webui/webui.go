@@ -100,31 +100,32 @@ func New(cfg Config) *Handler {
 
 // ServeHTTP sets the headers every answer carries, then routes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	nonce := newNonce()
 	hd := w.Header()
-	// No script may run and nothing may load from anywhere: the pages are
-	// plain HTML with one inline style element, allowed by its nonce.
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	// No script may run and nothing may load from anywhere; render adds
+	// its one inline style element by nonce.
+	hd.Set("Content-Security-Policy", cspFor(""))
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
 	// Pages show private repositories: no shared cache may keep them, and
 	// after signing out the back button must not show them either.
 	hd.Set("Cache-Control", "no-store")
-	h.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), nonceKey{}, nonce)))
+	h.mux.ServeHTTP(w, r)
 }
 
-type nonceKey struct{}
+// cspFor is the pages' policy, allowing the style element with nonce.
+func cspFor(nonce string) string {
+	style := ""
+	if nonce != "" {
+		style = "style-src 'nonce-" + nonce + "'; "
+	}
+	return "default-src 'none'; " + style + "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+}
 
 func newNonce() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:]) // plain alphanumerics: nothing for the template to escape
-}
-
-func nonceOf(r *http.Request) string {
-	s, _ := r.Context().Value(nonceKey{}).(string)
-	return s
 }
 
 // pageError is a failure the visitor is told about as it is.
@@ -181,8 +182,8 @@ type repoNav struct {
 	Tab           string
 }
 
-func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
-	v.Nonce = nonceOf(r)
+func (h *Handler) render(w http.ResponseWriter, status int, name string, v view) {
+	v.Nonce = newNonce()
 	t := h.pages[name]
 	var b strings.Builder
 	if err := t.ExecuteTemplate(&b, "layout", v); err != nil {
@@ -191,6 +192,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", cspFor(v.Nonce))
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(b.String()))
 }
@@ -216,7 +218,7 @@ func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	default:
 		h.log.Error("web view", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	h.render(w, r, status, "error", view{Title: http.StatusText(status), Principal: p, Error: msg})
+	h.render(w, status, "error", view{Title: http.StatusText(status), Principal: p, Error: msg})
 }
 
 // parsePages builds one template set per page: the shared layout plus
