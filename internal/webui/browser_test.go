@@ -157,6 +157,11 @@ func checkRendered(t *testing.T, name string, data []byte) {
 	if len(colours) < 8 {
 		t.Errorf("%s: screenshot has only %d colours: nothing rendered", name, len(colours))
 	}
+	// The header is dark only if the style element ran under the CSP's
+	// nonce; a blocked style leaves it white.
+	if c := rgba(img, b.Min.X+4, b.Min.Y+4); c[0]>>8 > 0x40 || c[1]>>8 > 0x40 || c[2]>>8 > 0x40 {
+		t.Errorf("%s: header pixel %v is not dark: the page's style did not apply", name, c)
+	}
 }
 
 func rgba(img image.Image, x, y int) [4]uint32 {
