@@ -17,6 +17,7 @@ func commands() []command {
 		{"serve", "run the server", runServe},
 		{"token", "mint a JWT for curl and git users", runToken},
 		{"keygen", "write a signing key pair", runKeygen},
+		{"org", "manage organisations and their keys, live (strata org --help)", runOrg},
 		{"version", "print version information", runVersion},
 		{"fs", "the embedded versioned filesystem (strata fs --help)", runFS},
 		{"mcp", "MCP tools for agents over stdio, calling a server's API", runMCP},

@@ -143,7 +143,14 @@ func logError(r *http.Request, log *slog.Logger, he *httpError, err error) {
 	if he.status >= 500 {
 		level = slog.LevelError
 	}
-	log.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "status", he.status, "err", err)
+	args := []any{"method", r.Method, "path", r.URL.Path, "status", he.status, "err", err}
+	// A refused token gets its reason as fields (token.reason, token.org,
+	// token.kid, token.known_kids, token.expired_by), never the token.
+	var te *auth.TokenError
+	if errors.As(err, &te) {
+		args = append(args, "token", te)
+	}
+	log.Log(r.Context(), level, "request failed", args...)
 }
 
 // refFailure carries the ref context of a failed commit-family write.

@@ -58,9 +58,10 @@ type TokenError struct {
 func (e *TokenError) Error() string        { return "invalid token: " + e.Detail }
 func (e *TokenError) Is(target error) bool { return target == ErrInvalidToken }
 
-// LogValue gives the reason and the fields that explain it.
+// LogValue gives the reason and the fields that explain it; the Detail
+// is left to the error's text, which transports log beside it.
 func (e *TokenError) LogValue() slog.Value {
-	attrs := []slog.Attr{slog.String("reason", string(e.Reason)), slog.String("detail", e.Detail)}
+	attrs := []slog.Attr{slog.String("reason", string(e.Reason))}
 	if e.Org != "" {
 		attrs = append(attrs, slog.String("org", e.Org))
 	}

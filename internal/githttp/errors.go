@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+
+	"github.com/strata-storage/strata/internal/auth"
 )
 
 // httpError is a failure answered before any Git output went out. Once
@@ -23,14 +25,20 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, e *httpError) {
 	// Every clone starts with a 401 (the challenge libcurl waits for), so
 	// client errors are debug noise; 503 is back-pressure, not a fault.
 	level := slog.LevelDebug
+	args := []any{"method", r.Method, "path", r.URL.Path, "status", e.status, "msg", e.msg, "err", e.cause}
+	// A token that was presented and refused is worth an operator's
+	// attention, unlike the challenge: its reason goes out as fields.
+	var te *auth.TokenError
 	switch {
+	case errors.As(e.cause, &te):
+		level = slog.LevelInfo
+		args = append(args, "token", te)
 	case e.status == http.StatusServiceUnavailable:
 		level = slog.LevelWarn
 	case e.status >= 500:
 		level = slog.LevelError
 	}
-	h.log.Log(r.Context(), level, "git request failed", "method", r.Method, "path", r.URL.Path,
-		"status", e.status, "msg", e.msg, "err", e.cause)
+	h.log.Log(r.Context(), level, "git request failed", args...)
 	hdr := w.Header()
 	if e.status == http.StatusUnauthorized {
 		hdr.Set("WWW-Authenticate", `Basic realm="Strata"`)

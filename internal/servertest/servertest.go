@@ -63,7 +63,12 @@ func Start(t testing.TB, opts ...Option) *Server {
 		o(&cfg)
 	}
 	logs := &logBuffer{}
-	log := slog.New(slog.NewTextHandler(testWriter{t, logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// cfg.LogLevel ("warn" unless an option lowers it, to see info lines).
+	level := slog.LevelWarn
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t, logs}, &slog.HandlerOptions{Level: level}))
 	srv, err := server.New(cfg, log, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +113,8 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// logBuffer keeps what the server logged (warnings and errors).
+// logBuffer keeps what the server logged (warnings and errors, unless
+// the configured level is lower).
 type logBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -120,8 +126,8 @@ func (b *logBuffer) write(p []byte) {
 	b.buf.Write(p)
 }
 
-// Logs returns what the server has logged so far at level warn and above
-// (empty for a Server from Attach).
+// Logs returns what the server has logged so far at level warn and above,
+// or the level an option set in LogLevel (empty for a Server from Attach).
 func (s *Server) Logs() string {
 	if s.logs == nil {
 		return ""
