@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,7 +87,7 @@ func (s *Source) fetch(ctx context.Context, e *jwksEntry, minGap time.Duration, 
 		n := len(e.keys)
 		e.mu.Unlock()
 		if !errors.Is(err, context.Canceled) { // shutting down
-			s.log.Warn("JWKS fetch failed; keeping the keys fetched before", "url", e.url, "why", why,
+			s.log.Warn("JWKS fetch failed; keeping the keys fetched before", "url", logURL(e.url), "why", why,
 				"kept_keys", n, "retry_in", delay, "err", err)
 		}
 		return
@@ -95,7 +96,7 @@ func (s *Source) fetch(ctx context.Context, e *jwksEntry, minGap time.Duration, 
 	e.keys, e.failures, e.next = keys, 0, now.Add(maxAge)
 	e.mu.Unlock()
 	if changed {
-		s.log.Info("JWKS keys loaded", "url", e.url, "why", why, "kids", ids(keys), "max_age", maxAge)
+		s.log.Info("JWKS keys loaded", "url", logURL(e.url), "why", why, "kids", ids(keys), "max_age", maxAge)
 		s.changed()
 	}
 }
@@ -109,20 +110,25 @@ func (s *Source) get(ctx context.Context, url string) ([]auth.Key, time.Duration
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := s.opts.Client.Do(req)
 	if err != nil {
+		// *url.Error repeats the whole URL; the log names it already.
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+		return nil, 0, fmt.Errorf("status %d", resp.StatusCode)
 	}
 	// The outbound client caps the body, so reading it whole is bounded.
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, 0, fmt.Errorf("GET %s: %w", url, err)
+		return nil, 0, fmt.Errorf("read JWKS: %w", err)
 	}
 	keys, err := parseJWKS(body)
 	if err != nil {
-		return nil, 0, fmt.Errorf("GET %s: %w", url, err)
+		return nil, 0, err
 	}
 	return keys, cacheAge(resp.Header.Get("Cache-Control")), nil
 }
@@ -156,6 +162,16 @@ func parseJWKS(body []byte) ([]auth.Key, error) {
 		return nil, ErrNoUsableKey
 	}
 	return keys, nil
+}
+
+// logURL is a JWKS URL without its query and fragment, which could hold
+// a secret: logs name the host and path only, as for other outbound URLs.
+func logURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Scheme + "://" + u.Host + u.EscapedPath()
 }
 
 // cacheAge is the max-age of a Cache-Control header within the bounds, or

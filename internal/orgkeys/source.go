@@ -247,7 +247,7 @@ func (s *Source) syncJWKS(next *state) {
 			continue
 		}
 		if s.opts.Client == nil {
-			s.log.Warn("organisation JWKS URL ignored: no outbound client", "org", name, "url", o.jwksURL)
+			s.log.Warn("organisation JWKS URL ignored: no outbound client", "org", name)
 			continue
 		}
 		want[o.jwksURL] = true
@@ -276,7 +276,7 @@ func (s *Source) logChanges(old, next *state) {
 	for name, o := range next.orgs {
 		prev, existed := old.orgs[name]
 		if !existed {
-			s.log.Info("organisation added", "org", name, "kids", ids(o.keys), "jwks_url", o.jwksURL)
+			s.log.Info("organisation added", "org", name, "kids", ids(o.keys), "jwks", o.jwksURL != "")
 			continue
 		}
 		for _, k := range o.keys {
@@ -290,7 +290,7 @@ func (s *Source) logChanges(old, next *state) {
 			}
 		}
 		if prev.jwksURL != o.jwksURL {
-			s.log.Info("organisation JWKS URL changed", "org", name, "jwks_url", o.jwksURL)
+			s.log.Info("organisation JWKS URL changed", "org", name, "jwks", o.jwksURL != "")
 		}
 	}
 	for name := range old.orgs {
