@@ -35,6 +35,7 @@ type bgtFixture struct {
 func newBGTFixture(t *testing.T) *bgtFixture {
 	t.Helper()
 	srv := servertest.Start(t)
+	srv.Client = validated(t, srv.Client)
 	f := &bgtFixture{t: t, srv: srv, tok: srv.Token("repo", auth.ScopeGitRead, auth.ScopeGitWrite)}
 	resp := srv.Do("POST", "/api/v1/repos", srv.Token("repo", auth.ScopeRepoWrite), strings.NewReader(`{"default_branch":"main"}`))
 	body, _ := io.ReadAll(resp.Body)

@@ -499,7 +499,7 @@ func (o *ownEnv) start(t *testing.T, edit ...func(*config.Config)) *ownServer {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
 	tr := &http.Transport{}
-	s := &ownServer{url: "http://" + srv.Addr().String(), client: &http.Client{Transport: tr, Timeout: time.Minute}}
+	s := &ownServer{url: "http://" + srv.Addr().String(), client: validated(t, &http.Client{Transport: tr, Timeout: time.Minute})}
 	var once sync.Once
 	s.stop = func() {
 		once.Do(func() {

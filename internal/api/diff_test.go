@@ -37,6 +37,7 @@ type dmServer struct {
 func newDMServer(t *testing.T) *dmServer {
 	t.Helper()
 	s := servertest.Start(t)
+	s.Client = validated(t, s.Client)
 	f, err := git.NewFactory(git.FactoryOptions{})
 	if err != nil {
 		t.Fatal(err)

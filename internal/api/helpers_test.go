@@ -48,6 +48,7 @@ type env struct {
 func start(t *testing.T, opts ...servertest.Option) *env {
 	t.Helper()
 	e := &env{Server: servertest.Start(t, opts...)}
+	e.Client = validated(t, e.Client)
 	t.Cleanup(func() {
 		if e.store != nil {
 			e.store.Close()

@@ -87,6 +87,10 @@ func (h *Handler) routes() {
 	h.both("DELETE", "webhooks", "webhooks", h.orgRoute(h.deleteWebhook, auth.ScopeRepoWrite))
 	h.both("GET", "webhooks/deliveries", "webhooks/deliveries", h.orgRoute(h.listWebhookDeliveries, auth.ScopeRepoWrite, auth.ScopeOrgRead))
 
+	// openapi.go: the description of everything above, public.
+	h.mux.HandleFunc("GET /api/v1/openapi.json", h.openAPI)
+	h.mux.HandleFunc("GET /api/openapi.json", h.openAPI)
+
 	h.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.log, errorf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
