@@ -31,6 +31,9 @@ import (
 //     answer that matches the document;
 //   - a path or method the document does not have must get 404 or 405
 //     with the error envelope;
+//   - commit bodies are NDJSON whatever their Content-Type, and a 1.17.1
+//     query name sent beside its standard name is not checked: the server
+//     reads them so;
 //   - bodies are validated when they were read whole and are not larger
 //     than the capture limits (a request body of which only a part was
 //     sent or read is checked up to its last complete NDJSON line, or not
