@@ -17,6 +17,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/strata-storage/strata/internal/auth"
 )
 
 // Every request the tests of this package send below /api/ and every
@@ -427,4 +429,28 @@ func TestOpenAPI_document(t *testing.T) {
 			t.Errorf("%s: served document differs from openapi.json", path)
 		}
 	}
+}
+
+// TestOpenAPI_lessUsedRoutes sends the routes no other test of this
+// package exercises (webhooks, detach; their behaviour is tested in
+// internal/server) through the validating client, on both families.
+func TestOpenAPI_lessUsedRoutes(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	org := e.Token("org", auth.ScopeRepoWrite, auth.ScopeOrgRead)
+	r := e.newRepo(t)
+	for _, prefix := range []string{"/api/v1", "/api"} {
+		created := e.do(t, "POST", prefix+"/webhooks", org, jsonBody(t, map[string]any{"url": "https://hooks.example.com/x", "events": []string{"push"}}))
+		id := "wh_missing"
+		if created.Status == http.StatusCreated {
+			id, _ = object(t, created)["id"].(string)
+		} else {
+			wantError(t, created, http.StatusBadRequest) // the SSRF guard could not resolve the host
+		}
+		wantStatus(t, e.do(t, "GET", prefix+"/webhooks", org, nil), http.StatusOK)
+		e.do(t, "GET", prefix+"/webhooks/deliveries?webhook_id="+url.QueryEscape(id), org, nil)
+		e.do(t, "DELETE", prefix+"/webhooks", org, jsonBody(t, map[string]any{"id": id}))
+	}
+	wantStatus(t, e.do(t, "DELETE", "/api/v1/repos/base", r.Write, nil), http.StatusOK)
+	wantStatus(t, e.do(t, "DELETE", "/api/repos/"+url.PathEscape(r.ID)+"/base", r.Write, nil), http.StatusOK)
 }
