@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -26,6 +27,11 @@ type Config struct {
 	TLSKey   string
 	LogLevel string // debug, info, warn, error
 	LogJSON  bool
+	// PprofAddr, when set, serves net/http/pprof on its own listener.
+	// Validate accepts only loopback addresses: profiles reveal memory
+	// contents and a CPU profile costs the server, so they are never on
+	// the public listener.
+	PprofAddr string
 
 	// MaxUploadBytes caps one commit-pack/diff-commit request body.
 	MaxUploadBytes int64
@@ -122,6 +128,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key (PEM)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "log JSON lines instead of text")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "loopback address (e.g. 127.0.0.1:6060) serving /debug/pprof/ for profiling; empty = off")
 	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", c.MaxUploadBytes, "largest commit-pack/diff-commit body")
 	fs.Int64Var(&c.MaxJSONBytes, "max-json-bytes", c.MaxJSONBytes, "largest JSON request body")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "grace period for in-flight requests on SIGTERM")
@@ -215,6 +222,11 @@ func (c *Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
+	if c.PprofAddr != "" {
+		if err := checkLoopback(c.PprofAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--pprof-addr: %w", err))
+		}
+	}
 	if c.MaxUploadBytes <= 0 || c.MaxJSONBytes <= 0 {
 		errs = append(errs, errors.New("body limits must be positive"))
 	}
@@ -231,6 +243,26 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("unknown --log-level %q", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// checkLoopback accepts host:port whose host is a loopback IP or
+// "localhost": an empty host or a public address would listen beyond
+// this machine.
+func checkLoopback(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if port == "" {
+		return fmt.Errorf("%q has no port", addr)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address", addr)
+	}
+	return nil
 }
 
 // ParseIdentity splits "Name <email>".

@@ -114,3 +114,32 @@ func TestLoad_secretKeyFile(t *testing.T) {
 		}
 	}
 }
+
+func TestValidate_pprofAddr(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		desc string
+		addr string
+		ok   bool
+	}{
+		{"off", "", true},
+		{"IPv4 loopback", "127.0.0.1:6060", true},
+		{"IPv6 loopback", "[::1]:6060", true},
+		{"localhost", "localhost:6060", true},
+		{"every interface", ":6060", false},
+		{"unspecified", "0.0.0.0:6060", false},
+		{"public address", "192.0.2.1:6060", false},
+		{"host name", "example.com:6060", false},
+		{"no port", "127.0.0.1", false},
+	} {
+		c := Default()
+		c.PprofAddr = tc.addr
+		err := c.Validate()
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: Validate(%q) = %v, want ok=%v", tc.desc, tc.addr, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "--pprof-addr") {
+			t.Errorf("%s: error %v does not name --pprof-addr", tc.desc, err)
+		}
+	}
+}

@@ -50,6 +50,7 @@ type Server struct {
 	mirrorM  *mirrorMetrics
 	http     *http.Server
 	listener net.Listener
+	pprof    *pprofServer // nil unless --pprof-addr
 	// keepMarker leaves the run marker after shutdown, so the next start
 	// reconciles again: this start's reconciliation did not finish.
 	keepMarker bool
@@ -223,6 +224,11 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		ln = tls.NewListener(ln, s.http.TLSConfig)
 	}
 	s.listener = ln
+	if s.pprof, err = listenPprof(cfg.PprofAddr, log); err != nil {
+		ln.Close()
+		s.closeOwners()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -240,6 +246,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		scheme = "https"
 	}
 	s.log.Info("serving", "addr", s.listener.Addr().String(), "scheme", scheme, "data_dir", s.cfg.DataDir)
+	if s.pprof != nil {
+		s.log.Info("serving pprof", "addr", s.pprof.listener.Addr().String())
+		s.pprof.start()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()
 	var err error
@@ -265,6 +275,7 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 func (s *Server) closeOwners() {
+	s.pprof.close() // nil-safe
 	// Maintenance first: its running task reads repositories and may
 	// still be writing them; nil-safe.
 	s.maint.Stop()
