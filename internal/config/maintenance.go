@@ -24,6 +24,13 @@ type Maintenance struct {
 	FullInterval time.Duration
 	// PruneGrace keeps unreachable objects younger than this.
 	PruneGrace time.Duration
+	// PushObjects and PushBytes: a push adding at least this many objects
+	// or bytes gets a bitmap repack right away; 0 turns either off.
+	PushObjects int64
+	PushBytes   int64
+	// Packs is the pack count above which a repository gets a geometric
+	// repack right away; 0 turns it off.
+	Packs int
 }
 
 // minPruneGrace is the shortest grace period accepted: a write in flight
@@ -39,6 +46,9 @@ func defaultMaintenance() Maintenance {
 		LooseObjects: 1000,
 		FullInterval: 24 * time.Hour,
 		PruneGrace:   14 * 24 * time.Hour,
+		PushObjects:  50_000,
+		PushBytes:    50 << 20,
+		Packs:        50,
 	}
 }
 
@@ -49,6 +59,9 @@ func (m *Maintenance) register(fs *flag.FlagSet) {
 	fs.IntVar(&m.RefUpdates, "maintenance-ref-updates", m.RefUpdates, "ref updates after which a repository is maintained")
 	fs.IntVar(&m.LooseObjects, "maintenance-loose-objects", m.LooseObjects, "loose objects after which a repository is maintained")
 	fs.DurationVar(&m.FullInterval, "maintenance-full-interval", m.FullInterval, "how often a maintenance run repacks everything and prunes")
+	fs.Int64Var(&m.PushObjects, "maintenance-push-objects", m.PushObjects, "a push adding this many objects is repacked with a bitmap right away; 0 = off")
+	fs.Int64Var(&m.PushBytes, "maintenance-push-bytes", m.PushBytes, "a push adding this many bytes is repacked with a bitmap right away; 0 = off")
+	fs.IntVar(&m.Packs, "maintenance-packs", m.Packs, "packs above which a repository is repacked (geometric) right away; 0 = off")
 	fs.DurationVar(&m.PruneGrace, "prune-grace", m.PruneGrace, "keep unreachable objects younger than this; at least 1h")
 }
 
@@ -59,6 +72,9 @@ func (m *Maintenance) validate() error {
 	}
 	if m.RefUpdates < 1 || m.LooseObjects < 1 {
 		errs = append(errs, errors.New("--maintenance-ref-updates and --maintenance-loose-objects must be at least 1"))
+	}
+	if m.PushObjects < 0 || m.PushBytes < 0 || m.Packs < 0 {
+		errs = append(errs, errors.New("--maintenance-push-objects, --maintenance-push-bytes and --maintenance-packs must not be negative"))
 	}
 	if m.Interval < 0 || m.FullInterval < 0 {
 		errs = append(errs, errors.New("maintenance intervals must not be negative"))

@@ -16,14 +16,16 @@ func TestMaintenance_layers(t *testing.T) {
 		"STRATA_MAINTENANCE_REF_UPDATES":   "10",
 		"STRATA_MAINTENANCE_LOOSE_OBJECTS": "200",
 		"STRATA_PRUNE_GRACE":               "48h",
+		"STRATA_MAINTENANCE_PUSH_BYTES":    "1000000",
 	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	args := []string{"--maintenance=false", "--maintenance-full-interval=12h", "--maintenance-interval=1m"}
+	args := []string{"--maintenance=false", "--maintenance-full-interval=12h", "--maintenance-interval=1m",
+		"--maintenance-push-objects=0", "--maintenance-packs=20"}
 	if err := c.Load(fs, args, mapEnv(env)); err != nil {
 		t.Fatal(err)
 	}
 	want := Maintenance{Enabled: false, Workers: 3, Interval: time.Minute, RefUpdates: 10, LooseObjects: 200,
-		FullInterval: 12 * time.Hour, PruneGrace: 48 * time.Hour}
+		FullInterval: 12 * time.Hour, PruneGrace: 48 * time.Hour, PushObjects: 0, PushBytes: 1000000, Packs: 20}
 	if c.Maintenance != want {
 		t.Fatalf("Maintenance = %+v, want %+v", c.Maintenance, want)
 	}
@@ -42,6 +44,7 @@ func TestMaintenance_validate(t *testing.T) {
 		{"no workers", func(m *Maintenance) { m.Workers = 0 }, "--maintenance-workers"},
 		{"zero ref updates", func(m *Maintenance) { m.RefUpdates = 0 }, "--maintenance-ref-updates"},
 		{"negative interval", func(m *Maintenance) { m.Interval = -time.Second }, "intervals"},
+		{"negative packs", func(m *Maintenance) { m.Packs = -1 }, "--maintenance-packs"},
 		{"grace too short", func(m *Maintenance) { m.PruneGrace = time.Minute }, "--prune-grace"},
 	} {
 		c := Default()

@@ -89,6 +89,9 @@ type Config struct {
 	// Signing holds the organisations' keys a verify-sig policy accepts
 	// (signing.Prepare); the REST API shares it.
 	Signing *signing.Keys
+	// Pushes hears what each push with an applied ref update stored (the
+	// maintenance worker, which repacks large ones at once); nil: nobody.
+	Pushes PushObserver
 }
 
 // Handler serves Git smart HTTP. It is safe for concurrent use.
@@ -102,6 +105,7 @@ type Handler struct {
 	hooksDir  string
 	socketDir string
 	keys      *signing.Keys
+	pushes    PushObserver
 	packs     *slots.Pool // upload-pack slots, global and per organisation
 }
 
@@ -122,6 +126,7 @@ func New(cfg Config) (*Handler, error) {
 		limits:    withDefaults(cfg.Limits),
 		socketDir: cfg.SocketDir,
 		keys:      cfg.Signing,
+		pushes:    cfg.Pushes,
 	}
 	if h.log == nil {
 		h.log = slog.Default()

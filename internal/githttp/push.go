@@ -4,11 +4,9 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -67,11 +65,20 @@ func (s *pushSession) process(ctx context.Context, cmds []pushCommand, atomic bo
 			accepted++
 		}
 	}
+	var st PushStats
 	if accepted == 0 {
 		s.dropObjects()
+	} else {
+		var err error
+		if st, err = s.stats(); err != nil {
+			s.h.log.Warn("push: measure pushed objects", "repo", s.req.meta.ID, "err", err)
+		}
+		if s.h.pushes != nil {
+			s.h.pushes.Pushed(s.req.repo.Key(), st)
+		}
 	}
 	s.h.log.Info("push", "org", s.req.principal.Org, "repo", s.req.meta.ID, "namespace", string(s.req.route.remote.namespace()),
-		"commands", len(ds), "accepted", accepted, "atomic", atomic)
+		"commands", len(ds), "accepted", accepted, "atomic", atomic, "packs", st.Packs, "objects", st.Objects, "bytes", st.Bytes)
 	return reasons
 }
 
@@ -299,35 +306,19 @@ func oneLine(s string) string {
 // writes never reuse packed objects (odb.Writer looks at loose ones only;
 // receive.unpackLimit=1 makes every push a pack).
 func (s *pushSession) dropObjects() {
-	data, err := os.ReadFile(s.manifest)
+	files, err := s.readManifest()
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			s.h.log.Warn("push: read pushed-objects manifest", "repo", s.req.meta.ID, "err", err)
-		}
+		s.h.log.Warn("push: read pushed-objects manifest", "repo", s.req.meta.ID, "err", err)
 		return
 	}
-	objects := filepath.Join(s.req.repo.Path(), "objects")
-	type file struct {
-		path string
-		ino  uint64
-	}
-	var files []file
-	for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
-		ino, rel, ok := strings.Cut(line, " ")
-		n, err := strconv.ParseUint(ino, 10, 64)
-		if !ok || err != nil || !objectFileName(rel) {
-			continue
-		}
-		files = append(files, file{filepath.Join(objects, rel), n})
-	}
 	// .idx first: git finds a pack through its index.
-	rank := func(f file) int {
+	rank := func(f manifestFile) int {
 		if filepath.Ext(f.path) == ".idx" {
 			return 0
 		}
 		return 1
 	}
-	slices.SortStableFunc(files, func(a, b file) int { return cmp.Compare(rank(a), rank(b)) })
+	slices.SortStableFunc(files, func(a, b manifestFile) int { return cmp.Compare(rank(a), rank(b)) })
 	removed := 0
 	for _, f := range files {
 		fi, err := os.Lstat(f.path)

@@ -42,6 +42,16 @@ type Options struct {
 	// When it is full, Trigger drops the request; the repository's next
 	// ref update asks again.
 	QueueSize int
+	// PushObjects and PushBytes make a write that adds at least this many
+	// objects or bytes (a large push) ask for an Incremental run at once,
+	// ahead of Interval, so that clones get a bitmap covering the new
+	// pack without waiting for the next scheduled run; 0 turns either off.
+	PushObjects int64
+	PushBytes   int64
+	// MaxPacks is the pack count above which a repository gets an
+	// Incremental (geometric) run at once, so that a stream of small
+	// pushes cannot pile up packs between scheduled runs; 0 turns it off.
+	MaxPacks int
 	// StopTimeout is how long Stop lets a running task finish before it
 	// cancels the task (killing its git process, which git's atomic
 	// renames make safe).
@@ -60,6 +70,9 @@ func DefaultOptions() Options {
 		FullInterval:   24 * time.Hour,
 		PruneGrace:     14 * 24 * time.Hour,
 		TmpObjectGrace: time.Hour,
+		PushObjects:    50_000,
+		PushBytes:      50 << 20,
+		MaxPacks:       50,
 		QueueSize:      1024,
 		StopTimeout:    30 * time.Second,
 	}
@@ -112,9 +125,34 @@ type repoState struct {
 	updates   int       // ref transactions since the last completed run
 	queued    bool      // in the queue
 	running   bool      // a worker has it
-	lastRun   time.Time // end of the last run in this process
+	lastRun   time.Time // end of the last scheduled run in this process
 	nextCheck time.Time // a check found nothing to do: not before this
-	lastSeen  time.Time // last Trigger
+	lastSeen  time.Time // last Trigger or ObjectsAdded
+
+	// urgent asks the next run to start now, ahead of Interval; set while
+	// running, it queues the repository again when the run ends.
+	urgent urgency
+	// inspected says packsBase is known: the packs the last run or check
+	// found. packsAdded counts packs reported by ObjectsAdded since.
+	inspected  bool
+	packsBase  int
+	packsAdded int
+}
+
+// urgency is why a repository is run ahead of its schedule.
+type urgency string
+
+const (
+	notUrgent   urgency = ""
+	urgentPush  urgency = "large-write" // ObjectsAdded over PushObjects or PushBytes
+	urgentPacks urgency = "packs"       // more than MaxPacks packs
+)
+
+// Added is what one write (a push) stored in a repository.
+type Added struct {
+	Packs   int   // pack files
+	Objects int64 // objects, packed or loose
+	Bytes   int64 // bytes on disk
 }
 
 // NewWorker returns a stopped Worker that runs git through f on the
@@ -158,6 +196,7 @@ func (w *Worker) Start() {
 	w.started = true
 	w.log.Info("maintenance worker started", "workers", w.opts.Workers, "interval", w.opts.Interval,
 		"ref_updates", w.opts.RefUpdates, "loose_objects", w.opts.LooseObjects,
+		"push_objects", w.opts.PushObjects, "push_bytes", w.opts.PushBytes, "max_packs", w.opts.MaxPacks,
 		"full_interval", w.opts.FullInterval, "prune_grace", w.opts.PruneGrace)
 	for range w.opts.Workers {
 		w.wg.Add(1)
@@ -211,16 +250,74 @@ func (w *Worker) Trigger(storageKey string) {
 	if !w.started || w.stopping {
 		return
 	}
+	st := w.entry(storageKey, now)
+	st.updates++
+	if st.queued || st.running || !w.due(st, now) {
+		return
+	}
+	w.enqueue(storageKey, st)
+}
+
+// ObjectsAdded tells the worker what a write stored, after its refs moved
+// (so a run sees the new objects as reachable). A large write, or one that
+// takes the repository past MaxPacks, queues an Incremental run at once,
+// ignoring Interval; it is still one run per repository at a time, served
+// by the same workers in queue order. Like Trigger it never blocks.
+func (w *Worker) ObjectsAdded(storageKey string, a Added) {
+	if w == nil {
+		return
+	}
+	now := w.now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.started || w.stopping {
+		return
+	}
+	st := w.entry(storageKey, now)
+	st.packsAdded += a.Packs
+	switch {
+	case w.opts.PushObjects > 0 && a.Objects >= w.opts.PushObjects, w.opts.PushBytes > 0 && a.Bytes >= w.opts.PushBytes:
+		st.urgent = urgentPush
+	case w.tooManyPacks(st):
+		if st.urgent == notUrgent {
+			st.urgent = urgentPacks
+		}
+	default:
+		return
+	}
+	// A queued repository takes the urgency with it; a running one is
+	// queued again when its run ends (handle), as the run may have looked
+	// at the pack directory before this write landed.
+	if st.queued || st.running {
+		return
+	}
+	w.enqueue(storageKey, st)
+}
+
+// tooManyPacks reports whether the packs reported since the last look at
+// the repository take it past MaxPacks. It also wants half of MaxPacks
+// new since then, so a repository that a geometric repack cannot bring
+// under the limit (kept packs) is not repacked after every push.
+func (w *Worker) tooManyPacks(st *repoState) bool {
+	return w.opts.MaxPacks > 0 && st.inspected &&
+		st.packsBase+st.packsAdded > w.opts.MaxPacks && st.packsAdded >= max(w.opts.MaxPacks/2, 1)
+}
+
+// entry returns the state of a repository, creating it. Called with w.mu
+// held.
+func (w *Worker) entry(storageKey string, now time.Time) *repoState {
 	st := w.state[storageKey]
 	if st == nil {
 		st = &repoState{}
 		w.state[storageKey] = st
 	}
-	st.updates++
 	st.lastSeen = now
-	if st.queued || st.running || !w.due(st, now) {
-		return
-	}
+	return st
+}
+
+// enqueue queues a repository that is neither queued nor running, or
+// drops the request when the queue is full. Called with w.mu held.
+func (w *Worker) enqueue(storageKey string, st *repoState) {
 	select {
 	case w.queue <- storageKey:
 		st.queued = true
@@ -272,31 +369,48 @@ func (w *Worker) handle(key string) outcome {
 	st := w.state[key]
 	st.queued = false
 	st.running = true
-	pending := st.updates
+	pending, urgent := st.updates, st.urgent
+	st.urgent = notUrgent
+	// Packs reported from now on may or may not be in what this run
+	// sees; counting them again after it errs towards an earlier run.
+	st.packsAdded = 0
 	w.mu.Unlock()
 
-	out := w.maintain(w.ctx, key, pending)
+	res := w.maintain(w.ctx, key, pending, urgent)
 
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	st.running = false
-	switch out {
+	if res.packs >= 0 {
+		st.inspected, st.packsBase = true, res.packs
+	}
+	// Only a scheduled run restarts Interval and uses up the counted ref
+	// updates: urgent runs are Incremental, and letting them postpone
+	// the scheduled ones would starve the Full runs that prune.
+	switch res.outcome {
 	case ranOK:
-		st.lastRun = now
-		st.updates = max(st.updates-pending, 0)
+		if res.scheduled {
+			st.lastRun = now
+			st.updates = max(st.updates-pending, 0)
+		}
 	case ranFailed:
-		st.lastRun = now
+		if res.scheduled {
+			st.lastRun = now
+		}
 	case notNeeded:
 		st.nextCheck = now.Add(w.opts.Interval)
 	case gone:
 		delete(w.state, key)
 	}
+	if res.outcome != gone && st.urgent != notUrgent {
+		w.enqueue(key, st) // it became urgent while running
+	}
 	w.sweep(now)
 	if w.handled != nil {
-		w.handled(key, out)
+		w.handled(key, res.outcome)
 	}
-	return out
+	return res.outcome
 }
 
 // sweep forgets repositories idle for two intervals (at least an hour): for
@@ -318,35 +432,58 @@ func (w *Worker) sweep(now time.Time) {
 	}
 }
 
+// result is how maintain ended.
+type result struct {
+	outcome outcome
+	// packs is the pack count after the run, or what the check found; -1
+	// if the repository could not be inspected.
+	packs int
+	// scheduled: the repository was due on its own (ref updates, loose
+	// objects, packs), not only urgent.
+	scheduled bool
+}
+
 // maintain checks one repository and runs what it needs.
-func (w *Worker) maintain(ctx context.Context, key string, pending int) outcome {
+func (w *Worker) maintain(ctx context.Context, key string, pending int, urgent urgency) result {
 	r, err := w.repos.Open(key)
 	if errors.Is(err, repo.ErrNotFound) {
 		w.log.Info("maintenance skipped", "repo", key, "reason", "repository deleted")
-		return gone
+		return result{outcome: gone, packs: -1}
 	}
 	if err != nil {
 		w.log.Error("maintenance skipped", "repo", key, "err", err)
-		return ranFailed
+		return result{outcome: ranFailed, packs: -1}
 	}
 	dir := r.Path()
 	before, err := inspect(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			w.log.Info("maintenance skipped", "repo", key, "reason", "repository deleted")
-			return gone
+			return result{outcome: gone, packs: -1}
 		}
 		w.log.Error("maintenance skipped", "repo", key, "err", err)
-		return ranFailed
+		return result{outcome: ranFailed, packs: -1}
 	}
 	now := w.now()
-	if pending < w.opts.RefUpdates && before.loose < w.opts.LooseObjects {
-		w.log.Debug("maintenance not needed", "repo", key, "ref_updates", pending, "loose", before.loose)
-		return notNeeded
+	tooManyPacks := w.opts.MaxPacks > 0 && before.packs > w.opts.MaxPacks
+	scheduled := pending >= w.opts.RefUpdates || before.loose >= w.opts.LooseObjects || tooManyPacks
+	if urgent == urgentPacks && !tooManyPacks {
+		urgent = notUrgent // reported packs were packed since (a run racing the report)
 	}
+	if !scheduled && urgent == notUrgent {
+		w.log.Debug("maintenance not needed", "repo", key, "ref_updates", pending, "loose", before.loose, "packs", before.packs)
+		return result{outcome: notNeeded, packs: before.packs}
+	}
+	// An urgent run is Incremental: its point is a bitmap and few packs
+	// soon, and a Full run rewrites every pack. A scheduled run that is
+	// also urgent may be Full; that writes a bitmap too.
 	kind := Incremental
-	if before.lastFull.IsZero() || now.Sub(before.lastFull) >= w.opts.FullInterval {
+	if scheduled && (before.lastFull.IsZero() || now.Sub(before.lastFull) >= w.opts.FullInterval) {
 		kind = Full
+	}
+	trigger := "scheduled"
+	if !scheduled {
+		trigger = string(urgent)
 	}
 
 	if w.beforeRun != nil {
@@ -373,24 +510,28 @@ func (w *Worker) maintain(ctx context.Context, key string, pending int) outcome 
 		w.afterRun(key, kind)
 	}
 
-	attrs := []any{"repo", key, "kind", string(kind), "tasks", done, "duration", elapsed.Round(time.Millisecond),
+	attrs := []any{"repo", key, "kind", string(kind), "trigger", trigger, "tasks", done, "duration", elapsed.Round(time.Millisecond),
 		"ref_updates", pending, "loose_before", before.loose, "packs_before", before.packs}
 	if err != nil {
 		if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
 			w.log.Info("maintenance skipped", append(attrs, "reason", "repository deleted during the run")...)
-			return gone
+			return result{outcome: gone, packs: -1}
 		}
 		if errors.Is(err, errStopping) || ctx.Err() != nil {
 			w.log.Warn("maintenance run", append(attrs, "result", "interrupted", "task", failed)...)
-			return ranFailed
+			return result{outcome: ranFailed, packs: -1, scheduled: scheduled}
 		}
 		w.log.Error("maintenance run", append(attrs, "result", "failed", "task", failed, "err", err)...)
-		return ranFailed
+		return result{outcome: ranFailed, packs: -1, scheduled: scheduled}
 	}
-	after, _ := inspect(dir)
+	after, err := inspect(dir)
+	packs := after.packs
+	if err != nil {
+		packs = -1
+	}
 	w.log.Info("maintenance run", append(attrs, "result", "ok", "loose_after", after.loose, "packs_after", after.packs,
 		"midx", after.midx, "bitmap", after.bitmap, "commit_graph", after.commitGraph)...)
-	return ranOK
+	return result{outcome: ranOK, packs: packs, scheduled: scheduled}
 }
 
 var errStopping = errors.New("maintenance worker stopping")

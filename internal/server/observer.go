@@ -11,6 +11,7 @@ import (
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/git/catfile"
 	"github.com/strata-storage/strata/internal/git/refs"
+	"github.com/strata-storage/strata/internal/githttp"
 	"github.com/strata-storage/strata/internal/maintenance"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
@@ -42,6 +43,9 @@ func newRepos(cfg config.Config, f *git.Factory, cache *catfile.Cache, store met
 	opts.LooseObjects = m.LooseObjects
 	opts.FullInterval = m.FullInterval
 	opts.PruneGrace = m.PruneGrace
+	opts.PushObjects = m.PushObjects
+	opts.PushBytes = m.PushBytes
+	opts.MaxPacks = m.Packs
 	opts.TmpObjectGrace = cfg.Caps.TmpObjectGrace
 	opts.StopTimeout = cfg.ShutdownTimeout
 	opts.Logger = log
@@ -137,4 +141,10 @@ type maintenanceTrigger struct {
 
 func (m maintenanceTrigger) RefsUpdated(_ context.Context, storageKey string, _ []refs.Update) {
 	m.w.Trigger(storageKey)
+}
+
+// Pushed passes on what a push stored (githttp.PushObserver), so a large
+// push or one pack too many gets its repack at once.
+func (m maintenanceTrigger) Pushed(storageKey string, st githttp.PushStats) {
+	m.w.ObjectsAdded(storageKey, maintenance.Added{Packs: st.Packs, Objects: st.Objects, Bytes: st.Bytes})
 }

@@ -320,7 +320,8 @@ func TestMaintenanceDefaults(t *testing.T) {
 	t.Parallel()
 	c, o := config.Default().Maintenance, maintenance.DefaultOptions()
 	if !c.Enabled || c.Workers != o.Workers || c.Interval != o.Interval || c.RefUpdates != o.RefUpdates ||
-		c.LooseObjects != o.LooseObjects || c.FullInterval != o.FullInterval || c.PruneGrace != o.PruneGrace {
+		c.LooseObjects != o.LooseObjects || c.FullInterval != o.FullInterval || c.PruneGrace != o.PruneGrace ||
+		c.PushObjects != o.PushObjects || c.PushBytes != o.PushBytes || c.Packs != o.MaxPacks {
 		t.Fatalf("config defaults %+v differ from maintenance defaults %+v", c, o)
 	}
 }

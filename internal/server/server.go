@@ -170,6 +170,7 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		Logger:   log,
 		HooksDir: filepath.Join(cfg.DataDir, "hooks"),
 		Signing:  signingKeys,
+		Pushes:   maintenanceTrigger{w: s.maint},
 		Limits: githttp.Limits{
 			MaxPushBytes:             cfg.Transport.MaxPushBytes,
 			MaxConcurrentPacks:       cfg.Transport.MaxConcurrentPacks,
