@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/git/catfile"
@@ -32,7 +33,18 @@ type Manager struct {
 	order    *refOrder
 	memo     *caches
 	limits   Limits
+
+	// present remembers storage keys whose directory Open has seen, so a
+	// repository read on every request costs no stat. Only Remove takes a
+	// directory away, and it forgets the key first; gen counts Removes so
+	// an Open that raced one does not record a key it may have outlived.
+	mu      sync.Mutex
+	present map[string]struct{}
+	gen     uint64
 }
+
+// maxPresent bounds Manager.present; past it the set starts again.
+const maxPresent = 1 << 16
 
 // NewManager returns a Manager for repositories under root.
 func NewManager(root string, f *git.Factory, cache *catfile.Cache, observer RefObserver) (*Manager, error) {
@@ -47,6 +59,7 @@ func NewManager(root string, f *git.Factory, cache *catfile.Cache, observer RefO
 		observer: observer,
 		order:    newRefOrder(),
 		memo:     newCaches(),
+		present:  make(map[string]struct{}),
 	}, nil
 }
 
@@ -65,13 +78,33 @@ func (m *Manager) Open(key string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(p); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, notFound("repository", key)
+	m.mu.Lock()
+	_, ok := m.present[key]
+	gen := m.gen
+	m.mu.Unlock()
+	if !ok {
+		if _, err := os.Stat(p); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, notFound("repository", key)
+			}
+			return nil, fmt.Errorf("open repository %s: %w", key, err)
 		}
-		return nil, fmt.Errorf("open repository %s: %w", key, err)
+		m.remember(key, gen)
 	}
 	return m.repo(key, p), nil
+}
+
+// remember records key as present unless a Remove ran since gen was read.
+func (m *Manager) remember(key string, gen uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if gen != m.gen {
+		return
+	}
+	if len(m.present) >= maxPresent {
+		clear(m.present)
+	}
+	m.present[key] = struct{}{}
 }
 
 func (m *Manager) repo(key, p string) *Repo {
@@ -147,6 +180,10 @@ func (m *Manager) Remove(key string) error {
 		return fmt.Errorf("remove repository %s: %w", key, err)
 	}
 	dst := filepath.Join(trash, key+".git")
+	m.mu.Lock()
+	delete(m.present, key)
+	m.gen++
+	m.mu.Unlock()
 	m.updater.Forget(p)
 	if err := os.Rename(p, dst); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

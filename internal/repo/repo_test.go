@@ -3,6 +3,7 @@ package repo_test
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -79,5 +80,76 @@ func TestReadRef_underAFile(t *testing.T) {
 	}
 	if _, err := r.ReadRef("refs/tags/a/b"); !errors.Is(err, repo.ErrNotFound) {
 		t.Fatalf("ref under a file: got %v, want not found", err)
+	}
+}
+
+// TestReadRef_looseFiles: loose refs of every shape read the same, whether
+// they fit the small read or take the fallback (no trailing newline, a
+// symbolic ref longer than the buffer), and a directory is no ref.
+func TestReadRef_looseFiles(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	const oid = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+	long := "refs/heads/" + strings.Repeat("directory/", 30) + "x"
+	for name, content := range map[string]string{
+		"refs/heads/plain":        oid + "\n",
+		"refs/heads/no-newline":   oid,
+		"refs/heads/sym":          "ref: refs/heads/plain\n",
+		long:                      oid + "\n",
+		"refs/heads/long-sym":     "ref: " + long + "\n",
+		"refs/heads/dir/child":    oid + "\n",
+		"refs/heads/trailing-ws":  oid + " \n",
+		"refs/heads/to-no-newlin": "ref: refs/heads/no-newline",
+	} {
+		p := filepath.Join(r.Path(), filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"refs/heads/plain", "refs/heads/no-newline", "refs/heads/sym", long, "refs/heads/long-sym", "refs/heads/dir/child", "refs/heads/trailing-ws", "refs/heads/to-no-newlin"} {
+		got, err := r.ReadRef(git.ReferenceName(name))
+		if err != nil || got != oid {
+			t.Errorf("ReadRef(%.40s) = %q, %v; want %s", name, got, err, oid)
+		}
+	}
+	if _, err := r.ReadRef("refs/heads/dir"); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("a directory: got %v, want not found", err)
+	}
+}
+
+// TestManager_openAfterRemove: Open remembers a repository it has seen, but
+// never past its Remove.
+func TestManager_openAfterRemove(t *testing.T) {
+	t.Parallel()
+	f, err := git.NewFactory(git.FactoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := catfile.NewCache(f, catfile.Options{})
+	t.Cleanup(cache.Stop)
+	m, err := repo.NewManager(t.TempDir(), f, cache, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	if _, err := m.Open("feedface01"); !errors.Is(err, repo.ErrNotFound) {
+		t.Fatalf("Open before Create: %v", err)
+	}
+	if _, err := m.Create(context.Background(), "feedface01", "main"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // the second Open is answered from memory
+		if _, err := m.Open("feedface01"); err != nil {
+			t.Fatalf("Open %d: %v", i, err)
+		}
+	}
+	if err := m.Remove("feedface01"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Open("feedface01"); !errors.Is(err, repo.ErrNotFound) {
+		t.Fatalf("Open after Remove: %v, want not found", err)
 	}
 }
