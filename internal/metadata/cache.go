@@ -21,6 +21,11 @@ type CachedStore struct {
 
 	mu      sync.Mutex
 	entries map[repoKey]cachedRepo
+	// gen counts invalidations. A lookup that missed stores its answer only
+	// if no invalidation ran meanwhile: a read of the row that began before
+	// a delete committed must not put the live row back after the delete
+	// forgot it.
+	gen uint64
 }
 
 type repoKey struct{ org, id string }
@@ -44,6 +49,7 @@ func (c *CachedStore) Repo(ctx context.Context, org, id string) (Repo, error) {
 	now := time.Now()
 	c.mu.Lock()
 	e, ok := c.entries[k]
+	gen := c.gen
 	c.mu.Unlock()
 	if ok && now.Before(e.expires) {
 		return e.repo, nil
@@ -53,6 +59,10 @@ func (c *CachedStore) Repo(ctx context.Context, org, id string) (Repo, error) {
 		return r, err
 	}
 	c.mu.Lock()
+	if gen != c.gen {
+		c.mu.Unlock()
+		return r, nil
+	}
 	if len(c.entries) >= c.max {
 		clear(c.entries) // crude but bounded; refills in one round of lookups
 	}
@@ -64,6 +74,7 @@ func (c *CachedStore) Repo(ctx context.Context, org, id string) (Repo, error) {
 func (c *CachedStore) forget(org, id string) {
 	c.mu.Lock()
 	delete(c.entries, repoKey{org, id})
+	c.gen++
 	c.mu.Unlock()
 }
 
