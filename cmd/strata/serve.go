@@ -17,7 +17,11 @@ func runServe(args []string) error {
 	if err := cfg.Load(flag.NewFlagSet("serve", flag.ContinueOnError), args, nil); err != nil {
 		return err
 	}
-	log := newLogger(cfg)
+	// The access log writes a line per request: batch them, and flush on
+	// the way out (after Serve, or a failed New).
+	lw := server.NewLogWriter(os.Stderr)
+	defer lw.Close()
+	log := newLogger(cfg, lw)
 	srv, err := server.New(cfg, log, os.Stdout)
 	if err != nil {
 		return err
@@ -27,12 +31,13 @@ func runServe(args []string) error {
 	return srv.Serve(ctx)
 }
 
-func newLogger(cfg config.Config) *slog.Logger {
+func newLogger(cfg config.Config, lw *server.LogWriter) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(lw, opts)
 	if cfg.LogJSON {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		h = slog.NewJSONHandler(lw, opts)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(lw.Handler(h))
 }
