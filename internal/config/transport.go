@@ -24,14 +24,24 @@ type Transport struct {
 	RequestTimeout time.Duration
 	// PackWindowMemory is pack.windowMemory for pack generation, e.g. "256m".
 	PackWindowMemory string
+	// PackCache serves identical fetches from one pack generation, kept
+	// on disk under <data-dir>/cache/packs.
+	PackCache bool
+	// PackCacheMaxBytes caps the pack cache's disk use.
+	PackCacheMaxBytes int64
+	// PackCacheMaxAge is how long a cached pack may be served.
+	PackCacheMaxAge time.Duration
 }
 
 func defaultTransport() Transport {
 	return Transport{
-		MaxPushBytes:     2 << 30,
-		PackQueueTimeout: 5 * time.Minute,
-		RequestTimeout:   time.Hour,
-		PackWindowMemory: "256m",
+		MaxPushBytes:      2 << 30,
+		PackQueueTimeout:  5 * time.Minute,
+		RequestTimeout:    time.Hour,
+		PackWindowMemory:  "256m",
+		PackCache:         true,
+		PackCacheMaxBytes: 4 << 30,
+		PackCacheMaxAge:   time.Hour,
 	}
 }
 
@@ -42,6 +52,9 @@ func (t *Transport) register(fs *flag.FlagSet) {
 	fs.DurationVar(&t.PackQueueTimeout, "pack-queue-timeout", t.PackQueueTimeout, "how long a clone or fetch may queue before it gets 503")
 	fs.DurationVar(&t.RequestTimeout, "git-request-timeout", t.RequestTimeout, "longest a git request (clone, fetch, push) may run")
 	fs.StringVar(&t.PackWindowMemory, "pack-window-memory", t.PackWindowMemory, "pack.windowMemory of pack generation (git size, e.g. 256m)")
+	fs.BoolVar(&t.PackCache, "pack-cache", t.PackCache, "serve identical clones and fetches from one pack generation, cached on disk")
+	fs.Int64Var(&t.PackCacheMaxBytes, "pack-cache-max-bytes", t.PackCacheMaxBytes, "disk space the pack cache may use; least recently used packs go first")
+	fs.DurationVar(&t.PackCacheMaxAge, "pack-cache-max-age", t.PackCacheMaxAge, "how long a cached pack may be served")
 }
 
 func (t *Transport) validate() error {
@@ -54,6 +67,9 @@ func (t *Transport) validate() error {
 	}
 	if t.PackQueueTimeout <= 0 || t.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("--pack-queue-timeout and --git-request-timeout must be positive"))
+	}
+	if t.PackCacheMaxBytes <= 0 || t.PackCacheMaxAge <= 0 {
+		errs = append(errs, errors.New("--pack-cache-max-bytes and --pack-cache-max-age must be positive"))
 	}
 	if !validGitSize(t.PackWindowMemory) {
 		errs = append(errs, errors.New("--pack-window-memory must be a size such as 256m or 1g"))

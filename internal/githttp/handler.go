@@ -15,6 +15,7 @@ import (
 	"github.com/strata-storage/strata/internal/auth"
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/metadata"
+	"github.com/strata-storage/strata/internal/packcache"
 	"github.com/strata-storage/strata/internal/repo"
 	"github.com/strata-storage/strata/internal/signing"
 	"github.com/strata-storage/strata/internal/slots"
@@ -89,6 +90,10 @@ type Config struct {
 	// Signing holds the organisations' keys a verify-sig policy accepts
 	// (signing.Prepare); the REST API shares it.
 	Signing *signing.Keys
+	// PackCache serves identical fetches from one pack generation
+	// (docs/git-transport.md, "Pack cache"); nil: every fetch runs
+	// pack-objects.
+	PackCache *packcache.Cache
 	// Pushes hears what each push with an applied ref update stored (the
 	// maintenance worker, which repacks large ones at once); nil: nobody.
 	Pushes PushObserver
@@ -107,6 +112,8 @@ type Handler struct {
 	keys      *signing.Keys
 	pushes    PushObserver
 	packs     *slots.Pool // upload-pack slots, global and per organisation
+	packCache *packcache.Cache
+	hookExe   string // the strata binary, for uploadpack.packObjectsHook
 }
 
 // New checks cfg and installs the hook script.
@@ -126,6 +133,7 @@ func New(cfg Config) (*Handler, error) {
 		limits:    withDefaults(cfg.Limits),
 		socketDir: cfg.SocketDir,
 		keys:      cfg.Signing,
+		packCache: cfg.PackCache,
 		pushes:    cfg.Pushes,
 	}
 	if h.log == nil {
@@ -145,6 +153,7 @@ func New(cfg Config) (*Handler, error) {
 			return nil, fmt.Errorf("githttp: locate the strata binary for the push hook: %w", err)
 		}
 	}
+	h.hookExe = exe
 	if err := installHook(h.hooksDir, exe); err != nil {
 		return nil, err
 	}

@@ -63,49 +63,74 @@ func shellQuote(s string) string {
 }
 
 // RunHook is `strata hook proc-receive`, which git-receive-pack(1) runs as
-// its proc-receive hook during a push served by Handler. It only relays:
-// it connects to the unix socket named in its environment, authenticates
-// with the per-push secret, copies stdin (git's side of the proc-receive
-// protocol) to the server and the server's answer back to stdout, and the
-// server's messages to stderr, which receive-pack forwards to the pushing
-// user. Every decision is the server's.
+// its proc-receive hook during a push served by Handler, and `strata hook
+// pack-objects git pack-objects …`, which git-upload-pack(1) runs instead
+// of pack-objects when the pack cache is on (uploadpack.packObjectsHook).
+// Both only relay: they connect to the unix socket named in their
+// environment, authenticate with the per-request secret, copy stdin (and
+// for pack-objects its command line first) to the server and the server's
+// answer back to stdout, and the server's messages to stderr, which git
+// forwards to the user. Every decision is the server's.
 //
-// Test binaries whose server accepts pushes must call it from TestMain
-// when started as `<test binary> hook proc-receive` (see Config.HookExecutable).
+// Test binaries whose server accepts pushes or fetches must call it from
+// TestMain when started as `<test binary> hook …` (see
+// Config.HookExecutable).
 func RunHook(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 1 && args[0] == "pre-receive" {
+	switch {
+	case len(args) == 1 && args[0] == "pre-receive":
 		return preReceive(getenv, stdin, stderr)
+	case len(args) == 1 && args[0] == "proc-receive":
+		return relayHook(getenv, nil, false, stdin, stdout, stderr)
+	case len(args) > 1 && args[0] == "pack-objects":
+		// The command line upload-pack would have run goes first, as
+		// pkt-lines ended by a flush; stdin follows raw.
+		var head []byte
+		for _, a := range args[1:] {
+			if len(a) > maxPktPayload {
+				return errors.New("pack-objects argument too long")
+			}
+			head = appendPkt(head, a)
+		}
+		return relayHook(getenv, append(head, "0000"...), true, stdin, stdout, stderr)
 	}
-	if len(args) != 1 || args[0] != "proc-receive" {
-		return errors.New("usage: strata hook proc-receive|pre-receive (run by git receive-pack, not by hand)")
-	}
+	return errors.New("usage: strata hook proc-receive|pre-receive|pack-objects (run by git, not by hand)")
+}
+
+// relayHook connects to the server, sends the secret and head, then copies
+// stdin to the server while it copies the server's bands out. With
+// needEnd, only a flush packet ends the answer: a pack cut short by the
+// server's death must fail, not pass on truncated.
+func relayHook(getenv func(string) string, head []byte, needEnd bool, stdin io.Reader, stdout, stderr io.Writer) error {
 	sock, secret := getenv(envHookSocket), getenv(envHookSecret)
 	if sock == "" || secret == "" {
-		return errors.New("not started by a strata push: " + envHookSocket + " and " + envHookSecret + " are unset")
+		return errors.New("not started by strata: " + envHookSocket + " and " + envHookSecret + " are unset")
 	}
 	conn, err := net.DialTimeout("unix", sock, 10*time.Second)
 	if err != nil {
 		return fmt.Errorf("connect to the strata server: %w", err)
 	}
 	defer conn.Close()
-	if _, err := io.WriteString(conn, secret+"\n"); err != nil {
+	if _, err := conn.Write(append([]byte(secret+"\n"), head...)); err != nil {
 		return fmt.Errorf("connect to the strata server: %w", err)
 	}
-	// receive-pack keeps our stdin open until it has read the whole
-	// report, so this copy ends with the process, not before it: the
-	// process exit is its join.
+	// git keeps our stdin open until it has read the whole answer (or
+	// closes it once it has written everything, for pack-objects), so
+	// this copy ends with the process, not before it: the process exit
+	// is its join.
 	go func() {
 		_, _ = io.Copy(conn, stdin)
 		if uc, ok := conn.(*net.UnixConn); ok {
 			_ = uc.CloseWrite()
 		}
 	}()
-	br := bufio.NewReader(conn)
+	br := bufio.NewReaderSize(conn, maxPktLen)
 	buf := make([]byte, maxPktPayload)
 	for {
 		p, err := readPkt(br, buf, nil)
 		switch {
-		case err == io.EOF:
+		case errors.Is(err, errFlush) && needEnd:
+			return nil
+		case err == io.EOF && !needEnd:
 			return nil
 		case err != nil:
 			return fmt.Errorf("read from the strata server: %w", err)

@@ -104,51 +104,86 @@ const (
 	bandError  = 3 // the server gave up: the hook prints this and exits 1
 )
 
-// listenHook opens the unix socket the proc-receive hook of this one push
-// calls back on, in a fresh directory only the server's user can enter,
-// and returns the environment that tells the hook where it is. The
-// goroutine it starts is owned by the request: stop closes the socket,
-// waits for the goroutine and removes the directory. Call stop only after
-// receive-pack has exited.
-func (h *Handler) listenHook(ctx context.Context, s *pushSession) (env []string, stop func(), err error) {
-	dir, err := os.MkdirTemp(h.socketDir, "strata-push-") // mode 0700
+// hookSocket is the unix socket one request's hook calls back on, in a
+// fresh directory only the server's user can enter, with the random secret
+// the hook must present. Its accepting goroutine is owned by the request:
+// stop closes the socket, waits for the goroutine and removes the
+// directory. Call stop only after the git process has exited.
+type hookSocket struct {
+	dir, path, secret string
+	ln                net.Listener
+	done              chan struct{}
+}
+
+// listenSocket opens a hookSocket; serve handles its connections one after
+// the other (a git process runs its hook once).
+func (h *Handler) listenSocket(prefix string, serve func(conn net.Conn, secret string)) (*hookSocket, error) {
+	dir, err := os.MkdirTemp(h.socketDir, prefix) // mode 0700
 	if err != nil {
-		return nil, nil, fmt.Errorf("hook socket: %w", err)
+		return nil, fmt.Errorf("hook socket: %w", err)
 	}
-	sock := filepath.Join(dir, "hook.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
+	s := &hookSocket{dir: dir, path: filepath.Join(dir, "hook.sock"), done: make(chan struct{})}
+	if s.ln, err = net.Listen("unix", s.path); err != nil {
 		os.RemoveAll(dir)
-		return nil, nil, fmt.Errorf("hook socket: %w", err)
+		return nil, fmt.Errorf("hook socket: %w", err)
 	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		ln.Close()
+		s.ln.Close()
 		os.RemoveAll(dir)
-		return nil, nil, err
+		return nil, err
 	}
-	secret := hex.EncodeToString(b[:])
-	done := make(chan struct{})
+	s.secret = hex.EncodeToString(b[:])
 	go func() {
-		defer close(done)
-		served := false
+		defer close(s.done)
 		for {
-			conn, err := ln.Accept()
+			conn, err := s.ln.Accept()
 			if err != nil {
 				return // closed by stop
 			}
-			if h.serveHook(ctx, conn, secret, s, served) {
-				served = true
-			}
+			serve(conn, s.secret)
 		}
 	}()
-	stop = func() {
-		ln.Close()
-		<-done
-		os.RemoveAll(dir)
+	return s, nil
+}
+
+// env tells the hook where the socket is.
+func (s *hookSocket) env() []string {
+	return []string{envHookSocket + "=" + s.path, envHookSecret + "=" + s.secret}
+}
+
+func (s *hookSocket) stop() {
+	s.ln.Close()
+	<-s.done
+	os.RemoveAll(s.dir)
+}
+
+// listenHook opens the socket the proc-receive hook of this one push
+// calls back on and returns the environment that tells the hook where it
+// is; see hookSocket.
+func (h *Handler) listenHook(ctx context.Context, s *pushSession) (env []string, stop func(), err error) {
+	served := false
+	sock, err := h.listenSocket("strata-push-", func(conn net.Conn, secret string) {
+		if h.serveHook(ctx, conn, secret, s, served) {
+			served = true
+		}
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	s.manifest = filepath.Join(dir, "objects.list")
-	return []string{envHookSocket + "=" + sock, envHookSecret + "=" + secret, envPushManifest + "=" + s.manifest}, stop, nil
+	s.manifest = filepath.Join(sock.dir, "objects.list")
+	return append(sock.env(), envPushManifest+"="+s.manifest), sock.stop, nil
+}
+
+// hookAuthenticated reads the secret line a hook opens its connection with.
+func hookAuthenticated(conn net.Conn, br *bufio.Reader, secret string) bool {
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := br.ReadSlice('\n')
+	if err != nil || subtle.ConstantTimeCompare([]byte(strings.TrimSuffix(string(line), "\n")), []byte(secret)) != 1 {
+		return false
+	}
+	_ = conn.SetReadDeadline(time.Time{}) // from here on the request context bounds it
+	return true
 }
 
 // serveHook runs one hook connection: the secret line, then the
@@ -159,9 +194,7 @@ func (h *Handler) serveHook(ctx context.Context, conn net.Conn, secret string, s
 	unwatch := context.AfterFunc(ctx, func() { conn.Close() })
 	defer unwatch()
 	br := bufio.NewReader(conn)
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	line, err := br.ReadSlice('\n')
-	if err != nil || subtle.ConstantTimeCompare([]byte(strings.TrimSuffix(string(line), "\n")), []byte(secret)) != 1 {
+	if !hookAuthenticated(conn, br, secret) {
 		h.log.Warn("push hook connection refused: bad secret", "repo", s.req.meta.ID)
 		return false
 	}
@@ -169,7 +202,6 @@ func (h *Handler) serveHook(ctx context.Context, conn net.Conn, secret string, s
 		h.log.Warn("push hook connected twice", "repo", s.req.meta.ID)
 		return true
 	}
-	_ = conn.SetReadDeadline(time.Time{}) // from here on the request context bounds it
 	out := &bandWriter{w: conn}
 	if err := s.procReceive(ctx, br, out); err != nil {
 		h.log.Error("proc-receive", "repo", s.req.meta.ID, "err", err)

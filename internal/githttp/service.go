@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -54,12 +55,18 @@ func gitProtocol(r *http.Request) string {
 func (h *Handler) serviceEnv(r *http.Request, req *request) []string {
 	var env []string
 	if req.service == serviceUploadPack {
-		env = configEnv(
+		kv := []string{
 			"uploadpack.allowFilter", "true", // partial clone (--filter=blob:none)
 			"uploadpack.allowAnySHA1InWant", "true", // its lazy fetches of single blobs
 			"transfer.hideRefs", "refs/namespaces", // the normal remote never shows ephemeral refs
 			"pack.windowMemory", h.limits.PackWindowMemory,
-		)
+		}
+		if h.packCache != nil {
+			// git reads this one only from protected configuration,
+			// which the command line's GIT_CONFIG_COUNT is.
+			kv = append(kv, "uploadpack.packObjectsHook", shellQuote(h.hookExe)+" hook pack-objects")
+		}
+		env = configEnv(kv...)
 	} else {
 		env = configEnv(
 			"receive.procReceiveRefs", "refs", // every ref goes through the hook
@@ -141,8 +148,22 @@ func (h *Handler) uploadPack(ctx context.Context, w http.ResponseWriter, r *http
 		return
 	}
 	defer release()
+	env := h.serviceEnv(r, req)
+	if h.packCache != nil {
+		// Cancelled before the socket stops, so a hook connection still
+		// waiting on a generation lets go once upload-pack is gone.
+		hctx, hcancel := context.WithCancel(ctx)
+		sock, err := h.listenSocket("strata-fetch-", func(conn net.Conn, secret string) { h.servePackHook(hctx, conn, secret, req) })
+		if err != nil {
+			hcancel()
+			h.fail(w, r, &httpError{status: http.StatusInternalServerError, msg: "internal error", cause: err})
+			return
+		}
+		defer func() { hcancel(); sock.stop() }()
+		env = append(env, sock.env()...)
+	}
 	h.startResult(w, req.service)
-	h.run(ctx, w, r, req, serviceCommand(req, false), spool.reader(), h.serviceEnv(r, req), nil)
+	h.run(ctx, w, r, req, serviceCommand(req, false), spool.reader(), env, nil)
 }
 
 // POST .../git-receive-pack: push. The command list at the head of the body

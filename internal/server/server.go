@@ -27,6 +27,7 @@ import (
 	"github.com/strata-storage/strata/internal/mcp"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/orgkeys"
+	"github.com/strata-storage/strata/internal/packcache"
 	"github.com/strata-storage/strata/internal/repo"
 	"github.com/strata-storage/strata/internal/signing"
 	"github.com/strata-storage/strata/internal/upstream"
@@ -41,6 +42,7 @@ type Server struct {
 	store    metadata.Store
 	git      *git.Factory
 	cache    *catfile.Cache
+	packs    *packcache.Cache // nil when the pack cache is off
 	repos    *repo.Manager
 	maint    *maintenance.Worker // nil when maintenance is disabled
 	hooks    *webhooks
@@ -161,16 +163,28 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		Syncs:       s.syncs,
 	})
 
+	if cfg.Transport.PackCache {
+		s.packs, err = packcache.New(packcache.Config{
+			Dir:      filepath.Join(cfg.DataDir, "cache", "packs"),
+			MaxBytes: cfg.Transport.PackCacheMaxBytes,
+			MaxAge:   cfg.Transport.PackCacheMaxAge,
+		})
+		if err != nil {
+			s.closeOwners()
+			return nil, err
+		}
+	}
 	// Git smart HTTP (/{repo}.git/...): everything /api/ and /healthz don't take.
 	gitHTTP, err := githttp.New(githttp.Config{
-		Verifier: verifier,
-		Store:    store,
-		Repos:    repos,
-		Git:      f,
-		Logger:   log,
-		HooksDir: filepath.Join(cfg.DataDir, "hooks"),
-		Signing:  signingKeys,
-		Pushes:   maintenanceTrigger{w: s.maint},
+		Verifier:  verifier,
+		Store:     store,
+		Repos:     repos,
+		Git:       f,
+		Logger:    log,
+		HooksDir:  filepath.Join(cfg.DataDir, "hooks"),
+		Signing:   signingKeys,
+		PackCache: s.packs,
+		Pushes:    maintenanceTrigger{w: s.maint},
 		Limits: githttp.Limits{
 			MaxPushBytes:             cfg.Transport.MaxPushBytes,
 			MaxConcurrentPacks:       cfg.Transport.MaxConcurrentPacks,
@@ -291,6 +305,10 @@ func (s *Server) closeOwners() {
 	s.hooks.stop()
 	if s.repos != nil {
 		s.repos.Close()
+	}
+	// Pack generations still running are cancelled.
+	if s.packs != nil {
+		s.packs.Stop()
 	}
 	if s.cache != nil {
 		s.cache.Stop()
