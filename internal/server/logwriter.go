@@ -21,8 +21,9 @@ import (
 type LogWriter struct {
 	w io.Writer
 
-	mu  sync.Mutex
-	buf []byte
+	mu    sync.Mutex
+	buf   []byte
+	spare []byte // the last batch written, reused for the next
 
 	out sync.Mutex // held while writing to w, so batches keep their order
 
@@ -65,6 +66,9 @@ func (l *LogWriter) run() {
 // Write appends p (one log record) to the buffer.
 func (l *LogWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
+	if l.buf == nil {
+		l.buf, l.spare = l.spare, nil
+	}
 	l.buf = append(l.buf, p...)
 	n := len(l.buf)
 	l.mu.Unlock()
@@ -93,6 +97,11 @@ func (l *LogWriter) Flush() error {
 		return nil
 	}
 	_, err := l.w.Write(b)
+	if cap(b) <= maxBuffered {
+		l.mu.Lock()
+		l.spare = b[:0]
+		l.mu.Unlock()
+	}
 	return err
 }
 

@@ -96,10 +96,13 @@ func withMiddleware(next http.Handler, log *slog.Logger, m *metrics, bl BodyLimi
 			if sw.status == 0 {
 				sw.status = http.StatusOK
 			}
-			m.observe(r, sw.status, time.Since(start))
-			log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status,
-				"bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
-				"agent", r.Header.Get("Code-Storage-Agent"))
+			took := time.Since(start)
+			m.observe(r, sw.status, took)
+			// Attrs, not key-value pairs: numbers boxed into interfaces
+			// would cost allocations on every request.
+			log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("request_id", id), slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes),
+				slog.Float64("duration_ms", float64(took.Microseconds())/1000), slog.String("agent", r.Header.Get("Code-Storage-Agent")))
 		}()
 		next.ServeHTTP(sw, r)
 	})
