@@ -1,0 +1,171 @@
+package bench
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// BenchmarkPackCache measures the pack cache (docs/git-transport.md, "Pack
+// cache") on the CI fan-out case: one source-like repository
+// (STRATA_BENCH_PACKCACHE_COMMITS commits, default 3000, of
+// STRATA_BENCH_PACKCACHE_FILES files, default 3000; repacked with a
+// bitmap, as a maintained repository is) fetched whole again and again
+// with one identical protocol-v2 clone request (want main, thin-pack,
+// ofs-delta, include-tag, no-progress, done), whole and shallow:
+//
+//   - sequential/strata-https: STRATA_BENCH_PACKCACHE_CLONES (default 20)
+//     requests one after another, POSTed to Strata's git-upload-pack over
+//     HTTPS, the response drained; the first one generates the pack
+//   - sequential/git-upload-pack: the same request piped into `git
+//     upload-pack --stateless-rpc <dir>` as many times, one after another
+//   - concurrent/strata-https and concurrent/git-upload-pack: the same with
+//     STRATA_BENCH_PACKCACHE_CONCURRENT (default 50) requests at once,
+//     Strata's starting from an empty entry (a request variant not sent
+//     before), so one generation serves them all
+//
+// Clones per second and MB/s of the whole batch are reported; the ratio
+// strata/git is the cache's gain. Only the server side is measured: a real
+// `git clone` adds index-pack and checkout on the client, the same for
+// both. After the runs one real `git clone` from Strata is checked with
+// git fsck. b.N is ignored: run with -benchtime 1x.
+func BenchmarkPackCache(b *testing.B) {
+	commits := envInt("STRATA_BENCH_PACKCACHE_COMMITS", 3000)
+	files := envInt("STRATA_BENCH_PACKCACHE_FILES", 3000)
+	clones := envInt("STRATA_BENCH_PACKCACHE_CLONES", 20)
+	concurrent := envInt("STRATA_BENCH_PACKCACHE_CONCURRENT", 50)
+	const id = "bench/packcache"
+	srv := startTLSServer(b)
+	token, dir := createRepo(b, srv.Server, id)
+	start := time.Now()
+	writeHistory(b, dir, commits, files)
+	gitRun(b, "", nil, nil, "--git-dir", dir, "tag", "-a", "-m", "release", "v1", "refs/heads/main")
+	gitRun(b, "", nil, nil, "--git-dir", dir, "repack", "-adbq")
+	tip := gitRun(b, "", nil, nil, "--git-dir", dir, "rev-parse", "refs/heads/main")
+	b.Logf("repository: %d commits, %s; generated in %v", commits,
+		strings.ReplaceAll(gitRun(b, "", nil, nil, "--git-dir", dir, "count-objects", "-v"), "\n", ", "), time.Since(start).Round(time.Millisecond))
+
+	request := func(caps ...string) []byte {
+		var body []byte
+		body = pkt(body, "command=fetch\n")
+		body = pkt(body, "agent=git/2.39.2\n")
+		body = append(body, "0001"...)
+		for _, c := range caps {
+			body = pkt(body, c+"\n")
+		}
+		body = pkt(body, "want "+tip+"\n")
+		body = pkt(body, "done\n")
+		return append(body, "0000"...)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, MaxIdleConnsPerHost: concurrent}}
+	b.Cleanup(client.CloseIdleConnections)
+	strata := func(body []byte) (int64, error) {
+		req, _ := http.NewRequest("POST", "https://"+srv.host+"/"+id+".git/git-upload-pack", bytes.NewReader(body))
+		req.SetBasicAuth("t", token)
+		req.Header.Set("Content-Type", "application/x-git-upload-pack-request")
+		req.Header.Set("Git-Protocol", "version=2")
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		n, err := io.Copy(io.Discard, resp.Body)
+		if err == nil && resp.StatusCode != 200 {
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return n, err
+	}
+	raw := func(body []byte) (int64, error) {
+		cmd := exec.Command("git", "upload-pack", "--stateless-rpc", dir)
+		cmd.Env = append(slices.Clone(gitEnv), "GIT_PROTOCOL=version=2")
+		cmd.Stdin = bytes.NewReader(body)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return 0, err
+		}
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		n, err := io.Copy(io.Discard, out)
+		if werr := cmd.Wait(); err == nil {
+			err = werr
+		}
+		return n, err
+	}
+	// batch runs n requests, at most par at once, and reports the batch's
+	// clones/s and MB/s.
+	batch := func(b *testing.B, n, par int, do func([]byte) (int64, error), body []byte) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var total, first int64
+		var errs []error
+		sem := make(chan struct{}, par)
+		t0 := time.Now()
+		for range n {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				got, err := do(body)
+				mu.Lock()
+				defer mu.Unlock()
+				if first == 0 {
+					first = got
+				}
+				// Side-band framing follows pipe reads, so sizes differ
+				// a little; a truncated or wrong pack would differ a lot.
+				if err == nil && (got < first*99/100 || got > first*101/100) {
+					err = fmt.Errorf("response of %d bytes, the first was %d", got, first)
+				}
+				total += got
+				if err != nil {
+					errs = append(errs, err)
+				}
+			}()
+		}
+		wg.Wait()
+		wall := time.Since(t0)
+		if len(errs) > 0 {
+			b.Fatalf("%d of %d requests failed, e.g. %v", len(errs), n, errs[0])
+		}
+		b.ReportMetric(float64(n)/wall.Seconds(), "clones/s")
+		b.ReportMetric(mb(total)/wall.Seconds(), "MB/s")
+		b.ReportMetric(mb(first), "pack-MB")
+		b.ReportMetric(wall.Seconds(), "wall-s")
+	}
+	// full: a whole clone, which a bitmapped repository answers mostly by
+	// reusing its pack as it is; shallow: `--depth 1`, what CI checkouts
+	// fetch, for which pack-objects walks the tip's trees and cannot use
+	// the bitmap. The concurrent batches send a variant never sent before
+	// (no include-tag), so Strata's starts cold.
+	full := []string{"thin-pack", "no-progress", "ofs-delta"}
+	shallow := append(slices.Clone(full), "deepen 1")
+	for _, kind := range []struct {
+		name string
+		caps []string
+	}{{"full", full}, {"shallow", shallow}} {
+		seq := request(append(slices.Clone(kind.caps), "include-tag")...)
+		conc := request(kind.caps...)
+		b.Run("sequential-"+kind.name+"/strata-https", func(b *testing.B) { batch(b, clones, 1, strata, seq) })
+		b.Run("sequential-"+kind.name+"/git-upload-pack", func(b *testing.B) { batch(b, clones, 1, raw, seq) })
+		b.Run("concurrent-"+kind.name+"/strata-https", func(b *testing.B) { batch(b, concurrent, concurrent, strata, conc) })
+		b.Run("concurrent-"+kind.name+"/git-upload-pack", func(b *testing.B) { batch(b, concurrent, concurrent, raw, conc) })
+	}
+
+	dst := filepath.Join(b.TempDir(), "clone.git")
+	gitRun(b, "", srv.gitEnvTLS(), nil, "clone", "--bare", "--quiet", srv.remote(token, id), dst)
+	gitRun(b, "", nil, nil, "--git-dir", dst, "fsck", "--no-progress")
+	gitRun(b, "", nil, nil, "--git-dir", dir, "fsck", "--no-progress")
+}
+
+func pkt(dst []byte, s string) []byte { return append(fmt.Appendf(dst, "%04x", len(s)+4), s...) }
