@@ -27,16 +27,19 @@ func TestLoad_layers(t *testing.T) {
 		"STRATA_PACK_QUEUE_TIMEOUT":   "1m",
 		"STRATA_GIT_REQUEST_TIMEOUT":  "10m",
 		"STRATA_PACK_WINDOW_MEMORY":   "64m",
+		"STRATA_PACK_CACHE":           "false",
+		"STRATA_PACK_CACHE_MAX_AGE":   "5m",
 		"STRATA_IDENTITY":             "Bot <bot@example.com>",
 		"STRATA_ORG":                  "a=a.pem, b=b.pem",
 	}
-	if err := c.Load(fs, []string{"--addr", "127.0.0.1:2", "--org", "c=c.pem", "--pack-queue-timeout=2m"}, mapEnv(env)); err != nil {
+	if err := c.Load(fs, []string{"--addr", "127.0.0.1:2", "--org", "c=c.pem", "--pack-queue-timeout=2m", "--pack-cache-max-bytes=1000"}, mapEnv(env)); err != nil {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:2" || !c.LogJSON || c.Identity != "Bot <bot@example.com>" {
 		t.Fatalf("addr %q, log-json %v, identity %q", c.Addr, c.LogJSON, c.Identity)
 	}
-	want := Transport{MaxPushBytes: 1000, MaxConcurrentPacks: 3, PackQueueTimeout: 2 * time.Minute, RequestTimeout: 10 * time.Minute, PackWindowMemory: "64m"}
+	want := Transport{MaxPushBytes: 1000, MaxConcurrentPacks: 3, PackQueueTimeout: 2 * time.Minute, RequestTimeout: 10 * time.Minute, PackWindowMemory: "64m",
+		PackCache: false, PackCacheMaxBytes: 1000, PackCacheMaxAge: 5 * time.Minute}
 	if c.Transport != want {
 		t.Fatalf("Transport = %+v, want %+v", c.Transport, want)
 	}
