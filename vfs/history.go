@@ -6,7 +6,6 @@ import (
 	"iter"
 
 	"github.com/strata-storage/strata/internal/git"
-	"github.com/strata-storage/strata/internal/git/catfile"
 	"github.com/strata-storage/strata/internal/repo"
 )
 
@@ -60,52 +59,31 @@ func (f *FS) Log(opt LogOptions) iter.Seq2[*FS, error] {
 		if opt.Match != "" {
 			match = fnmatchFunc(opt.Match, false)
 		}
+		// gitstore checks the time of every commit, path or not, until the
+		// first one at or before Before; so with Before the walk must see
+		// them all, and without it git can skip the ones that leave path
+		// alone.
 		timeChecked := opt.Before.IsZero()
-		for cur := f; cur != nil; {
-			var parent *FS
-			var keep bool
-			err := f.withReader(func(ctx context.Context, rd *catfile.Reader) error {
-				if cur.parent != "" {
-					c, err := f.store.readCommit(ctx, rd, cur.parent)
-					if err != nil {
-						return err
-					}
-					parent = f.store.fromCommit(c, f.ref, f.writable)
+		stopped := false
+		err := f.store.repo.FirstParentLog(context.Background(), f.commit, path, !timeChecked, func(c *repo.Commit, changed bool) bool {
+			cur := f.store.fromCommit(c, f.ref, f.writable)
+			if !timeChecked {
+				if cur.when.After(opt.Before) {
+					return true
 				}
-				if !timeChecked {
-					if cur.when.After(opt.Before) {
-						return nil
-					}
-					timeChecked = true
-				}
-				keep = true
-				if path != "" {
-					mine, ok1, err := cur.lookupOptional(ctx, rd, path)
-					if err != nil {
-						return err
-					}
-					var theirs entry
-					var ok2 bool
-					if parent != nil {
-						if theirs, ok2, err = parent.lookupOptional(ctx, rd, path); err != nil {
-							return err
-						}
-					}
-					keep = ok1 != ok2 || mine != theirs
-				}
-				if keep && match != nil {
-					keep = match(cur.message)
-				}
-				return nil
-			})
-			if err != nil {
-				yield(nil, err)
-				return
+				timeChecked = true
 			}
-			if keep && !yield(cur, nil) {
-				return
+			if !changed || (match != nil && !match(cur.message)) {
+				return true
 			}
-			cur = parent
+			if !yield(cur, nil) {
+				stopped = true
+				return false
+			}
+			return true
+		})
+		if err != nil && !stopped {
+			yield(nil, err)
 		}
 	}
 }

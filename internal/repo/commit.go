@@ -285,22 +285,31 @@ func parseLog(out []byte) ([]*Commit, error) {
 			f[i] = string(out[:end])
 			out = out[min(end+1, len(out)):]
 		}
-		if !git.IsFullHex(f[0]) {
-			return nil, fmt.Errorf("malformed log record %.60q", f[0])
-		}
-		c := &Commit{
-			OID:       git.ObjectID(f[0]),
-			Tree:      git.ObjectID(f[1]),
-			Author:    signatureAt(f[3], f[4], f[5]),
-			Committer: signatureAt(f[6], f[7], f[8]),
-			Message:   f[9],
-		}
-		for _, p := range strings.Fields(f[2]) {
-			c.Parents = append(c.Parents, git.ObjectID(p))
+		c, err := logRecord(f)
+		if err != nil {
+			return nil, err
 		}
 		commits = append(commits, c)
 	}
 	return commits, nil
+}
+
+// logRecord builds a commit from one logFormat record.
+func logRecord(f [logFields]string) (*Commit, error) {
+	if !git.IsFullHex(f[0]) {
+		return nil, fmt.Errorf("malformed log record %.60q", f[0])
+	}
+	c := &Commit{
+		OID:       git.ObjectID(f[0]),
+		Tree:      git.ObjectID(f[1]),
+		Author:    signatureAt(f[3], f[4], f[5]),
+		Committer: signatureAt(f[6], f[7], f[8]),
+		Message:   f[9],
+	}
+	for _, p := range strings.Fields(f[2]) {
+		c.Parents = append(c.Parents, git.ObjectID(p))
+	}
+	return c, nil
 }
 
 // signatureAt builds a Signature from a name, an email and a raw date

@@ -88,3 +88,84 @@ func (r *Repo) IsAncestor(ctx context.Context, a, b git.ObjectID) (bool, error) 
 	}
 	return false, fmt.Errorf("merge-base %s %s: %w", a, b, err)
 }
+
+// FirstParentLog streams tip's first-parent history, newest first, to fn
+// with, for each commit, whether it changed path against its first parent
+// (an add, a delete, new content or a new mode; for a directory, anything
+// below it). With path "" every commit counts as changed. With all false
+// only the commits that changed path are passed; with all true every
+// commit is, for callers whose filters depend on the walk's order (the
+// embedded library's "before" cut-off). fn returns false to stop.
+//
+// One git-log(1) streams the walk, and with all and a path one
+// git-rev-list(1) first lists the commits that touch it: git's history
+// simplification with --first-parent compares each commit with its first
+// parent only, which is exactly the test.
+func (r *Repo) FirstParentLog(ctx context.Context, tip git.ObjectID, path string, all bool, fn func(c *Commit, changed bool) bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var touching map[git.ObjectID]bool
+	if path != "" && all {
+		out, err := r.git.Output(ctx, r.path, git.Command{
+			Name:    "rev-list",
+			Flags:   []string{"--first-parent"},
+			Args:    []string{string(tip)},
+			PostSep: []string{git.LiteralPathspec(path)},
+		})
+		if err != nil {
+			return fmt.Errorf("history of %s in %s: %w", path, tip, err)
+		}
+		touching = map[git.ObjectID]bool{}
+		for _, c := range strings.Fields(string(out)) {
+			touching[git.ObjectID(c)] = true
+		}
+	}
+	cmd := git.Command{
+		Name:  "log",
+		Flags: []string{"-z", logFormat, "--date=raw", "--no-use-mailmap", "--no-show-signature", "--first-parent"},
+		Args:  []string{string(tip)},
+	}
+	if path != "" && !all {
+		cmd.PostSep = []string{git.LiteralPathspec(path)}
+	}
+	p, err := r.git.Start(ctx, r.path, cmd, git.WithStdoutPipe())
+	if err != nil {
+		return fmt.Errorf("walk history of %s: %w", tip, err)
+	}
+	br := bufio.NewReaderSize(p.Stdout, 64<<10)
+	var f [logFields]string
+	var walkErr error
+	early := false
+walk:
+	for {
+		for i := range f {
+			field, err := br.ReadString(0)
+			if err == io.EOF && field == "" && i == 0 {
+				break walk
+			}
+			if err != nil && !(err == io.EOF && i == logFields-1) {
+				walkErr = fmt.Errorf("walk history of %s: truncated log record: %w", tip, err)
+				break walk
+			}
+			f[i] = strings.TrimSuffix(field, "\x00")
+		}
+		c, err := logRecord(f)
+		if err != nil {
+			walkErr = err
+			break
+		}
+		if !fn(c, touching == nil || touching[c.OID]) {
+			early = true
+			break
+		}
+	}
+	if early || walkErr != nil {
+		cancel() // git may still be writing; what it says next is not wanted
+		p.Wait()
+		return walkErr
+	}
+	if err := p.Wait(); err != nil {
+		return fmt.Errorf("walk history of %s: %w", tip, err)
+	}
+	return nil
+}
