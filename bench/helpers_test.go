@@ -129,11 +129,14 @@ type tlsServer struct {
 	host   string // 127.0.0.1:port
 }
 
-func startTLSServer(b *testing.B) *tlsServer {
+func startTLSServer(b *testing.B, edits ...func(*config.Config)) *tlsServer {
 	b.Helper()
 	cert, key := writeTLSCert(b, b.TempDir())
 	srv := servertest.Start(b, servertest.WithConfig(func(c *config.Config) {
 		c.TLSCert, c.TLSKey = cert, key
+		for _, e := range edits {
+			e(c)
+		}
 	}))
 	u, err := url.Parse(srv.URL)
 	if err != nil {

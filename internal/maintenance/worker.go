@@ -439,7 +439,7 @@ type result struct {
 	// if the repository could not be inspected.
 	packs int
 	// scheduled: the repository was due on its own (ref updates, loose
-	// objects, packs), not only urgent.
+	// objects), not only urgent.
 	scheduled bool
 }
 
@@ -465,9 +465,11 @@ func (w *Worker) maintain(ctx context.Context, key string, pending int, urgent u
 		return result{outcome: ranFailed, packs: -1}
 	}
 	now := w.now()
-	tooManyPacks := w.opts.MaxPacks > 0 && before.packs > w.opts.MaxPacks
-	scheduled := pending >= w.opts.RefUpdates || before.loose >= w.opts.LooseObjects || tooManyPacks
-	if urgent == urgentPacks && !tooManyPacks {
+	scheduled := pending >= w.opts.RefUpdates || before.loose >= w.opts.LooseObjects
+	switch tooManyPacks := w.opts.MaxPacks > 0 && before.packs > w.opts.MaxPacks; {
+	case tooManyPacks && urgent == notUrgent:
+		urgent = urgentPacks // packs nobody reported (fetches, forks)
+	case !tooManyPacks && urgent == urgentPacks:
 		urgent = notUrgent // reported packs were packed since (a run racing the report)
 	}
 	if !scheduled && urgent == notUrgent {
