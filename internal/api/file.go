@@ -17,7 +17,8 @@ import (
 // can't seek, so a range skips ahead and then limits.
 func (h *Handler) getFile(w http.ResponseWriter, r *http.Request, req *request) error {
 	ctx := r.Context()
-	raw := queryOf(r).raw("path")
+	q := queryOf(r) // decoded once: every request pays for it
+	raw := q.raw("path")
 	if strings.TrimSpace(raw) == "" {
 		return badRequest("path is required")
 	}
@@ -25,7 +26,7 @@ func (h *Handler) getFile(w http.ResponseWriter, r *http.Request, req *request) 
 	if err != nil {
 		return badRequest("%v", err)
 	}
-	commit, _, err := h.resolveRef(r, req)
+	commit, _, err := h.resolveRefIn(r, q, req)
 	if err != nil {
 		return err
 	}

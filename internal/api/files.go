@@ -11,7 +11,12 @@ import (
 // resolveRef resolves the ref/ephemeral query of a read endpoint and
 // returns the ref name to echo (the default branch when omitted).
 func (h *Handler) resolveRef(r *http.Request, req *request) (git.ObjectID, string, error) {
-	q := queryOf(r)
+	return h.resolveRefIn(r, queryOf(r), req)
+}
+
+// resolveRefIn is resolveRef for a handler that has decoded the query
+// already.
+func (h *Handler) resolveRefIn(r *http.Request, q query, req *request) (git.ObjectID, string, error) {
 	ephemeral, err := q.boolean("ephemeral", false)
 	if err != nil {
 		return "", "", err
