@@ -446,3 +446,119 @@ func TestWorker_sweep(t *testing.T) {
 		}
 	}
 }
+
+// A large write runs an Incremental repack at once, inside Interval and
+// below RefUpdates; a small one only counts; packs past MaxPacks run one
+// too, but only once enough new packs arrived since the last look.
+func TestWorker_objectsAdded(t *testing.T) {
+	t.Parallel()
+	opts := DefaultOptions()
+	opts.Interval = time.Hour
+	opts.RefUpdates = 1 << 20
+	opts.LooseObjects = 1 << 30
+	opts.PushObjects = 100
+	opts.PushBytes = 1 << 20
+	opts.MaxPacks = 4
+	e := newEnv(t, opts)
+	r := e.newRepo()
+	key := r.Key()
+	commitFile(t, r, "main", "README", "base\n")
+	kinds := make(chan Kind, 10)
+	e.w.beforeRun = func(_ string, k Kind) { kinds <- k }
+	handled := make(chan outcome, 10)
+	e.w.handled = func(_ string, o outcome) { handled <- o }
+	next := func(want outcome) {
+		t.Helper()
+		select {
+		case got := <-handled:
+			if got != want {
+				t.Fatalf("outcome %d, want %d", got, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no outcome, want %d", want)
+		}
+	}
+	quiet := func() {
+		t.Helper()
+		time.Sleep(50 * time.Millisecond)
+		select {
+		case o := <-handled:
+			t.Fatalf("unexpected outcome %d", o)
+		default:
+		}
+	}
+	e.w.Start()
+
+	e.w.Trigger(key) // the first write: a check learns the pack count
+	next(notNeeded)
+	e.w.ObjectsAdded(key, Added{Packs: 1, Objects: 99, Bytes: 1000})
+	quiet()
+	e.w.ObjectsAdded(key, Added{Packs: 1, Objects: 100})
+	next(ranOK)
+	if k := <-kinds; k != Incremental {
+		t.Fatalf("a large write ran %s, want incremental", k)
+	}
+	if st, _ := inspect(r.Path()); !st.midx || !st.bitmap {
+		t.Fatal("no multi-pack-index bitmap after the run")
+	}
+	if st := e.state(key); !st.lastRun.IsZero() || !st.inspected {
+		t.Fatalf("state %+v: an urgent run must not restart the interval", st)
+	}
+	e.w.ObjectsAdded(key, Added{Bytes: 2 << 20}) // bytes alone are enough
+	next(ranOK)
+	<-kinds
+
+	// Packs: six new ones on disk (the worker verifies the count there),
+	// reported one by one; the run comes with the one past MaxPacks.
+	base := e.state(key).packsBase
+	for i := range 6 {
+		commitFile(t, r, "main", "f", fmt.Sprint(i))
+		gitOut(t, r.Path(), "", "repack", "-q")
+	}
+	for range opts.MaxPacks - base {
+		e.w.ObjectsAdded(key, Added{Packs: 1, Objects: 1})
+	}
+	quiet()
+	e.w.ObjectsAdded(key, Added{Packs: 1, Objects: 1})
+	next(ranOK)
+	<-kinds
+	if n := e.state(key).packsBase; n > opts.MaxPacks {
+		t.Fatalf("%d packs after the pack-count run", n)
+	}
+	fsck(t, r.Path())
+}
+
+// A large write that arrives while the repository's run is in progress
+// queues it again when that run ends.
+func TestWorker_objectsAddedWhileRunning(t *testing.T) {
+	t.Parallel()
+	opts := testOptions()
+	opts.Interval = time.Hour
+	opts.PushObjects = 1
+	e := newEnv(t, opts)
+	r := e.newRepo()
+	key := r.Key()
+	release := make(chan struct{})
+	var once sync.Once
+	e.w.beforeRun = func(string, Kind) { once.Do(func() { <-release }) }
+	handled := make(chan outcome, 10)
+	e.w.handled = func(_ string, o outcome) { handled <- o }
+	e.w.Start()
+	commitFile(t, r, "main", "README", "base\n") // due: RefUpdates is 1
+	waitFor(t, "the run to start", func() bool { return e.state(key).running })
+	e.w.ObjectsAdded(key, Added{Objects: 5})
+	close(release)
+	for range 2 {
+		select {
+		case o := <-handled:
+			if o != ranOK {
+				t.Fatalf("outcome %d", o)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the large write did not get its own run")
+		}
+	}
+	if st := e.state(key); st.urgent != notUrgent || st.queued {
+		t.Fatalf("state %+v after the second run", st)
+	}
+}
