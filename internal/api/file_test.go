@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -254,4 +255,61 @@ func (e *env) roundTripNoRedirect(req *http.Request) (*response, error) {
 		return nil, err
 	}
 	return &response{Status: resp.StatusCode, Header: resp.Header, Body: b.Bytes()}, nil
+}
+
+// A file read served from every cache (repository lookup, directory,
+// blob, last change) stops the moment its repository is deleted: reads
+// racing the delete may see either answer, but once DELETE has answered
+// every read is 404, and a recreated repository of the same id serves
+// nothing of the old one.
+func TestGetFile_deletedRepositoryAtOnce(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	r, _ := e.seededRepo(t, upsert("hot.txt", "hot\n"))
+	const path = "/api/v1/repos/file?path=hot.txt"
+	for i := 0; i < 3; i++ {
+		wantStatus(t, e.do(t, "GET", path, r.Read, nil), http.StatusOK)
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := e.send("GET", path, r.Read, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if resp.Status != http.StatusOK && resp.Status != http.StatusNotFound {
+					t.Errorf("read racing the delete: %s", resp)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	wantStatus(t, e.do(t, "DELETE", "/api/v1/repos/delete", r.Admin, nil), http.StatusOK)
+	for i := 0; i < 20; i++ {
+		wantError(t, e.do(t, "GET", path, r.Read, nil), http.StatusNotFound)
+	}
+	close(stop)
+	wg.Wait()
+
+	wantStatus(t, e.do(t, "POST", "/api/v1/repos", r.Admin, jsonBody(t, map[string]any{"default_branch": "main"})), http.StatusCreated)
+	wantError(t, e.do(t, "GET", path, r.Read, nil), http.StatusNotFound)
+	r.commit(t, newMeta("main"), upsert("other.txt", "new\n"))
+	wantError(t, e.do(t, "GET", path, r.Read, nil), http.StatusNotFound)
+	resp := e.do(t, "GET", "/api/v1/repos/file?path=other.txt", r.Read, nil)
+	wantStatus(t, resp, http.StatusOK)
+	if string(resp.Body) != "new\n" {
+		t.Fatalf("recreated repository serves %q", resp.Body)
+	}
 }
