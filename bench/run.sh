@@ -14,7 +14,7 @@ trap 'rm -f "$out"' EXIT
 # Per-request benchmarks loop b.N times; the others (clones, pushes,
 # queries) do their own runs and ignore b.N, so they run once (1x).
 light='^Benchmark(CommitPack|FileRead|VFSWrite|VFSRead)$'
-heavy='^Benchmark(GitTransport|ConcurrentClones|PackCache|Queries|VFSCopyAndSync|VFSLog)$'
+heavy='^Benchmark(GitTransport|CloneAfterPush|ConcurrentClones|PackCache|Queries|VFSCopyAndSync|VFSLog)$'
 go test -run '^$' -bench "$pattern" -skip "$heavy" -benchtime "${BENCHTIME:-200x}" -timeout 60m ./bench/ | tee "$out"
 go test -run '^$' -bench "$pattern" -skip "$light" -benchtime 1x -timeout 60m ./bench/ | tee -a "$out"
 
@@ -64,6 +64,9 @@ rate "clone (HTTPS) vs git daemon" 'BenchmarkGitTransport/clone/strata-https' 'B
 rate "clone (HTTPS) vs git-http-backend (HTTPS)" 'BenchmarkGitTransport/clone/strata-https' 'BenchmarkGitTransport/clone/git-http-backend-https' "git-http-backend" MB/s
 rate "clone (plain HTTP) vs upload-pack over a pipe" 'BenchmarkGitTransport/clone/strata-http' 'BenchmarkGitTransport/clone/git-pipe' "git clone --no-local" MB/s
 rate "clone (plain HTTP) vs git daemon" 'BenchmarkGitTransport/clone/strata-http' 'BenchmarkGitTransport/clone/git-daemon' "git://" MB/s
+rate "clone right after a large push (triggered repack done) vs git daemon with a bitmap" 'BenchmarkCloneAfterPush/fresh/after-repack' 'BenchmarkCloneAfterPush/git-daemon-bitmap' "git://" MB/s
+rate "clone right after a large push (racing the repack) vs git daemon with a bitmap" 'BenchmarkCloneAfterPush/fresh/immediate' 'BenchmarkCloneAfterPush/git-daemon-bitmap' "git://" MB/s
+rate "clone after a large push onto a bitmapped repository (repack done) vs git daemon with a bitmap" 'BenchmarkCloneAfterPush/onto-bitmap/after-repack' 'BenchmarkCloneAfterPush/git-daemon-bitmap' "git://" MB/s
 rate "push (HTTPS) vs receive-pack over a pipe" 'BenchmarkGitTransport/push/strata-https' 'BenchmarkGitTransport/push/git-pipe' "git push file://" MB/s
 rate "push (plain HTTP) vs receive-pack over a pipe" 'BenchmarkGitTransport/push/strata-http' 'BenchmarkGitTransport/push/git-pipe' "git push file://" MB/s
 
