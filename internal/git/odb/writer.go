@@ -113,8 +113,11 @@ type Transaction struct {
 	seen    map[git.ObjectID]struct{} // handled by this transaction
 	blobs   map[*BlobWriter]struct{}  // open BlobWriters, aborted by Commit/Abort
 	open    int                       // pending objects with an open file
-	buf     *bufio.Writer
-	done    bool
+	// unsynced: some pending objects were closed without an fsync; Commit
+	// flushes them with one syncfs.
+	unsynced bool
+	buf      *bufio.Writer
+	done     bool
 
 	objects, blobCount int
 	bytes              int64
@@ -175,7 +178,14 @@ func (t *Transaction) add(typ git.ObjectType, oid git.ObjectID, size int64, src 
 	}
 	n, err := t.compress(f, typ, size, src)
 	if err == nil && t.open >= maxOpenTemps {
-		err = syncClose(f)
+		// Too many to keep open. With syncfs the file is made durable by
+		// Commit's one flush of the whole filesystem; without, now.
+		if haveSyncFS {
+			err = f.Close()
+			t.unsynced = true
+		} else {
+			err = syncClose(f)
+		}
 		f = nil
 	}
 	if err != nil {
@@ -263,15 +273,26 @@ func (t *Transaction) Commit() error {
 	}
 
 	// 1. Contents first: once a name is visible, its data must be on disk.
+	// A large transaction is flushed with one syncfs(2) rather than an
+	// fsync per object: 10,000 small files took 10,000 serial fsyncs.
+	bulk := t.unsynced
 	err := parallel(len(t.pending), func(i int) error {
 		p := &t.pending[i]
 		if p.f == nil {
 			return nil
 		}
-		err := syncClose(p.f)
+		var err error
+		if bulk {
+			err = p.f.Close()
+		} else {
+			err = syncClose(p.f)
+		}
 		p.f = nil
 		return err
 	})
+	if err == nil && bulk {
+		err = syncFS(t.w.objectsDir)
+	}
 	t.open = 0
 	if err != nil {
 		t.removeTemps()
@@ -319,6 +340,13 @@ func (t *Transaction) Commit() error {
 		if used {
 			paths = append(paths, filepath.Join(t.w.objectsDir, hex.EncodeToString([]byte{byte(i)})))
 		}
+	}
+	if bulk && len(paths) > syncParallelism {
+		// As many directories as objects directories: one flush for all.
+		if err := syncFS(t.w.objectsDir); err != nil {
+			return fmt.Errorf("commit objects: %w", err)
+		}
+		return nil
 	}
 	err = parallel(len(paths), func(i int) error {
 		// A concurrent repack's prune-packed removes loose objects that are
