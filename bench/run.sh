@@ -86,7 +86,8 @@ latency "log -- path (first page of 100)" 'BenchmarkQueries/log/strata' 'Benchma
 latency "log -- path (all pages)" 'BenchmarkQueries/log-all/strata' 'BenchmarkQueries/log-all/git' "git log"
 
 latency "vfs write (in-process)" 'BenchmarkVFSWrite/vfs' 'BenchmarkVFSWrite/git-plumbing' plumbing
-latency "vfs read 4 KiB (in-process)" 'BenchmarkVFSRead/vfs' 'BenchmarkVFSRead/cat-file-batch' "cat-file --batch"
+latency "vfs read 4 KiB (in-process, cached)" 'BenchmarkVFSRead/vfs-[0-9]' 'BenchmarkVFSRead/cat-file-batch' "cat-file --batch"
+latency "vfs read 1 KiB (in-process, uncached)" 'BenchmarkVFSRead/vfs-uncached' 'BenchmarkVFSRead/cat-file-batch' "cat-file --batch"
 latency "vfs log -- path" 'BenchmarkVFSLog/vfs' 'BenchmarkVFSLog/git-log' "git log"
 s=$(metric 'BenchmarkVFSCopyAndSync/vfs-copy' copy-ms); g=$(metric 'BenchmarkVFSCopyAndSync/git-worktree' copy-ms)
 [ -n "$s" ] && echo "vfs cp of 10,000 files: ${s} ms vs git add -A && git commit ${g} ms -> $(ratio "$s" "$g")x the time" || true
