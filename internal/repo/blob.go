@@ -146,6 +146,12 @@ func (r *Repo) OpenFile(ctx context.Context, commit git.ObjectID, path string) (
 		ref = blobRef{OID: info.OID, Size: info.Size, Type: string(info.Type)}
 		r.memo.paths.put(key, ref, 1)
 	}
+	return r.file(ctx, ref, path, rd, release)
+}
+
+// file is the File for what path names (ref), holding the reader rd if
+// one is checked out already.
+func (r *Repo) file(ctx context.Context, ref blobRef, path string, rd *catfile.Reader, release func()) (*File, error) {
 	if ref.Type != string(git.BlobObject) {
 		if release != nil {
 			release()
@@ -164,8 +170,8 @@ func (r *Repo) OpenFile(ctx context.Context, commit git.ObjectID, path string) (
 // and its bytes.
 func (r *Repo) ReadFile(ctx context.Context, commit git.ObjectID, path string) (*File, error) {
 	key := r.key + "\x00" + string(commit) + "\x00" + path
-	if _, ok := r.memo.paths.get(key); ok {
-		return r.OpenFile(ctx, commit, path)
+	if ref, ok := r.memo.paths.get(key); ok {
+		return r.file(ctx, ref, path, nil, nil)
 	}
 	rd, release, err := r.reader(ctx)
 	if err != nil {
