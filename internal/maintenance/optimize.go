@@ -127,7 +127,13 @@ type step struct {
 // Order matters only for the full run: the cruft repack must precede
 // prune, because it leaves expired unreachable loose objects in place
 // (they are neither packed nor deleted) and prune is what removes them.
-func (w *Worker) steps(gitDir string, kind Kind) []step {
+//
+// bitmapFirst (a run after a large push) starts with a multi-pack-index
+// bitmap over the packs as they are: it rewrites no pack, so clones get a
+// bitmap covering the new pack within about a second, while the geometric
+// repack after it may rewrite everything (two packs of similar size are
+// merged) and take ten times as long (docs/maintenance.md).
+func (w *Worker) steps(gitDir string, kind Kind, bitmapFirst bool) []step {
 	gitStep := func(name string, c git.Command) step {
 		return step{name: name, run: func(ctx context.Context) error { return w.git.Run(ctx, gitDir, c) }}
 	}
@@ -136,11 +142,24 @@ func (w *Worker) steps(gitDir string, kind Kind) []step {
 		{name: "clean-temp", run: func(context.Context) error {
 			return errors.Join(removeStaleTemp(gitDir, w.now()), removeStaleObjectTemps(gitDir, w.now(), w.opts.TmpObjectGrace))
 		}},
+	}
+	if bitmapFirst {
+		// Only a head start: the repack below writes the bitmap anyway, so
+		// a failure here must not cost the run.
+		midx := gitStep("midx-bitmap", git.Command{Name: "multi-pack-index", Flags: []string{"write", "--bitmap", "--no-progress"}})
+		s = append(s, step{name: midx.name, run: func(ctx context.Context) error {
+			if err := midx.run(ctx); err != nil && ctx.Err() == nil {
+				w.log.Warn("maintenance: early multi-pack-index bitmap", "dir", gitDir, "err", err)
+			}
+			return ctx.Err()
+		}})
+	}
+	s = append(s,
 		// git-pack-refs(1) takes packed-refs.lock and each loose ref's
 		// lock, as update-ref does, so it excludes concurrent ref
 		// transactions through git's own lock protocol.
 		gitStep("pack-refs", git.Command{Name: "pack-refs", Flags: []string{"--all"}}),
-	}
+	)
 	// -d deletes packs made redundant and loose objects now packed; -n
 	// skips update-server-info (no dumb HTTP); -q: nobody reads progress.
 	switch kind {

@@ -494,7 +494,7 @@ func (w *Worker) maintain(ctx context.Context, key string, pending int, urgent u
 	var done []string
 	var failed string
 	start := time.Now()
-	for _, s := range w.steps(dir, kind) {
+	for _, s := range w.steps(dir, kind, urgent == urgentPush && before.packs > 0) {
 		select {
 		case <-w.quit:
 			err = errStopping
