@@ -147,3 +147,36 @@ func wantFsckError(t testing.TB, resp *response) {
 		t.Fatalf("error = %s, want git fsck's refusal", msg)
 	}
 }
+
+// TestCommitPack_fsckInBigCommit: a commit of many files writes most of
+// its blobs into one pack (odb.Transaction); a special file among them is
+// still shown to git's fsck before anything becomes visible.
+func TestCommitPack_fsckInBigCommit(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	const badURL = "[submodule \"x\"]\n\tpath = x\n\turl = --upload-pack=touch /tmp/pwned\n"
+	for _, tc := range []struct {
+		desc    string
+		content string
+		refused bool
+	}{
+		{desc: "bad gitmodules", content: badURL, refused: true},
+		{desc: "harmless gitmodules", content: "[submodule \"x\"]\n\tpath = x\n\turl = https://example.com/x.git\n"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			r, _ := e.seededRepo(t)
+			var ops []fileOp
+			for i := range 600 {
+				ops = append(ops, upsert(fmt.Sprintf("d/f%04d", i), fmt.Sprintf("%s file %d\n", tc.desc, i)))
+			}
+			ops = append(ops, upsert(".gitmodules", tc.content)) // written last: packed
+			resp := r.commitPack(t, r.Write, packBody(newMeta("main"), ops...))
+			if tc.refused {
+				wantFsckError(t, resp)
+			} else {
+				wantAck(t, resp)
+			}
+		})
+	}
+}

@@ -19,12 +19,12 @@ var errBlobDone = errors.New("blob writer already closed or aborted")
 // BlobWriter streams one blob of unknown size into its Transaction. Write
 // content, then Close to get the blob's id, or Abort to drop it.
 //
-// The loose-object header and the id both need the size before the content,
-// so the content is spooled: the first 1 MiB in memory, the rest in an
-// unlinked file in the repository's objects directory. Close then streams
-// the spool twice, once through SHA-1 and, if the blob is new, once through
-// zlib into the transaction's temp file. Memory use is bounded whatever the
-// blob's size.
+// The object header (loose or packed) and the id both need the size before
+// the content, so the content is spooled: the first 1 MiB in memory, the
+// rest in an unlinked file in the repository's objects directory. Close
+// then streams the spool twice, once through SHA-1 and, if the blob is
+// new, once through zlib into the transaction's temp file or pack. Memory
+// use is bounded whatever the blob's size.
 //
 // A BlobWriter belongs to its Transaction and shares its rules: not safe
 // for concurrent use, and one still open when the transaction commits or

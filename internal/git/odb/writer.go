@@ -53,7 +53,9 @@ var zlibWriters = sync.Pool{New: func() any {
 }}
 
 // Writer writes objects into one repository's object database as loose
-// objects, as git does: same paths, same temp-file names, read-only files.
+// objects, as git does: same paths, same temp-file names, read-only files;
+// a Transaction with many objects puts all but its first packThreshold
+// into one pack.
 //
 // A Writer holds no files and no goroutines. It is safe for concurrent use;
 // independent Transactions may run at the same time on one repository, also
@@ -96,6 +98,15 @@ func (w *Writer) Begin() (*Transaction, error) {
 // every id the transaction returned names a complete object that survives a
 // crash. At no point is a partial object visible at its final path.
 //
+// Past packThreshold objects, creating a file per object costs more than
+// writing it, so the rest go into one pack, objects/pack/tmp_pack_* (git's
+// temp name too), undeltified. Commit completes it, writes its .idx,
+// makes both durable with the loose objects and then publishes them as
+// pack-<checksum>.pack and, last, .idx: git ignores a pack until its index
+// exists. Packed objects are only looked for among loose objects, like
+// the rest; Stats counts them as added even if a concurrent writer stored
+// the same object meanwhile.
+//
 // Objects that already exist are not rewritten; their mtime is bumped so a
 // concurrent gc keeps them, and Commit fsyncs them too, since the writer
 // that created them may not have finished making them durable.
@@ -118,6 +129,11 @@ type Transaction struct {
 	unsynced bool
 	buf      *bufio.Writer
 	done     bool
+	// pack holds the objects written after the first packThreshold; nil
+	// until then.
+	pack *packFile
+	// copies are loose copies of packed objects made by PendingPath.
+	copies map[git.ObjectID]string
 
 	objects, blobCount int
 	bytes              int64
@@ -172,6 +188,22 @@ func (t *Transaction) add(typ git.ObjectType, oid git.ObjectID, size int64, src 
 		t.present = append(t.present, oid)
 		return nil
 	}
+	if t.pack == nil && len(t.pending) >= packThreshold {
+		p, err := newPackFile(t.w.objectsDir)
+		if err != nil {
+			return fmt.Errorf("write object %s: start pack: %w", oid, err)
+		}
+		t.pack = p
+	}
+	if t.pack != nil {
+		n, err := t.pack.add(typ, oid, size, src)
+		if err != nil {
+			return fmt.Errorf("write object %s: %w", oid, err)
+		}
+		t.seen[oid] = struct{}{}
+		t.count(typ == git.BlobObject, n, 1)
+		return nil
+	}
 	f, tmp, err := t.w.createTemp(oid)
 	if err != nil {
 		return fmt.Errorf("write object %s: %w", oid, err)
@@ -208,13 +240,60 @@ func (t *Transaction) add(typ git.ObjectType, oid git.ObjectID, size int64, src 
 // durable) that holds oid, an object this transaction wrote and has not
 // committed; "" if there is none. It lets git look at an object before it
 // becomes visible (a hard link into a scratch object directory).
+//
+// An object in the transaction's pack is first copied out to a loose temp
+// file (objects/xx/tmp_obj_*), removed by Commit or Abort; if that fails,
+// PendingPath returns "", and git will not find the object.
 func (t *Transaction) PendingPath(oid git.ObjectID) string {
+	if t.done {
+		return ""
+	}
 	for _, p := range t.pending {
 		if p.oid == oid {
 			return p.tmp
 		}
 	}
-	return ""
+	if t.pack == nil {
+		return ""
+	}
+	if path, ok := t.copies[oid]; ok {
+		return path
+	}
+	e, ok := t.pack.lookup(oid)
+	if !ok {
+		return ""
+	}
+	path, err := t.looseCopy(e)
+	if err != nil {
+		return ""
+	}
+	if t.copies == nil {
+		t.copies = make(map[git.ObjectID]string)
+	}
+	t.copies[oid] = path
+	return path
+}
+
+// looseCopy writes the packed object e to a loose temp file.
+func (t *Transaction) looseCopy(e packEntry) (string, error) {
+	r, size, err := t.pack.open(e)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	f, tmp, err := t.w.createTemp(e.oid)
+	if err != nil {
+		return "", err
+	}
+	_, err = t.compress(f, e.typ, size, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
 }
 
 func (t *Transaction) count(blob bool, n int64, sign int) {
@@ -268,27 +347,41 @@ func (t *Transaction) Commit() error {
 	}
 	t.done = true
 	t.abortBlobs()
-	if len(t.pending) == 0 && len(t.present) == 0 {
+	t.removeCopies()
+	if t.pack != nil && len(t.pack.entries) == 0 {
+		t.pack.remove()
+		t.pack = nil
+	}
+	if len(t.pending) == 0 && len(t.present) == 0 && t.pack == nil {
 		return nil
+	}
+	if t.pack != nil {
+		if err := t.pack.finish(); err != nil {
+			t.removeTemps()
+			return fmt.Errorf("commit objects: finish pack: %w", err)
+		}
 	}
 
 	// 1. Contents first: once a name is visible, its data must be on disk.
 	// A large transaction is flushed with one syncfs(2) rather than an
 	// fsync per object: 10,000 small files took 10,000 serial fsyncs.
+	var files []**os.File
+	for i := range t.pending {
+		if t.pending[i].f != nil {
+			files = append(files, &t.pending[i].f)
+		}
+	}
+	if t.pack != nil {
+		files = append(files, t.pack.files()...)
+	}
 	bulk := t.unsynced
-	err := parallel(len(t.pending), func(i int) error {
-		p := &t.pending[i]
-		if p.f == nil {
-			return nil
-		}
-		var err error
+	err := parallel(len(files), func(i int) error {
+		f := *files[i]
+		*files[i] = nil
 		if bulk {
-			err = p.f.Close()
-		} else {
-			err = syncClose(p.f)
+			return f.Close()
 		}
-		p.f = nil
-		return err
+		return syncClose(f)
 	})
 	if err == nil && bulk {
 		err = syncFS(t.w.objectsDir)
@@ -326,12 +419,21 @@ func (t *Transaction) Commit() error {
 		}
 		fanout[fanoutIndex(p.oid)] = true
 	}
+	if t.pack != nil {
+		if err := t.pack.publish(); err != nil {
+			t.removeTemps()
+			return fmt.Errorf("commit objects: publish pack: %w", err)
+		}
+	}
 
 	// 3. Names: a file's fsync need not persist its directory entry (and on
 	// ext4 without a journal it doesn't). objects/ is always synced: a
 	// fan-out directory another writer just created may not be durable
 	// yet, and ours live in it.
 	paths := []string{t.w.objectsDir}
+	if t.pack != nil {
+		paths = append(paths, t.pack.dir)
+	}
 	for _, oid := range t.present {
 		fanout[fanoutIndex(oid)] = true
 		paths = append(paths, t.w.objectPath(oid))
@@ -371,7 +473,15 @@ func (t *Transaction) Abort() {
 	}
 	t.done = true
 	t.abortBlobs()
+	t.removeCopies()
 	t.removeTemps()
+}
+
+func (t *Transaction) removeCopies() {
+	for _, path := range t.copies {
+		os.Remove(path)
+	}
+	t.copies = nil
 }
 
 func (t *Transaction) abortBlobs() {
@@ -394,6 +504,14 @@ func (t *Transaction) removeTemps() {
 		}
 	}
 	t.open = 0
+	if t.pack != nil && !t.pack.published {
+		for _, e := range t.pack.entries {
+			t.count(e.typ == git.BlobObject, e.size, -1)
+		}
+	}
+	if t.pack != nil {
+		t.pack.remove()
+	}
 }
 
 // objectPath is objects/xx/yyyy… for oid.
