@@ -252,7 +252,8 @@ func (w *Worker) Trigger(storageKey string) {
 	}
 	st := w.entry(storageKey, now)
 	st.updates++
-	if st.queued || st.running || !w.due(st, now) {
+	// An urgent request the full queue dropped is retried here too.
+	if st.queued || st.running || (!w.due(st, now) && st.urgent == notUrgent) {
 		return
 	}
 	w.enqueue(storageKey, st)
