@@ -156,6 +156,9 @@ func TestMaintenance_largePush(t *testing.T) {
 	if midxBitmap(bigDir) == "" {
 		t.Fatalf("no multi-pack-index bitmap after the large push:\n%s", s.Logs())
 	}
+	if !strings.Contains(s.Logs(), "midx-bitmap pack-refs repack-geometric") {
+		t.Fatalf("the run after a large push did not write the bitmap before repacking:\n%s", s.Logs())
+	}
 	// The small repository was queued first if at all, and there is one
 	// worker: it is settled.
 	if n := strings.Count(s.Logs(), `msg="maintenance run"`); n != 1 || midxBitmap(smallDir) != "" {
