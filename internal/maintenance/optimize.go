@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -193,33 +194,14 @@ func approxidate(grace time.Duration) string {
 // staleTempAge: the leftovers of a repack killed mid-way. Recent ones may
 // belong to a repack that is still running (an operator's), so they stay.
 func removeStaleTemp(gitDir string, now time.Time) error {
-	dir := filepath.Join(gitDir, "objects", "pack")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	var errs []error
-	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), ".tmp-") {
-			continue
-		}
-		fi, err := e.Info()
-		if err != nil || now.Sub(fi.ModTime()) < staleTempAge {
-			continue
-		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return removeOlder(filepath.Join(gitDir, "objects", "pack"), now.Add(-staleTempAge), ".tmp-")
 }
 
-// removeStaleObjectTemps deletes objects/xx/tmp_obj_* files older than
-// grace: object writes (Strata's odb or git's own) that a crash cut off
-// between the temp file and its rename. git prune removes them too, but
+// removeStaleObjectTemps deletes objects/xx/tmp_obj_* and
+// objects/pack/tmp_pack_*/tmp_idx_* files older than grace: object writes
+// (Strata's odb, whose big transactions write a pack, or git's own) that a
+// crash cut off between the temp file and its rename. Both grow while
+// their write runs, so an old one is dead. git prune removes them too, but
 // only after the prune grace (14 days by default). A younger one may
 // belong to a write in flight, so it stays.
 func removeStaleObjectTemps(gitDir string, now time.Time, grace time.Duration) error {
@@ -229,25 +211,33 @@ func removeStaleObjectTemps(gitDir string, now time.Time, grace time.Duration) e
 	objects := filepath.Join(gitDir, "objects")
 	var errs []error
 	for i := range 256 {
-		dir := filepath.Join(objects, fmt.Sprintf("%02x", i))
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
-				errs = append(errs, err)
-			}
+		errs = append(errs, removeOlder(filepath.Join(objects, fmt.Sprintf("%02x", i)), now.Add(-grace), "tmp_obj_"))
+	}
+	errs = append(errs, removeOlder(filepath.Join(objects, "pack"), now.Add(-grace), "tmp_pack_", "tmp_idx_"))
+	return errors.Join(errs...)
+}
+
+// removeOlder deletes the files of dir named with one of prefixes and last
+// modified before cutoff. A missing dir has nothing to delete.
+func removeOlder(dir string, cutoff time.Time, prefixes ...string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	var errs []error
+	for _, e := range ents {
+		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(e.Name(), p) }) {
 			continue
 		}
-		for _, e := range ents {
-			if !strings.HasPrefix(e.Name(), "tmp_obj_") {
-				continue
-			}
-			fi, err := e.Info()
-			if err != nil || now.Sub(fi.ModTime()) < grace {
-				continue
-			}
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				errs = append(errs, err)
-			}
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -258,6 +258,9 @@ func TestMaintain_removesStaleObjectTemps(t *testing.T) {
 		"ab/tmp_obj_stale": 2 * time.Hour,   // removed
 		"cd/tmp_obj_young": time.Second,     // kept: a write in flight
 		"ef/tmp_idx_other": 100 * time.Hour, // not an object temp: kept
+		"pack/tmp_pack_a":  2 * time.Hour,   // a big transaction's pack: removed
+		"pack/tmp_idx_a":   2 * time.Hour,   // and its index: removed
+		"pack/tmp_pack_b":  time.Second,     // kept: a write in flight
 	}
 	for name, age := range files {
 		p := filepath.Join(dir, "objects", name)
@@ -276,7 +279,7 @@ func TestMaintain_removesStaleObjectTemps(t *testing.T) {
 	}
 	for name := range files {
 		_, err := os.Stat(filepath.Join(dir, "objects", name))
-		wantGone := name == "ab/tmp_obj_stale"
+		wantGone := name == "ab/tmp_obj_stale" || name == "pack/tmp_pack_a" || name == "pack/tmp_idx_a"
 		if gone := os.IsNotExist(err); gone != wantGone {
 			t.Errorf("%s: removed = %v, want %v", name, gone, wantGone)
 		}
