@@ -100,3 +100,19 @@ func splitLines(s string) []string {
 	}
 	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 }
+
+// listText renders one page of a listing: a line per item (line writes
+// it), none when the page is empty, and the marker when a page follows.
+func listText[T any](items []T, none string, hasMore bool, cursor string, line func(b *strings.Builder, item T)) string {
+	var b strings.Builder
+	if len(items) == 0 {
+		b.WriteString(none)
+	}
+	for _, it := range items {
+		line(&b, it)
+	}
+	if hasMore && cursor != "" {
+		b.WriteString(moreMarker(cursor))
+	}
+	return b.String()
+}

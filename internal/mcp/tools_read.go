@@ -65,17 +65,9 @@ func (t *tools) listRepositories(ctx context.Context, req *sdk.CallToolRequest, 
 		return nil, out, err
 	}
 	out = listReposOut{Repos: resp.Repos, HasMore: resp.HasMore, NextCursor: deref(resp.NextCursor)}
-	var b strings.Builder
-	if len(out.Repos) == 0 {
-		b.WriteString("no repositories\n")
-	}
-	for _, r := range out.Repos {
-		fmt.Fprintf(&b, "%s (default branch %s, created %s)\n", r.ID, r.DefaultBranch, r.CreatedAt)
-	}
-	if out.HasMore && out.NextCursor != "" {
-		b.WriteString(moreMarker(out.NextCursor))
-	}
-	return text(b.String()), out, nil
+	return text(listText(out.Repos, "no repositories\n", out.HasMore, out.NextCursor, func(b *strings.Builder, r repoOut) {
+		fmt.Fprintf(b, "%s (default branch %s, created %s)\n", r.ID, r.DefaultBranch, r.CreatedAt)
+	})), out, nil
 }
 
 // ---- list_branches
@@ -108,17 +100,9 @@ func (t *tools) listBranches(ctx context.Context, req *sdk.CallToolRequest, in l
 		return nil, out, err
 	}
 	out = listBranchesOut{Branches: resp.Branches, HasMore: resp.HasMore, NextCursor: deref(resp.NextCursor)}
-	var b strings.Builder
-	if len(out.Branches) == 0 {
-		b.WriteString("no branches\n")
-	}
-	for _, br := range out.Branches {
-		fmt.Fprintf(&b, "%s %s\n", br.HeadSHA, br.Name)
-	}
-	if out.HasMore && out.NextCursor != "" {
-		b.WriteString(moreMarker(out.NextCursor))
-	}
-	return text(b.String()), out, nil
+	return text(listText(out.Branches, "no branches\n", out.HasMore, out.NextCursor, func(b *strings.Builder, br branchOut) {
+		fmt.Fprintf(b, "%s %s\n", br.HeadSHA, br.Name)
+	})), out, nil
 }
 
 // ---- list_files
@@ -162,11 +146,7 @@ func (t *tools) listFiles(ctx context.Context, req *sdk.CallToolRequest, in list
 		return nil, out, err
 	}
 	out = listFilesOut{Ref: resp.Ref, Entries: resp.Entries, HasMore: resp.HasMore, NextCursor: deref(resp.NextCursor)}
-	var b strings.Builder
-	if len(out.Entries) == 0 {
-		b.WriteString("no files\n")
-	}
-	for _, e := range out.Entries {
+	return text(listText(out.Entries, "no files\n", out.HasMore, out.NextCursor, func(b *strings.Builder, e fileEntry) {
 		b.WriteString(e.Path)
 		switch e.Type {
 		case "tree":
@@ -175,11 +155,7 @@ func (t *tools) listFiles(ctx context.Context, req *sdk.CallToolRequest, in list
 			b.WriteString(" (" + e.Type + ")")
 		}
 		b.WriteByte('\n')
-	}
-	if out.HasMore && out.NextCursor != "" {
-		b.WriteString(moreMarker(out.NextCursor))
-	}
-	return text(b.String()), out, nil
+	})), out, nil
 }
 
 // ---- read_file

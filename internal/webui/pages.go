@@ -247,18 +247,7 @@ func (h *Handler) blob(w http.ResponseWriter, r *http.Request, rq *repoRequest) 
 		Binary   bool
 		TooLarge bool
 	}
-	p, err := git.CleanPath(r.URL.Query().Get("path"))
-	if err != nil {
-		return err
-	}
-	commit, empty, err := rq.resolve(r)
-	if err != nil {
-		return err
-	}
-	if empty {
-		return &pageError{status: http.StatusNotFound, msg: "This repository has no commits yet."}
-	}
-	f, err := rq.repo.OpenFile(r.Context(), commit, p)
+	p, f, err := rq.openFile(r)
 	if err != nil {
 		return err
 	}
@@ -287,18 +276,7 @@ func (h *Handler) blob(w http.ResponseWriter, r *http.Request, rq *repoRequest) 
 // browser renders them as a page: text/plain or application/octet-stream
 // (never sniffed), a download name, and a sandboxing CSP.
 func (h *Handler) raw(w http.ResponseWriter, r *http.Request, rq *repoRequest) error {
-	p, err := git.CleanPath(r.URL.Query().Get("path"))
-	if err != nil {
-		return err
-	}
-	commit, empty, err := rq.resolve(r)
-	if err != nil {
-		return err
-	}
-	if empty {
-		return &pageError{status: http.StatusNotFound, msg: "This repository has no commits yet."}
-	}
-	f, err := rq.repo.OpenFile(r.Context(), commit, p)
+	p, f, err := rq.openFile(r)
 	if err != nil {
 		return err
 	}
@@ -515,4 +493,25 @@ func (h *Handler) tags(w http.ResponseWriter, r *http.Request, rq *repoRequest) 
 	}
 	h.renderRepo(w, r, rq, "tags", "tags", "Tags", d)
 	return nil
+}
+
+// openFile opens the file the request's path names at its revision, for
+// the file view and the raw download alike.
+func (rq *repoRequest) openFile(r *http.Request) (string, *repo.File, error) {
+	p, err := git.CleanPath(r.URL.Query().Get("path"))
+	if err != nil {
+		return "", nil, err
+	}
+	commit, empty, err := rq.resolve(r)
+	if err != nil {
+		return "", nil, err
+	}
+	if empty {
+		return "", nil, &pageError{status: http.StatusNotFound, msg: "This repository has no commits yet."}
+	}
+	f, err := rq.repo.OpenFile(r.Context(), commit, p)
+	if err != nil {
+		return "", nil, err
+	}
+	return p, f, nil
 }
