@@ -2,8 +2,10 @@ package vfs
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -242,5 +244,56 @@ func TestRedo_edges(t *testing.T) {
 	c := must(u.WriteText("x", "3", WriteOptions{}))(t)
 	if got := must(c.Redo(1))(t); got.Hash() != a.Hash() {
 		t.Fatalf("redo after new commit: %s", got.Message())
+	}
+}
+
+// TestLog_beforeWithPathOnSkewedClocks: Before cuts the walk at the first
+// commit not newer than it, whether or not that commit touches Path, as
+// gitstore does; a later (older) commit with a skewed, newer time is then
+// kept. A walk that filtered by path first would drop it.
+func TestLog_beforeWithPathOnSkewedClocks(t *testing.T) {
+	t.Parallel()
+	s := coreStore(t)
+	dir := s.Path()
+	root := must(s.Branches().Get("main"))(t).Hash()
+	blob := func(text string) string {
+		cmd := exec.Command("git", "--git-dir", dir, "hash-object", "-w", "--stdin")
+		cmd.Stdin = strings.NewReader(text)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	commit := func(parent, tree string, when int64, msg string) string {
+		raw := fmt.Sprintf("tree %s\nparent %s\nauthor t <t@t> %d +0000\ncommitter t <t@t> %d +0000\n\n%s\n", tree, parent, when, when, msg)
+		cmd := exec.Command("git", "--git-dir", dir, "hash-object", "-t", "commit", "-w", "--stdin")
+		cmd.Stdin = strings.NewReader(raw)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	mktree := func(entries string) string {
+		cmd := exec.Command("git", "--git-dir", dir, "mktree")
+		cmd.Stdin = strings.NewReader(entries)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	p1 := mktree("100644 blob " + blob("1") + "\tp\n")
+	p1q := mktree("100644 blob " + blob("1") + "\tp\n100644 blob " + blob("q") + "\tq\n")
+	p2q := mktree("100644 blob " + blob("2") + "\tp\n100644 blob " + blob("q") + "\tq\n")
+	c := commit(root, p1, 2_000_000_800, "C adds p")  // older, but its clock ran ahead
+	b := commit(c, p1q, 2_000_000_500, "B adds q")    // not newer than Before: the cut
+	a := commit(b, p2q, 2_000_001_000, "A changes p") // newer than Before: skipped
+	coreGit(t, dir, "update-ref", "refs/heads/main", a, root)
+	snap := must(s.Branches().Get("main"))(t)
+	got := logMessages(t, snap, LogOptions{Path: "p", Before: time.Unix(2_000_000_600, 0)})
+	if strings.Join(got, "|") != "C adds p" {
+		t.Fatalf("log: %q, want [C adds p]", got)
 	}
 }
