@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -256,7 +257,7 @@ func (h *Handler) forkSource(r *http.Request, p *auth.Principal, b *baseRepoBody
 		}
 		return nil, metadata.Repo{}, err
 	}
-	src, err := h.repos.Open(srcMeta.StorageKey)
+	src, err := h.repos.Open(r.Context(), srcMeta.StorageKey)
 	if err != nil {
 		return nil, metadata.Repo{}, err
 	}
@@ -334,7 +335,7 @@ func (h *Handler) deleteRepo(w http.ResponseWriter, r *http.Request, req *reques
 		return err
 	}
 	// The tombstone already hides the repository; the directory goes now.
-	if err := h.repos.Remove(m.StorageKey); err != nil {
+	if err := h.repos.Remove(context.WithoutCancel(r.Context()), m.StorageKey); err != nil {
 		h.log.Error("remove repository directory", "org", p.Org, "repo", p.Repo, "err", err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"repo_id": m.ID, "repo_name": m.ID, "message": "Repository " + m.ID + " deletion initiated."})

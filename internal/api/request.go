@@ -68,7 +68,7 @@ func (h *Handler) lookup(r *http.Request, p *auth.Principal) (*request, error) {
 		}
 		return nil, err
 	}
-	rp, err := h.repos.Open(meta.StorageKey)
+	rp, err := h.repos.Open(r.Context(), meta.StorageKey)
 	if err != nil {
 		return nil, err
 	}

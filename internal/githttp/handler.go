@@ -269,7 +269,7 @@ func (h *Handler) authorize(r *http.Request, rt route, svc string) (*request, *h
 	if err != nil {
 		return nil, &httpError{status: http.StatusInternalServerError, msg: "internal error", cause: err}
 	}
-	rp, err := h.repos.Open(meta.StorageKey)
+	rp, err := h.repos.Open(r.Context(), meta.StorageKey)
 	if errors.Is(err, repo.ErrNotFound) {
 		return nil, &httpError{status: http.StatusNotFound, msg: "repository not found"}
 	}

@@ -82,7 +82,7 @@ func DefaultOptions() Options {
 // Open must return an error matching repo.ErrNotFound for a repository
 // that no longer exists.
 type Repositories interface {
-	Open(storageKey string) (*repo.Repo, error)
+	Open(ctx context.Context, storageKey string) (*repo.Repo, error)
 }
 
 // Worker maintains repositories in the background after writes.
@@ -446,7 +446,7 @@ type result struct {
 
 // maintain checks one repository and runs what it needs.
 func (w *Worker) maintain(ctx context.Context, key string, pending int, urgent urgency) result {
-	r, err := w.repos.Open(key)
+	r, err := w.repos.Open(ctx, key)
 	if errors.Is(err, repo.ErrNotFound) {
 		w.log.Info("maintenance skipped", "repo", key, "reason", "repository deleted")
 		return result{outcome: gone, packs: -1}

@@ -284,7 +284,7 @@ func TestWorker_deletedRepository(t *testing.T) {
 	r := e.newRepo()
 	commitFile(t, r, "main", "a", "a\n")
 	e.w.beforeRun = func(key string, _ Kind) {
-		if err := e.repos.Remove(key); err != nil {
+		if err := e.repos.Remove(context.Background(), key); err != nil {
 			t.Errorf("Remove: %v", err)
 		}
 	}

@@ -27,7 +27,7 @@ func (m *Manager) Fork(ctx context.Context, src *Repo, key string, opt ForkOptio
 		return nil, err
 	}
 	fail := func(err error) (*Repo, error) {
-		_ = m.Remove(key)
+		_ = m.Remove(context.WithoutCancel(ctx), key)
 		return nil, err
 	}
 	var list []Ref
@@ -111,7 +111,7 @@ func (m *Manager) Snapshot(ctx context.Context, src *Repo, key string, opt Snaps
 		return nil, nil, err
 	}
 	fail := func(err error) (*Repo, *CommitResult, error) {
-		_ = m.Remove(key)
+		_ = m.Remove(context.WithoutCancel(ctx), key)
 		return nil, nil, fmt.Errorf("snapshot %s: %w", src.key, err)
 	}
 	if err := m.copyObjects(ctx, src, dst, []string{string(at.Tree)}); err != nil {

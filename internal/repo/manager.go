@@ -33,6 +33,9 @@ type Manager struct {
 	order    *refOrder
 	memo     *caches
 	limits   Limits
+	// record, when set, holds the refs of record and the directories are
+	// caches of it (the clustered mode; see SetRecord).
+	record Record
 
 	// present remembers storage keys whose directory Open has seen, so a
 	// repository read on every request costs no stat. Only Remove takes a
@@ -72,11 +75,17 @@ func (m *Manager) path(key string) (string, error) {
 	return filepath.Join(m.root, key[:2], key+".git"), nil
 }
 
-// Open returns the repository with the given storage key.
-func (m *Manager) Open(key string) (*Repo, error) {
+// Open returns the repository with the given storage key. In the clustered
+// mode it first makes this node's cache of it current (creating the cache
+// on first use), so what the caller reads is at least as new as every
+// write acknowledged before Open was called.
+func (m *Manager) Open(ctx context.Context, key string) (*Repo, error) {
 	p, err := m.path(key)
 	if err != nil {
 		return nil, err
+	}
+	if m.record != nil {
+		return m.openCached(ctx, key, p)
 	}
 	m.mu.Lock()
 	_, ok := m.present[key]
@@ -108,7 +117,23 @@ func (m *Manager) remember(key string, gen uint64) {
 }
 
 func (m *Manager) repo(key, p string) *Repo {
-	return &Repo{key: key, path: p, git: m.git, cache: m.cache, updater: m.updater, observer: m.observer, order: m.order, memo: m.memo, limits: m.limits}
+	return &Repo{key: key, path: p, git: m.git, cache: m.cache, updater: m.updater, observer: m.observer, order: m.order, memo: m.memo, limits: m.limits, record: m.record}
+}
+
+// openCached is Open in the clustered mode.
+func (m *Manager) openCached(ctx context.Context, key, p string) (*Repo, error) {
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		// First use on this node: an empty cache, filled by Refresh. A
+		// concurrent Open may have made it first.
+		// Refresh sets HEAD; "main" is a placeholder.
+		if err := m.initDir(ctx, key, p, "main"); err != nil && !errors.Is(err, ErrExists) {
+			return nil, err
+		}
+	}
+	if err := m.record.Refresh(ctx, key, p); err != nil {
+		return nil, err
+	}
+	return m.repo(key, p), nil
 }
 
 // OpenDir returns the bare repository at path for use outside the server
@@ -137,43 +162,68 @@ func (m *Manager) Create(ctx context.Context, key, defaultBranch string) (*Repo,
 	if err := git.ValidateBranchName(defaultBranch); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
+	if m.record != nil {
+		if err := m.record.Create(ctx, key, defaultBranch); err != nil {
+			return nil, err
+		}
+		// The cache may exist already: a request raced the creation.
+		return m.openCached(ctx, key, p)
+	}
+	if err := m.initDir(ctx, key, p, defaultBranch); err != nil {
+		return nil, err
+	}
+	return m.repo(key, p), nil
+}
+
+// initDir makes the empty bare repository p; ErrExists if it exists.
+func (m *Manager) initDir(ctx context.Context, key, p, defaultBranch string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return nil, fmt.Errorf("create repository %s: %w", key, err)
+		return fmt.Errorf("create repository %s: %w", key, err)
 	}
 	if _, err := os.Stat(p); err == nil {
-		return nil, fmt.Errorf("create repository %s: %w", key, ErrExists)
+		return fmt.Errorf("create repository %s: %w", key, ErrExists)
 	}
 	// Build in a temporary directory and rename, so a crash never leaves a
 	// half-initialised repository under the real name.
 	tmp, err := os.MkdirTemp(filepath.Dir(p), ".init-")
 	if err != nil {
-		return nil, fmt.Errorf("create repository %s: %w", key, err)
+		return fmt.Errorf("create repository %s: %w", key, err)
 	}
 	defer os.RemoveAll(tmp)
 	if err := m.git.Run(ctx, "", git.Command{Name: "init", Flags: []string{"--bare", "--quiet", "--initial-branch=" + defaultBranch}, Args: []string{tmp}}); err != nil {
-		return nil, fmt.Errorf("init repository %s: %w", key, err)
+		return fmt.Errorf("init repository %s: %w", key, err)
 	}
 	// Repository-level settings: receive-pack checks objects it accepts.
 	for _, kv := range [][2]string{{"receive.fsckObjects", "true"}, {"core.bigFileThreshold", "16m"}} {
 		if err := m.git.Run(ctx, tmp, git.Command{Name: "config", Args: []string{kv[0], kv[1]}}); err != nil {
-			return nil, fmt.Errorf("configure repository %s: %w", key, err)
+			return fmt.Errorf("configure repository %s: %w", key, err)
 		}
 	}
 	if err := os.Rename(tmp, p); err != nil {
-		return nil, fmt.Errorf("create repository %s: %w", key, err)
+		if _, serr := os.Stat(p); serr == nil {
+			// Made meanwhile (clustered mode: a concurrent first Open).
+			return fmt.Errorf("create repository %s: %w", key, ErrExists)
+		}
+		return fmt.Errorf("create repository %s: %w", key, err)
 	}
 	if err := syncDir(filepath.Dir(p)); err != nil {
-		return nil, fmt.Errorf("create repository %s: %w", key, err)
+		return fmt.Errorf("create repository %s: %w", key, err)
 	}
-	return m.repo(key, p), nil
+	return nil
 }
 
 // Remove deletes the repository's directory. It is first renamed out of the
-// way so that it stops being served at once, then removed.
-func (m *Manager) Remove(key string) error {
+// way so that it stops being served at once, then removed. In the clustered
+// mode the record forgets it first.
+func (m *Manager) Remove(ctx context.Context, key string) error {
 	p, err := m.path(key)
 	if err != nil {
 		return err
+	}
+	if m.record != nil {
+		if err := m.record.Remove(ctx, key); err != nil {
+			return err
+		}
 	}
 	trash := filepath.Join(m.root, ".trash")
 	if err := os.MkdirAll(trash, 0o755); err != nil {

@@ -29,6 +29,7 @@ type Repo struct {
 	order    *refOrder
 	memo     *caches
 	limits   Limits
+	record   Record // nil in the single-node mode
 }
 
 // Key is the repository's storage key.
@@ -281,7 +282,12 @@ func (r *Repo) updateRefsLogged(ctx context.Context, log *refs.Reflog, updates [
 		defer r.order.lock(r.key, updates)()
 	}
 	apply := r.updater.Apply
-	if log != nil {
+	switch {
+	case r.record != nil:
+		apply = func(ctx context.Context, gitDir string, updates ...refs.Update) error {
+			return r.record.Publish(ctx, r.key, gitDir, log, updates)
+		}
+	case log != nil:
 		apply = func(ctx context.Context, gitDir string, updates ...refs.Update) error {
 			return r.updater.ApplyLogged(ctx, gitDir, *log, updates...)
 		}
@@ -318,6 +324,9 @@ func (r *Repo) DefaultBranch() (string, error) {
 func (r *Repo) SetDefaultBranch(ctx context.Context, branch string) error {
 	if err := git.ValidateBranchName(branch); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if r.record != nil {
+		return r.record.SetHead(ctx, r.key, r.path, branch)
 	}
 	return r.git.Run(ctx, r.path, git.Command{Name: "symbolic-ref", Args: []string{"HEAD", "refs/heads/" + branch}})
 }

@@ -135,21 +135,21 @@ func TestManager_openAfterRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	if _, err := m.Open("feedface01"); !errors.Is(err, repo.ErrNotFound) {
+	if _, err := m.Open(t.Context(), "feedface01"); !errors.Is(err, repo.ErrNotFound) {
 		t.Fatalf("Open before Create: %v", err)
 	}
 	if _, err := m.Create(context.Background(), "feedface01", "main"); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ { // the second Open is answered from memory
-		if _, err := m.Open("feedface01"); err != nil {
+		if _, err := m.Open(t.Context(), "feedface01"); err != nil {
 			t.Fatalf("Open %d: %v", i, err)
 		}
 	}
-	if err := m.Remove("feedface01"); err != nil {
+	if err := m.Remove(t.Context(), "feedface01"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Open("feedface01"); !errors.Is(err, repo.ErrNotFound) {
+	if _, err := m.Open(t.Context(), "feedface01"); !errors.Is(err, repo.ErrNotFound) {
 		t.Fatalf("Open after Remove: %v, want not found", err)
 	}
 }

@@ -97,7 +97,7 @@ func syncDir(dir string) error {
 type diskRefs struct{ repos *repo.Manager }
 
 func (d diskRefs) ListRefs(ctx context.Context, key string) (map[git.ReferenceName]git.ObjectID, error) {
-	r, err := d.repos.Open(key)
+	r, err := d.repos.Open(ctx, key)
 	if errors.Is(err, repo.ErrNotFound) {
 		return nil, fmt.Errorf("%s: %w", key, events.ErrNoRepository)
 	}

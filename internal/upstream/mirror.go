@@ -340,7 +340,7 @@ func (m *Mirror) attempt(ctx context.Context, head metadata.MirrorPush) {
 	u, err := URL(meta.BaseRepo, m.opts.GitHubURL)
 	if err == nil {
 		var r *repo.Repo
-		if r, err = m.repos.Open(meta.StorageKey); err == nil {
+		if r, err = m.repos.Open(ctx, meta.StorageKey); err == nil {
 			pctx, cancel := context.WithTimeout(ctx, m.opts.Timeout)
 			err = m.push(pctx, r, u, &cred, last.Ref, git.ObjectID(head.Before), git.ObjectID(last.After))
 			cancel()

@@ -100,7 +100,7 @@ func TestSyncer_resumesAfterCrash(t *testing.T) {
 
 	want := o.refs("team", "proj")
 	for _, k := range keys {
-		r, err := repos.Open(k)
+		r, err := repos.Open(t.Context(), k)
 		if err != nil {
 			t.Fatal(err)
 		}

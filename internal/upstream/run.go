@@ -85,7 +85,7 @@ func (s *Syncer) sync(ctx context.Context, meta metadata.Repo, only string, st *
 	if err != nil {
 		return Result{}, err
 	}
-	r, err := s.repos.Open(meta.StorageKey)
+	r, err := s.repos.Open(ctx, meta.StorageKey)
 	if err != nil {
 		return Result{}, err
 	}

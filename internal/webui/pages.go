@@ -122,7 +122,7 @@ func (h *Handler) repoPage(fn func(http.ResponseWriter, *http.Request, *repoRequ
 		if err != nil {
 			return err
 		}
-		rp, err := h.repos.Open(meta.StorageKey)
+		rp, err := h.repos.Open(r.Context(), meta.StorageKey)
 		if err != nil {
 			return err
 		}

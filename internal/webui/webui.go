@@ -42,7 +42,7 @@ type Store interface {
 
 // Repos opens a repository by storage key; *repo.Manager is one.
 type Repos interface {
-	Open(key string) (*repo.Repo, error)
+	Open(ctx context.Context, key string) (*repo.Repo, error)
 }
 
 // Config is what the web view needs from the composition root: the
