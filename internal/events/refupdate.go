@@ -62,6 +62,17 @@ func (l *Log) Record(ctx context.Context, storageKey string, updates []refs.Upda
 	if len(updates) == 0 {
 		return nil, nil
 	}
+	stored, err := l.store.AppendRefEvents(ctx, Rows(storageKey, updates, at))
+	if err != nil {
+		return nil, fmt.Errorf("record ref updates of %s: %w", storageKey, err)
+	}
+	return fromRows(stored), nil
+}
+
+// Rows are the stored events of one ref transaction in the repository with
+// storageKey, for a store that appends them itself (the clustered mode's
+// ledger, in the transaction that moves the refs).
+func Rows(storageKey string, updates []refs.Update, at time.Time) []metadata.RefEvent {
 	rows := make([]metadata.RefEvent, len(updates))
 	for i, u := range updates {
 		ns, inner := u.Ref.Namespace()
@@ -74,11 +85,7 @@ func (l *Log) Record(ctx context.Context, storageKey string, updates []refs.Upda
 			At:         at,
 		}
 	}
-	stored, err := l.store.AppendRefEvents(ctx, rows)
-	if err != nil {
-		return nil, fmt.Errorf("record ref updates of %s: %w", storageKey, err)
-	}
-	return fromRows(stored), nil
+	return rows
 }
 
 // Since returns up to limit events after the cursor afterSeq (0: from the

@@ -1,0 +1,192 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/strata-storage/strata/internal/events"
+	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/refs"
+	"github.com/strata-storage/strata/internal/metadata"
+	"github.com/strata-storage/strata/internal/repo"
+)
+
+// Publish is the clustered mode's ref transaction:
+//
+//  1. pack the objects the new values reach that the manifest does not
+//     hold yet (git pack-objects, the cache's refs as the known side);
+//  2. upload the pack and its index to object storage;
+//  3. one ledger transaction: compare-and-swap every ref, add the pack to
+//     the manifest, append the ref-update events;
+//  4. move the cache's refs to match.
+//
+// The write is acknowledged after 3: a crash before it leaves at most an
+// unlisted pack in object storage (garbage, never visible), a crash after
+// it leaves a cache that the next Refresh corrects.
+func (c *Cluster) Publish(ctx context.Context, key, gitDir string, log *refs.Reflog, updates []refs.Update) error {
+	if len(updates) == 0 {
+		return nil
+	}
+	e := c.entry(key)
+	e.mu.Lock()
+	e.load(gitDir)
+	known := make([]string, 0, len(e.state.Refs))
+	for _, oid := range e.state.Refs {
+		known = append(known, oid)
+	}
+	e.mu.Unlock()
+
+	pack, err := c.packNew(ctx, key, gitDir, updates, known)
+	if err != nil {
+		return err
+	}
+	changes := make([]metadata.RefChange, len(updates))
+	for i, u := range updates {
+		changes[i] = metadata.RefChange{Ref: string(u.Ref), Old: string(zeroIfEmpty(string(u.Old))), New: string(zeroIfEmpty(string(u.New)))}
+	}
+	before, after, err := c.ledger.LedgerPublish(ctx, key, changes, pack, events.Rows(key, updates, time.Now()))
+	var mismatch *metadata.LedgerMismatchError
+	switch {
+	case errors.As(err, &mismatch):
+		return &refs.MismatchError{Ref: git.ReferenceName(mismatch.Ref), Expect: git.ObjectID(mismatch.Expect), Actual: git.ObjectID(mismatch.Actual)}
+	case errors.Is(err, metadata.ErrNotFound):
+		return fmt.Errorf("update refs of %s: %w", key, repo.ErrNotFound)
+	case err != nil:
+		return unavailable("update refs of", key, err)
+	}
+
+	// The record has moved: from here on the write stands whatever
+	// happens to the cache.
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := c.applyToCache(ctx, gitDir, e, log, updates); err != nil {
+		c.log.Warn("cache behind the record until its next refresh", "repo", key, "err", err)
+		e.state.Version = -1
+		return nil
+	}
+	if pack != nil {
+		if e.state.Packs == nil {
+			e.state.Packs = make(map[string]bool)
+		}
+		e.state.Packs[pack.Name] = true
+	}
+	if e.state.Version == before {
+		e.state.Version = after
+	}
+	if err := e.save(gitDir); err != nil {
+		c.log.Warn("save cache state", "repo", key, "err", err)
+	}
+	return nil
+}
+
+// applyToCache moves the cache's refs as the record moved them: from what
+// this node last set them to (which no one else changes: every change of
+// the cache's refs holds e.mu) to the new values.
+func (c *Cluster) applyToCache(ctx context.Context, gitDir string, e *cached, log *refs.Reflog, updates []refs.Update) error {
+	if e.state.Refs == nil {
+		e.state.Refs = make(map[string]string)
+	}
+	local := make([]refs.Update, len(updates))
+	for i, u := range updates {
+		local[i] = refs.Update{Ref: u.Ref, Old: zeroIfEmpty(e.state.Refs[string(u.Ref)]), New: u.New}
+	}
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	if log != nil {
+		err = c.updater.ApplyLogged(ctx, gitDir, *log, local...)
+	} else {
+		err = c.updater.Apply(ctx, gitDir, local...)
+	}
+	if err != nil {
+		return err
+	}
+	for _, u := range updates {
+		if u.New.IsZero() {
+			delete(e.state.Refs, string(u.Ref))
+		} else {
+			e.state.Refs[string(u.Ref)] = string(u.New)
+		}
+	}
+	return nil
+}
+
+// emptyPackBytes is the size of a pack with no object: header and trailer.
+const emptyPackBytes = 12 + 20
+
+// packNew writes the objects reachable from the updates' new values and
+// not from known (values of record, whose objects the manifest holds) as
+// one pack, uploads it and its index, and returns its record; nil when
+// there is nothing new (a delete, or a ref moved to an existing commit).
+func (c *Cluster) packNew(ctx context.Context, key, gitDir string, updates []refs.Update, known []string) (*metadata.PackRecord, error) {
+	var in strings.Builder
+	for _, u := range updates {
+		if !u.New.IsZero() {
+			in.WriteString(string(u.New) + "\n")
+		}
+	}
+	if in.Len() == 0 {
+		return nil, nil
+	}
+	for _, oid := range known {
+		in.WriteString("^" + oid + "\n")
+	}
+	tmp, err := os.MkdirTemp(gitDir, "publish-")
+	if err != nil {
+		return nil, fmt.Errorf("pack new objects of %s: %w", key, err)
+	}
+	defer os.RemoveAll(tmp)
+	out, err := c.git.Output(ctx, gitDir, git.Command{Name: "pack-objects", Flags: []string{"--revs", "--delta-base-offset", "-q"}, Args: []string{filepath.Join(tmp, "pack")}},
+		git.WithStdin(strings.NewReader(in.String())))
+	if err != nil {
+		return nil, c.missingObject(ctx, gitDir, updates, fmt.Errorf("pack new objects of %s: %w", key, err))
+	}
+	name := "pack-" + strings.TrimSpace(string(out))
+	packPath := filepath.Join(tmp, name+".pack")
+	fi, err := os.Stat(packPath)
+	if err != nil {
+		return nil, fmt.Errorf("pack new objects of %s: %w", key, err)
+	}
+	if fi.Size() <= emptyPackBytes {
+		return nil, nil
+	}
+	// The pack before its index: a reader of the manifest never sees the
+	// row before both are stored, and the order is only for tidiness.
+	for _, ext := range []string{".pack", ".idx"} {
+		if err := c.put(ctx, packKey(key, name, ext), filepath.Join(tmp, name+ext)); err != nil {
+			return nil, unavailable("upload "+name+ext+" of", key, err)
+		}
+	}
+	return &metadata.PackRecord{Name: name, Bytes: fi.Size()}, nil
+}
+
+func (c *Cluster) put(ctx context.Context, objectKey, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return c.objects.Put(ctx, objectKey, f, fi.Size())
+}
+
+// missingObject turns a failed pack-objects into the *refs.MissingObjectError
+// refs.Apply would have returned when a new value names no object.
+func (c *Cluster) missingObject(ctx context.Context, gitDir string, updates []refs.Update, err error) error {
+	for _, u := range updates {
+		if u.New.IsZero() {
+			continue
+		}
+		if c.git.Run(ctx, gitDir, git.Command{Name: "cat-file", Flags: []string{"-e"}, Args: []string{string(u.New)}}) != nil {
+			return &refs.MissingObjectError{Ref: u.Ref, OID: u.New}
+		}
+	}
+	return err
+}
