@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/git/refs"
@@ -33,6 +34,17 @@ type Objects interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// Options tune the clustered mode's housekeeping.
+type Options struct {
+	// CompactPacks is the manifest length past which a write triggers a
+	// compaction of the repository's packs (default 32).
+	CompactPacks int
+	// GarbageGrace is how long a pack no manifest lists stays in object
+	// storage before it is deleted, so that a node still downloading it
+	// finishes (default 1 hour).
+	GarbageGrace time.Duration
+}
+
 // Cluster implements repo.Record. It is safe for concurrent use; one
 // process owns a cache directory.
 type Cluster struct {
@@ -41,18 +53,42 @@ type Cluster struct {
 	git     *git.Factory
 	updater *refs.Updater
 	log     *slog.Logger
+	opts    Options
 
-	mu    sync.Mutex
-	repos map[string]*cached // by storage key
+	mu         sync.Mutex
+	repos      map[string]*cached  // by storage key
+	compacting map[string]struct{} // storage keys with a compaction running here
+
+	// stop ends background work (compactions, garbage collection); wg
+	// waits for it.
+	stop    context.Context
+	stopped context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 var _ repo.Record = (*Cluster)(nil)
 
 // New returns the record kept in ledger and objects. The caller owns
-// updater (the cache's ref updates) and closes it after the Cluster's last
-// use.
-func New(ledger metadata.Ledger, objects Objects, f *git.Factory, updater *refs.Updater, log *slog.Logger) *Cluster {
-	return &Cluster{ledger: ledger, objects: objects, git: f, updater: updater, log: log, repos: make(map[string]*cached)}
+// updater (the cache's ref updates) and closes it after Close.
+func New(ledger metadata.Ledger, objects Objects, f *git.Factory, updater *refs.Updater, log *slog.Logger, opts Options) *Cluster {
+	if opts.CompactPacks <= 0 {
+		opts.CompactPacks = 32
+	}
+	if opts.GarbageGrace <= 0 {
+		opts.GarbageGrace = time.Hour
+	}
+	stop, stopped := context.WithCancel(context.Background())
+	return &Cluster{
+		ledger: ledger, objects: objects, git: f, updater: updater, log: log, opts: opts,
+		repos: make(map[string]*cached), compacting: make(map[string]struct{}),
+		stop: stop, stopped: stopped,
+	}
+}
+
+// Close stops background work and waits for it.
+func (c *Cluster) Close() {
+	c.stopped()
+	c.wg.Wait()
 }
 
 // cached is what this node knows of its cache of one repository. Its lock

@@ -49,7 +49,7 @@ func (c *Cluster) Publish(ctx context.Context, key, gitDir string, log *refs.Ref
 	for i, u := range updates {
 		changes[i] = metadata.RefChange{Ref: string(u.Ref), Old: string(zeroIfEmpty(string(u.Old))), New: string(zeroIfEmpty(string(u.New)))}
 	}
-	before, after, err := c.ledger.LedgerPublish(ctx, key, changes, pack, events.Rows(key, updates, time.Now()))
+	pub, err := c.ledger.LedgerPublish(ctx, key, changes, pack, events.Rows(key, updates, time.Now()))
 	var mismatch *metadata.LedgerMismatchError
 	switch {
 	case errors.As(err, &mismatch):
@@ -75,11 +75,14 @@ func (c *Cluster) Publish(ctx context.Context, key, gitDir string, log *refs.Ref
 		}
 		e.state.Packs[pack.Name] = true
 	}
-	if e.state.Version == before {
-		e.state.Version = after
+	if e.state.Version == pub.Before {
+		e.state.Version = pub.After
 	}
 	if err := e.save(gitDir); err != nil {
 		c.log.Warn("save cache state", "repo", key, "err", err)
+	}
+	if pub.Packs > c.opts.CompactPacks {
+		c.compactLater(key, gitDir)
 	}
 	return nil
 }

@@ -24,9 +24,9 @@ type Ledger interface {
 	// applies them all, adds pack (if not nil) to the manifest, appends
 	// events (as AppendRefEvents would, in the same feed order), and moves
 	// the version on. A ref not at Old fails it all with a
-	// *LedgerMismatchError and changes nothing. It returns the version
-	// before and after.
-	LedgerPublish(ctx context.Context, storageKey string, changes []RefChange, pack *PackRecord, events []RefEvent) (before, after int64, err error)
+	// *LedgerMismatchError and changes nothing; ErrNotFound if the
+	// repository is not registered.
+	LedgerPublish(ctx context.Context, storageKey string, changes []RefChange, pack *PackRecord, events []RefEvent) (Published, error)
 	// LedgerSetHead points HEAD at head and moves the version on.
 	LedgerSetHead(ctx context.Context, storageKey, head string) error
 	// LedgerReplacePacks swaps the packs named in old, all of which must
@@ -35,6 +35,11 @@ type Ledger interface {
 	// there. The replaced packs are queued for deletion with the time.
 	// ErrNotFound if one of old is no longer listed.
 	LedgerReplacePacks(ctx context.Context, storageKey string, old []string, pack PackRecord) error
+	// LedgerTryLock takes the cluster-wide lock name if no one holds it
+	// (a PostgreSQL advisory lock on a connection of its own): ok false if
+	// someone does. release gives it back; a node that dies releases it
+	// with its connection.
+	LedgerTryLock(ctx context.Context, name string) (release func(), ok bool, err error)
 	// LedgerRemove forgets the repository: its refs and manifest go, its
 	// packs are queued for deletion. Removing an unknown key is no error.
 	LedgerRemove(ctx context.Context, storageKey string) error
@@ -43,6 +48,14 @@ type Ledger interface {
 	// once they are deleted from object storage.
 	LedgerGarbage(ctx context.Context, cutoff time.Time, limit int) ([]GarbagePack, error)
 	LedgerForgetGarbage(ctx context.Context, packs []GarbagePack) error
+}
+
+// Published is the outcome of LedgerPublish.
+type Published struct {
+	// Before and After are the repository's versions around the change.
+	Before, After int64
+	// Packs is the number of packs the manifest lists afterwards.
+	Packs int
 }
 
 // RefChange is one ref of a ledger transaction. Old "" or all zeros means
