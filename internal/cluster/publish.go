@@ -32,6 +32,12 @@ func (c *Cluster) Publish(ctx context.Context, key, gitDir string, log *refs.Ref
 	if len(updates) == 0 {
 		return nil
 	}
+	if err := refs.Check(updates); err != nil {
+		return err
+	}
+	if err := c.checkObjects(ctx, gitDir, updates); err != nil {
+		return err
+	}
 	e := c.entry(key)
 	e.mu.Lock()
 	e.load(gitDir)
@@ -51,9 +57,12 @@ func (c *Cluster) Publish(ctx context.Context, key, gitDir string, log *refs.Ref
 	}
 	pub, err := c.ledger.LedgerPublish(ctx, key, changes, pack, events.Rows(key, updates, time.Now()))
 	var mismatch *metadata.LedgerMismatchError
+	var clash *metadata.LedgerNameClashError
 	switch {
 	case errors.As(err, &mismatch):
-		return &refs.MismatchError{Ref: git.ReferenceName(mismatch.Ref), Expect: git.ObjectID(mismatch.Expect), Actual: git.ObjectID(mismatch.Actual)}
+		return &refs.MismatchError{Ref: git.ReferenceName(mismatch.Ref), Expect: git.ObjectID(mismatch.Expect), Actual: zeroIfEmpty(mismatch.Actual)}
+	case errors.As(err, &clash):
+		return &refs.NameClashError{Ref: git.ReferenceName(clash.Ref), Existing: git.ReferenceName(clash.Existing)}
 	case errors.Is(err, metadata.ErrNotFound):
 		return fmt.Errorf("update refs of %s: %w", key, repo.ErrNotFound)
 	case err != nil:
@@ -146,7 +155,7 @@ func (c *Cluster) packNew(ctx context.Context, key, gitDir string, updates []ref
 	out, err := c.git.Output(ctx, gitDir, git.Command{Name: "pack-objects", Flags: []string{"--revs", "--delta-base-offset", "-q"}, Args: []string{filepath.Join(tmp, "pack")}},
 		git.WithStdin(strings.NewReader(in.String())))
 	if err != nil {
-		return nil, c.missingObject(ctx, gitDir, updates, fmt.Errorf("pack new objects of %s: %w", key, err))
+		return nil, fmt.Errorf("pack new objects of %s: %w", key, err)
 	}
 	name := "pack-" + strings.TrimSpace(string(out))
 	packPath := filepath.Join(tmp, name+".pack")
@@ -180,16 +189,38 @@ func (c *Cluster) put(ctx context.Context, objectKey, path string) error {
 	return c.objects.Put(ctx, objectKey, f, fi.Size())
 }
 
-// missingObject turns a failed pack-objects into the *refs.MissingObjectError
-// refs.Apply would have returned when a new value names no object.
-func (c *Cluster) missingObject(ctx context.Context, gitDir string, updates []refs.Update, err error) error {
+// checkObjects refuses what git's update-ref would refuse about the new
+// values, before anything is stored: an object the cache lacks
+// (*refs.MissingObjectError) and a branch pointed at a non-commit.
+func (c *Cluster) checkObjects(ctx context.Context, gitDir string, updates []refs.Update) error {
+	var in strings.Builder
+	var check []refs.Update
 	for _, u := range updates {
-		if u.New.IsZero() {
-			continue
-		}
-		if c.git.Run(ctx, gitDir, git.Command{Name: "cat-file", Flags: []string{"-e"}, Args: []string{string(u.New)}}) != nil {
-			return &refs.MissingObjectError{Ref: u.Ref, OID: u.New}
+		if !u.New.IsZero() {
+			in.WriteString(string(u.New) + "\n")
+			check = append(check, u)
 		}
 	}
-	return err
+	if len(check) == 0 {
+		return nil
+	}
+	out, err := c.git.Output(ctx, gitDir, git.Command{Name: "cat-file", Flags: []string{"--batch-check=%(objecttype)"}},
+		git.WithStdin(strings.NewReader(in.String())))
+	if err != nil {
+		return fmt.Errorf("check new values: %w", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(check) {
+		return fmt.Errorf("check new values: %d answers to %d objects", len(lines), len(check))
+	}
+	for i, u := range check {
+		typ := lines[i]
+		if strings.HasSuffix(typ, " missing") {
+			return &refs.MissingObjectError{Ref: u.Ref, OID: u.New}
+		}
+		if _, isBranch := u.Ref.Branch(); isBranch && typ != "commit" {
+			return fmt.Errorf("%w: %s is not a commit (branch %s)", refs.ErrInvalidUpdate, u.New, u.Ref)
+		}
+	}
+	return nil
 }

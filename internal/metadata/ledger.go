@@ -24,7 +24,8 @@ type Ledger interface {
 	// applies them all, adds pack (if not nil) to the manifest, appends
 	// events (as AppendRefEvents would, in the same feed order), and moves
 	// the version on. A ref not at Old fails it all with a
-	// *LedgerMismatchError and changes nothing; ErrNotFound if the
+	// *LedgerMismatchError and changes nothing, as does a created ref
+	// that clashes with an existing one (*LedgerNameClashError); ErrNotFound if the
 	// repository is not registered.
 	LedgerPublish(ctx context.Context, storageKey string, changes []RefChange, pack *PackRecord, events []RefEvent) (Published, error)
 	// LedgerSetHead points HEAD at head and moves the version on.
@@ -90,6 +91,17 @@ type GarbagePack struct {
 	StorageKey string
 	Name       string
 	Since      time.Time
+}
+
+// LedgerNameClashError means a created ref cannot exist beside Existing:
+// git stores refs as paths, so refs/x and refs/x/y exclude each other, and
+// the ledger keeps what a cache can hold.
+type LedgerNameClashError struct {
+	Ref, Existing string
+}
+
+func (e *LedgerNameClashError) Error() string {
+	return "reference " + e.Ref + " cannot exist beside " + e.Existing
 }
 
 // LedgerMismatchError means a ref was not at the Old value of the change.

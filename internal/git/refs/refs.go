@@ -195,6 +195,14 @@ func (u *Updater) ApplyLogged(ctx context.Context, gitDir string, log Reflog, up
 	return fmt.Errorf("update refs: %w", err)
 }
 
+// Check validates updates as Apply does before anything reaches git (ref
+// names, object ids), for a ref store other than git's own: the clustered
+// mode's ledger (internal/cluster).
+func Check(updates []Update) error {
+	_, err := encodeTransaction(updates)
+	return err
+}
+
 // encodeTransaction validates updates and writes them as one update-ref
 // --stdin transaction.
 func encodeTransaction(updates []Update) ([]byte, error) {
