@@ -25,6 +25,10 @@ var (
 	// ErrAccessDenied is a store that refused the credentials or the
 	// request (403): a configuration problem, not an outage.
 	ErrAccessDenied = errors.New("object store access denied")
+	// ErrCorrupt is data damaged on the way: an upload the store refused
+	// because its checksum did not match, a download whose checksum or
+	// length did not. Trying again may succeed.
+	ErrCorrupt = errors.New("object data corrupted in transit")
 )
 
 // errNoBucket is a bucket that does not exist: a configuration problem,
@@ -46,7 +50,7 @@ func (b *Bucket) classify(parent context.Context, op, key string, err error) err
 	if key != "" {
 		what = fmt.Sprintf("%s %q", op, key)
 	}
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrAccessDenied) {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrAccessDenied) || errors.Is(err, ErrCorrupt) {
 		return fmt.Errorf("objstore: %s: %w", what, err)
 	}
 	if cerr := parent.Err(); cerr != nil {
@@ -75,6 +79,8 @@ func (b *Bucket) classifyResponse(resp minio.ErrorResponse) error {
 		// versitygw's answer (a 404) to an access key it does not know.
 		"XAdminUserNotFound":
 		return fmt.Errorf("%w (%s): %w", ErrAccessDenied, resp.Code, resp)
+	case "BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "XAmzContentChecksumMismatch":
+		return fmt.Errorf("%w (%s): %w", ErrCorrupt, resp.Code, resp)
 	case "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling":
 		return fmt.Errorf("%w (%s): %w", ErrUnavailable, resp.Code, resp)
 	}

@@ -22,8 +22,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"iter"
 	"net"
@@ -283,34 +287,61 @@ func (b *Bucket) deleteQuietly(ctx context.Context, key string) {
 	_ = b.Delete(context.WithoutCancel(ctx), key)
 }
 
-// Get opens the object at key for reading and returns its size. The reader
-// verifies the object's checksum (when the store keeps one) and fails at
-// the end if the bytes differ; read errors are classified like the other
-// calls' (ErrUnavailable for a connection that broke). The caller closes
-// it. A missing key is ErrNotFound.
+// Get opens the object at key for reading and returns its size. When the
+// store keeps a whole-object CRC32C (every object Put stores has one) the
+// reader verifies it and fails at the end with ErrCorrupt if the bytes
+// differ; other read errors are classified like the other calls'
+// (ErrUnavailable for a connection that broke). The caller closes it. A
+// missing key is ErrNotFound.
 func (b *Bucket) Get(ctx context.Context, key string) (io.ReadCloser, int64, error) {
 	if err := b.loc.checkKey(key); err != nil {
 		return nil, 0, fmt.Errorf("objstore: get: %w", err)
 	}
+	var opts minio.GetObjectOptions
+	// Ask for the stored checksum; verified by objectReader.
+	opts.Set("x-amz-checksum-mode", "ENABLED")
 	core := minio.Core{Client: b.client}
-	body, info, _, err := core.GetObject(ctx, b.loc.Bucket, b.loc.fullKey(key), minio.GetObjectOptions{Checksum: true})
+	body, info, _, err := core.GetObject(ctx, b.loc.Bucket, b.loc.fullKey(key), opts)
 	if err != nil {
 		return nil, 0, b.classify(ctx, "get", key, err)
 	}
-	return &objectReader{b: b, ctx: ctx, key: key, body: body}, info.Size, nil
+	r := &objectReader{b: b, ctx: ctx, key: key, body: body, size: info.Size}
+	if info.ChecksumCRC32C != "" && info.ChecksumMode == minio.ChecksumFullObjectMode.String() {
+		want, err := base64.StdEncoding.DecodeString(info.ChecksumCRC32C)
+		if err == nil && len(want) == 4 {
+			r.want, r.crc = binary.BigEndian.Uint32(want), crc32.New(castagnoli)
+		}
+	}
+	return r, info.Size, nil
 }
 
-// objectReader classifies the read errors of an object's body.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// objectReader classifies the read errors of an object's body and checks
+// its length and, when crc is set, its CRC32C.
 type objectReader struct {
 	b    *Bucket
 	ctx  context.Context
 	key  string
 	body io.ReadCloser
+	size int64
+	read int64
+	crc  hash.Hash32
+	want uint32
 }
 
 func (r *objectReader) Read(p []byte) (int, error) {
 	n, err := r.body.Read(p)
-	if err != nil && err != io.EOF {
+	r.read += int64(n)
+	if r.crc != nil {
+		r.crc.Write(p[:n])
+	}
+	switch {
+	case err == io.EOF && r.read != r.size:
+		return n, fmt.Errorf("objstore: read %q: %w: %d bytes, the store announced %d", r.key, ErrCorrupt, r.read, r.size)
+	case err == io.EOF && r.crc != nil && r.crc.Sum32() != r.want:
+		return n, fmt.Errorf("objstore: read %q: %w: CRC32C %08x, the store holds %08x", r.key, ErrCorrupt, r.crc.Sum32(), r.want)
+	case err != nil && err != io.EOF:
 		err = r.b.classify(r.ctx, "read", r.key, err)
 	}
 	return n, err
@@ -342,13 +373,10 @@ func (b *Bucket) Download(ctx context.Context, key, path string) (err error) {
 	}()
 	n, err := io.Copy(f, rc)
 	if err != nil {
-		if errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("objstore: download %q: %w", key, err)
-		}
-		return fmt.Errorf("objstore: download %q to %s: %w", key, path, err)
+		return fmt.Errorf("objstore: download to %s: %w", path, err)
 	}
 	if n != size {
-		return fmt.Errorf("objstore: download %q: got %d bytes, the store announced %d", key, n, size)
+		return fmt.Errorf("objstore: download %q: %w: %d bytes, the store announced %d", key, ErrCorrupt, n, size)
 	}
 	if err = f.Chmod(0o644); err != nil {
 		return fmt.Errorf("objstore: download %q: %w", key, err)

@@ -323,17 +323,15 @@ func findBinary() (string, error) {
 		}
 	}
 	if gotool, err := exec.LookPath("go"); err == nil {
+		// One line per variable, an empty one for an unset GOBIN.
 		out, err := exec.Command(gotool, "env", "GOBIN", "GOPATH").Output()
-		if err == nil {
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-			if len(lines) > 0 && strings.TrimSpace(lines[0]) != "" {
-				dirs = append(dirs, strings.TrimSpace(lines[0]))
+		if lines := strings.Split(string(out), "\n"); err == nil && len(lines) >= 2 {
+			if gobin := strings.TrimSpace(lines[0]); gobin != "" {
+				dirs = append(dirs, gobin)
 			}
-			if len(lines) > 1 {
-				for _, gopath := range filepath.SplitList(strings.TrimSpace(lines[1])) {
-					if gopath != "" {
-						dirs = append(dirs, filepath.Join(gopath, "bin"))
-					}
+			for _, gopath := range filepath.SplitList(strings.TrimSpace(lines[1])) {
+				if gopath != "" {
+					dirs = append(dirs, filepath.Join(gopath, "bin"))
 				}
 			}
 		}
