@@ -94,7 +94,7 @@ const pgMirrorColumns = `m.id, m.storage_key, m.org, m.repo_id, m.event_seq, m.r
 func (s *PostgresStore) MirrorHeads(ctx context.Context, limit int, skip []string) ([]MirrorPush, error) {
 	s.leased.Store(true)
 	return s.mirrorPushes(ctx, "read due mirror pushes", `WITH cand AS (
-			SELECT m.id, m.next_attempt_at FROM mirror_pushes m
+			SELECT m.id FROM mirror_pushes m
 			WHERE m.id IN (SELECT MIN(id) FROM mirror_pushes
 				WHERE status = 'pending' AND storage_key <> ALL($1::text[]) GROUP BY storage_key)
 			  AND (m.lease_owner IS NULL OR m.lease_owner = $2 OR m.lease_until < now())
@@ -102,19 +102,18 @@ func (s *PostgresStore) MirrorHeads(ctx context.Context, limit int, skip []strin
 			LIMIT $3
 		), mine AS (
 			SELECT m.id FROM mirror_pushes m JOIN cand ON cand.id = m.id
-			WHERE cand.next_attempt_at <= $4 AND m.status = 'pending'
+			WHERE m.status = 'pending'
 			  AND (m.lease_owner IS NULL OR m.lease_owner = $2 OR m.lease_until < now())
 			FOR UPDATE OF m SKIP LOCKED
 		), leased AS (
-			UPDATE mirror_pushes m SET lease_owner = $2, lease_until = now() + $5 * interval '1 microsecond'
+			UPDATE mirror_pushes m SET lease_owner = $2, lease_until = now() + $4 * interval '1 microsecond'
 			FROM mine WHERE m.id = mine.id
-			RETURNING m.id
+			RETURNING m.*
 		)
 		SELECT `+pgMirrorColumns+`
-		FROM cand JOIN mirror_pushes m ON m.id = cand.id
-		WHERE cand.next_attempt_at > $4 OR cand.id IN (SELECT id FROM leased)
+		FROM leased m
 		ORDER BY m.next_attempt_at, m.id`,
-		nonNilStrings(skip), s.owner, limitArg(limit), time.Now().UnixNano(), s.lease.Microseconds())
+		nonNilStrings(skip), s.owner, limitArg(limit), s.lease.Microseconds())
 }
 
 func (s *PostgresStore) MirrorQueue(ctx context.Context, storageKey string, limit int) ([]MirrorPush, error) {

@@ -204,24 +204,26 @@ func scanPGDelivery(row pgx.Row, extra ...any) (WebhookDelivery, error) {
 	return d, nil
 }
 
-// DeliveryHeads returns the heads as SQLite's does, and leases the due
-// ones to this store (lease_owner, lease_until): another process's
-// DeliveryHeads leaves out a head leased to someone else until the lease
-// ends (RecordAttempt, Close, or expiry after the holder died). A head
-// leased to this store is returned again: within a process the runner
-// keeps one attempt per webhook (skip). Heads not yet due are returned
-// without a lease, so the process that will attempt one is decided when
-// it is due.
+// DeliveryHeads returns the heads as SQLite's does, and leases them to
+// this store (lease_owner, lease_until): another process's DeliveryHeads
+// leaves out a head leased to someone else until the lease ends
+// (RecordAttempt, Close, or expiry after the holder died). A head leased
+// to this store is returned again: within a process the runner keeps one
+// attempt per webhook (skip). Heads not yet due are leased too: the
+// caller decides what is due by its own clock, later than this query's,
+// so an unleased head could become due in its hands. A process thus keeps
+// the heads it has seen until it attempts them; the lease moves on if it
+// dies or closes.
 //
 // The rows to lease are locked with SKIP LOCKED: two processes racing for
 // the same head do not wait on each other (nor deadlock over several),
 // the loser simply does not get it this time. A row changed since the
 // statement's snapshot (attempted, leased) is checked again as it is
-// locked.
+// locked, and the values returned are those of the row as leased.
 func (s *PostgresStore) DeliveryHeads(ctx context.Context, limit int, skip []string) ([]DueDelivery, error) {
 	s.leased.Store(true)
 	rows, err := s.pool.Query(ctx, `WITH cand AS (
-			SELECT d.id, d.next_attempt_at FROM webhook_deliveries d
+			SELECT d.id FROM webhook_deliveries d
 			WHERE d.id IN (SELECT MIN(id) FROM webhook_deliveries
 				WHERE status = 'pending' AND webhook_id <> ALL($1::text[]) GROUP BY webhook_id)
 			  AND (d.lease_owner IS NULL OR d.lease_owner = $2 OR d.lease_until < now())
@@ -229,19 +231,18 @@ func (s *PostgresStore) DeliveryHeads(ctx context.Context, limit int, skip []str
 			LIMIT $3
 		), mine AS (
 			SELECT d.id FROM webhook_deliveries d JOIN cand ON cand.id = d.id
-			WHERE cand.next_attempt_at <= $4 AND d.status = 'pending'
+			WHERE d.status = 'pending'
 			  AND (d.lease_owner IS NULL OR d.lease_owner = $2 OR d.lease_until < now())
 			FOR UPDATE OF d SKIP LOCKED
 		), leased AS (
-			UPDATE webhook_deliveries d SET lease_owner = $2, lease_until = now() + $5 * interval '1 microsecond'
+			UPDATE webhook_deliveries d SET lease_owner = $2, lease_until = now() + $4 * interval '1 microsecond'
 			FROM mine WHERE d.id = mine.id
-			RETURNING d.id
+			RETURNING d.*
 		)
 		SELECT `+pgDeliveryColumns+`, `+pgWebhookColumns+`
-		FROM cand JOIN webhook_deliveries d ON d.id = cand.id JOIN webhooks w ON w.id = d.webhook_id
-		WHERE cand.next_attempt_at > $4 OR cand.id IN (SELECT id FROM leased)
+		FROM leased d JOIN webhooks w ON w.id = d.webhook_id
 		ORDER BY d.next_attempt_at, d.id`,
-		nonNilStrings(skip), s.owner, limitArg(limit), time.Now().UnixNano(), s.lease.Microseconds())
+		nonNilStrings(skip), s.owner, limitArg(limit), s.lease.Microseconds())
 	if err != nil {
 		return nil, fmt.Errorf("read due webhook deliveries: %w", err)
 	}
