@@ -191,7 +191,7 @@ func TestBlobWriter_abortAndUnclosed(t *testing.T) {
 	if objs, blobs, _ := tx.Stats(); objs != 1 || blobs != 1 {
 		t.Errorf("Stats = %d, %d; want 1, 1", objs, blobs)
 	}
-	if files := objectFiles(t, gitDir); len(files) != 1 {
-		t.Errorf("files = %v, want only the kept blob", files)
+	if files := objectFiles(t, gitDir); len(files) != 2 || !strings.HasPrefix(files[0], "pack/pack-") || !strings.HasPrefix(files[1], "pack/pack-") {
+		t.Errorf("files = %v, want only the kept blob's pack and index", files)
 	}
 }

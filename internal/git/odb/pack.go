@@ -21,14 +21,6 @@ import (
 	"github.com/strata-storage/strata/internal/git"
 )
 
-// packThreshold is the number of loose objects a Transaction writes before
-// it appends the rest to one pack: creating a file costs ~0.5 ms on a
-// loaded VM's filesystem, appending an entry to a pack a few µs. Small
-// transactions (one API commit) stay loose, as git's own writes do; a
-// directory copied in becomes one pack. BenchmarkVFSCopyAndSync, 10,000
-// small files: 5-12 s loose, 0.5-0.65 s packed (docs/architecture.md).
-const packThreshold = 256
-
 // Pack type codes (gitformat-pack(5)).
 var packTypes = map[git.ObjectType]byte{
 	git.CommitObject: 1,
@@ -38,13 +30,14 @@ var packTypes = map[git.ObjectType]byte{
 }
 
 // packFile is a Transaction's pack of new objects: objects/pack/tmp_pack_*
-// while it grows (git's temp name: git prune removes a stale one), then
-// pack-<checksum>.pack and .idx once Commit publishes it.
+// while it grows (git's temp name: git prune and maintenance's clean-temp
+// remove a stale one; git never reads it), then pack-<checksum>.pack and
+// .idx once Commit publishes it.
 //
-// Entries are undeltified: gc repacks them with deltas later, as it does
-// loose objects. The header's object count is written last, so Commit
-// reads the pack back once to compute the trailing checksum (as git's
-// fast-import and bulk-checkin do).
+// Entries are undeltified: maintenance repacks them with deltas later. The
+// header's object count is written last, so Commit reads the pack back
+// once to compute the trailing checksum (as git's fast-import and
+// bulk-checkin do).
 type packFile struct {
 	dir     string // objects/pack
 	f       *os.File
@@ -74,6 +67,9 @@ func newPackFile(objectsDir string) (*packFile, error) {
 	dir := filepath.Join(objectsDir, "pack")
 	f, name, err := createUnique(dir, "tmp_pack_", 0o444)
 	if errors.Is(err, fs.ErrNotExist) {
+		// git init makes objects/pack and nothing removes it; 0777 like
+		// git: the umask (or core.sharedRepository) decides. Commit syncs
+		// objects/.
 		if err := os.Mkdir(dir, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, err
 		}
@@ -309,59 +305,26 @@ func writeIndex(w io.Writer, entries []packEntry, packSum []byte) error {
 // files are the pack's open files, for Commit to sync and close.
 func (p *packFile) files() []**os.File { return []**os.File{&p.f, &p.idx} }
 
-// publish links the pack, then its index, to their final names: git
+// publish renames the pack, then its index, to their final names: git
 // uses a pack only once its .idx exists, by which time the pack is whole.
-// An existing pack of the same name has the same content (the name is its
-// checksum) and is kept, as git's finalize_object_file does.
+// A pack of the same name has the same content (the name is its
+// checksum), so replacing one changes nothing for its readers, who keep
+// the file they opened.
 func (p *packFile) publish() error {
 	base := filepath.Join(p.dir, "pack-"+hex.EncodeToString(p.sum))
-	created, err := linkOrRename(p.tmp, base+".pack")
-	if err != nil {
+	if err := os.Rename(p.tmp, base+".pack"); err != nil {
 		return err
 	}
-	if created == finRenamed {
-		p.tmp = ""
-	}
-	how, err := linkOrRename(p.idxTmp, base+".idx")
-	if err != nil {
-		if created != finExists {
-			// Useless without its index; git would report it as garbage.
-			os.Remove(base + ".pack")
-		}
+	p.tmp = ""
+	// Should this fail, the .pack stays: it may have replaced an identical
+	// pack whose index exists, and without an index of its own it is
+	// harmless garbage.
+	if err := os.Rename(p.idxTmp, base+".idx"); err != nil {
 		return err
 	}
-	if how == finRenamed {
-		p.idxTmp = ""
-	}
+	p.idxTmp = ""
 	p.published = true
-	// Leftover tmp_* files are harmless and pruned by git prune.
-	for _, name := range []*string{&p.tmp, &p.idxTmp} {
-		if *name != "" {
-			_ = os.Remove(*name)
-			*name = ""
-		}
-	}
 	return nil
-}
-
-type finalized int
-
-const (
-	finLinked finalized = iota
-	finExists
-	finRenamed
-)
-
-// linkOrRename gives tmp the name final unless final exists, linking (the
-// temp name stays) or, on filesystems without hard links, renaming.
-func linkOrRename(tmp, final string) (finalized, error) {
-	switch err := os.Link(tmp, final); {
-	case err == nil:
-		return finLinked, nil
-	case errors.Is(err, fs.ErrExist):
-		return finExists, nil
-	}
-	return finRenamed, os.Rename(tmp, final)
 }
 
 // remove closes and deletes whatever is not published.

@@ -27,9 +27,9 @@ func packFiles(tb testing.TB, gitDir string) []string {
 	return names
 }
 
-// writeMany writes n blobs (one of them streamed past the spool limit,
-// after the switch to the pack), a tree of them and a commit; it returns
-// every id with its content.
+// writeMany writes n blobs (with n ≥ 10, one of them streamed past the
+// spool limit), a tree of them and a commit; it returns every id with its
+// content.
 func writeMany(tb testing.TB, tx *Transaction, n int) (ids []git.ObjectID, contents map[git.ObjectID][]byte, commit git.ObjectID) {
 	tb.Helper()
 	contents = make(map[git.ObjectID][]byte)
@@ -67,39 +67,64 @@ func writeMany(tb testing.TB, tx *Transaction, n int) (ids []git.ObjectID, conte
 	return ids, contents, commit
 }
 
-func TestTransaction_packsManyObjects(t *testing.T) {
+// A transaction of any size writes one pack: a small one (an API commit)
+// and one of a thousand objects.
+func TestTransaction_onePack(t *testing.T) {
 	t.Parallel()
-	gitDir := newRepo(t)
-	tx := begin(t, gitDir)
-	const n = 1000
-	ids, contents, commit := writeMany(t, tx, n)
-	if objs, blobs, size := tx.Stats(); objs != n+2 || blobs != n || size <= 0 {
-		t.Errorf("Stats = %d, %d, %d; want %d objects, %d blobs", objs, blobs, size, n+2, n)
-	}
+	for _, n := range []int{1, 12, 1000} {
+		t.Run(fmt.Sprintf("%d blobs", n), func(t *testing.T) {
+			t.Parallel()
+			gitDir := newRepo(t)
+			tx := begin(t, gitDir)
+			ids, contents, commit := writeMany(t, tx, n)
+			if objs, blobs, size := tx.Stats(); objs != n+2 || blobs != n || size <= 0 {
+				t.Errorf("Stats = %d, %d, %d; want %d objects, %d blobs", objs, blobs, size, n+2, n)
+			}
 
-	// Before Commit: packThreshold loose temp files, one temp pack,
-	// nothing visible.
-	var loose, packs int
-	for _, f := range objectFiles(t, gitDir) {
-		switch {
-		case strings.HasPrefix(f, "pack/tmp_pack_"):
-			packs++
-		case strings.Contains(f, "/tmp_obj_"):
-			loose++
-		default:
-			t.Errorf("unexpected file %s before Commit", f)
-		}
-	}
-	if loose != packThreshold || packs != 1 {
-		t.Errorf("%d loose temps, %d temp packs; want %d, 1", loose, packs, packThreshold)
-	}
-	if exists(gitDir, commit) || exists(gitDir, ids[n-1]) {
-		t.Error("objects visible before Commit")
-	}
-	mustCommit(t, tx)
+			// Before Commit: one temp pack, nothing visible.
+			if files := objectFiles(t, gitDir); len(files) != 1 || !strings.HasPrefix(files[0], "pack/tmp_pack_") {
+				t.Errorf("files before Commit = %v, want one pack/tmp_pack_*", files)
+			}
+			for _, oid := range []git.ObjectID{commit, ids[0], ids[len(ids)-1]} {
+				if exists(gitDir, oid) {
+					t.Errorf("%s visible before Commit", oid)
+				}
+			}
+			mustCommit(t, tx)
 
+			checkPublishedPack(t, gitDir, n+2)
+			var batch bytes.Buffer
+			for _, oid := range ids {
+				fmt.Fprintln(&batch, oid)
+			}
+			got := runGit(t, gitDir, nil, batch.Bytes(), "cat-file", "--batch")
+			var want strings.Builder
+			for _, oid := range ids {
+				if c, ok := contents[oid]; ok {
+					fmt.Fprintf(&want, "%s blob %d\n%s\n", oid, len(c), c)
+				} else {
+					data := runGit(t, gitDir, nil, nil, "cat-file", "tree", string(oid))
+					fmt.Fprintf(&want, "%s tree %d\n%s\n", oid, len(data), data)
+				}
+			}
+			if got != want.String() {
+				t.Error("cat-file --batch output differs from the contents written")
+			}
+			runGit(t, gitDir, nil, nil, "update-ref", "refs/heads/main", string(commit))
+			runGit(t, gitDir, nil, nil, "fsck", "--full", "--strict", "--no-dangling")
+		})
+	}
+}
+
+// checkPublishedPack checks that objects/pack holds exactly one pack of
+// objects undeltified entries and its index, as git would have written
+// them: read-only, named by the pack's trailing checksum, accepted by
+// verify-pack, the index byte for byte git index-pack's, no garbage.
+func checkPublishedPack(t *testing.T, gitDir string, objects int) {
+	t.Helper()
 	names := packFiles(t, gitDir)
-	if len(names) != 2 || !strings.HasSuffix(names[0], ".idx") || !strings.HasSuffix(names[1], ".pack") {
+	if len(names) != 2 || !strings.HasSuffix(names[0], ".idx") || !strings.HasSuffix(names[1], ".pack") ||
+		strings.TrimSuffix(names[0], ".idx") != strings.TrimSuffix(names[1], ".pack") {
 		t.Fatalf("objects/pack = %v, want one pack and its index", names)
 	}
 	for _, name := range names {
@@ -112,41 +137,27 @@ func TestTransaction_packsManyObjects(t *testing.T) {
 		}
 	}
 	pack := filepath.Join(gitDir, "objects", "pack", names[1])
-	out := runGit(t, gitDir, nil, nil, "verify-pack", "-v", pack)
-	if want := fmt.Sprintf("non delta: %d objects", n+2-packThreshold); !strings.Contains(out, want) {
-		t.Errorf("verify-pack -v: want %q in\n%s", want, out)
-	}
-	if got := runGit(t, gitDir, nil, nil, "count-objects", "-v"); !strings.Contains(got, fmt.Sprintf("count: %d\n", packThreshold)) ||
-		!strings.Contains(got, fmt.Sprintf("in-pack: %d\n", n+2-packThreshold)) || !strings.Contains(got, "garbage: 0\n") {
-		t.Errorf("count-objects -v:\n%s", got)
-	}
-
-	var batch bytes.Buffer
-	for _, oid := range ids {
-		fmt.Fprintln(&batch, oid)
-	}
-	got := runGit(t, gitDir, nil, batch.Bytes(), "cat-file", "--batch")
-	var want strings.Builder
-	for _, oid := range ids {
-		if c, ok := contents[oid]; ok {
-			fmt.Fprintf(&want, "%s blob %d\n%s\n", oid, len(c), c)
-		} else {
-			data := runGit(t, gitDir, nil, nil, "cat-file", "tree", string(oid))
-			fmt.Fprintf(&want, "%s tree %d\n%s\n", oid, len(data), data)
-		}
-	}
-	if got != want.String() {
-		t.Error("cat-file --batch output differs from the contents written")
-	}
-	runGit(t, gitDir, nil, nil, "update-ref", "refs/heads/main", string(commit))
-	runGit(t, gitDir, nil, nil, "fsck", "--full", "--strict", "--no-dangling")
-
-	// The index is byte for byte git index-pack's for the same pack.
-	dir := t.TempDir()
 	data, err := os.ReadFile(pack)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if want := fmt.Sprintf("pack-%x.pack", data[len(data)-20:]); names[1] != want {
+		t.Errorf("pack named %s, want %s (its checksum)", names[1], want)
+	}
+	if got := binary.BigEndian.Uint32(data[8:12]); string(data[:8]) != "PACK\x00\x00\x00\x02" || got != uint32(objects) {
+		t.Errorf("pack header %q, %d objects; want PACK v2, %d", data[:8], got, objects)
+	}
+	out := runGit(t, gitDir, nil, nil, "verify-pack", "-v", pack)
+	if want := fmt.Sprintf("non delta: %d objects", objects); !strings.Contains(out, want) {
+		t.Errorf("verify-pack -v: want %q in\n%s", want, out)
+	}
+	if got := runGit(t, gitDir, nil, nil, "count-objects", "-v"); !strings.Contains(got, "count: 0\n") ||
+		!strings.Contains(got, fmt.Sprintf("in-pack: %d\n", objects)) || !strings.Contains(got, "garbage: 0\n") {
+		t.Errorf("count-objects -v:\n%s", got)
+	}
+
+	// The index is byte for byte git index-pack's for the same pack.
+	dir := t.TempDir()
 	copyPack := filepath.Join(dir, "copy.pack")
 	if err := os.WriteFile(copyPack, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -170,7 +181,7 @@ func TestTransaction_packAbortLeavesNoFiles(t *testing.T) {
 	gitDir := newRepo(t)
 	before := objectFiles(t, gitDir)
 	tx := begin(t, gitDir)
-	ids, _, commit := writeMany(t, tx, packThreshold+50)
+	ids, _, commit := writeMany(t, tx, 50)
 	if path := tx.PendingPath(ids[len(ids)-2]); path == "" { // a loose copy, to be removed too
 		t.Fatal("no PendingPath for a packed blob")
 	}
@@ -189,23 +200,78 @@ func TestTransaction_packAbortLeavesNoFiles(t *testing.T) {
 	}
 }
 
-func TestTransaction_packCrashLeftoversArePruned(t *testing.T) {
+// A process killed at any point of a transaction leaves nothing git reads:
+// a temp pack being written, a finished temp pack and index, or a pack
+// renamed without its index are invisible (git uses a pack only through
+// its .idx), fsck stays clean, and git prune removes the temp files. Once
+// both are published the objects are there but unreferenced: harmless
+// until a ref points at them.
+func TestTransaction_crashedPackNeverSeenByGit(t *testing.T) {
 	t.Parallel()
-	gitDir := newRepo(t)
-	tx := begin(t, gitDir)
-	writeMany(t, tx, packThreshold+5)
-	// Simulate a crash: nothing is finished or removed.
-	for _, p := range tx.pending {
-		if p.f != nil {
-			p.f.Close()
-		}
-	}
-	tx.pending = nil
-	tx.pack.f.Close()
-	tx.pack = nil
-	runGit(t, gitDir, nil, nil, "prune", "--expire=now")
-	if files := objectFiles(t, gitDir); len(files) != 0 {
-		t.Errorf("files after git prune = %v", files)
+	for _, tc := range []struct {
+		desc string
+		// crash stops tx at some point of its life, as a SIGKILL would:
+		// files closed by the kernel, nothing removed.
+		crash   func(t *testing.T, tx *Transaction)
+		visible bool
+		pruned  bool // git prune --expire=now leaves objects/pack empty
+	}{
+		{desc: "while writing", pruned: true, crash: func(t *testing.T, tx *Transaction) {
+			tx.pack.bw.Flush()
+			tx.pack.f.Write([]byte("half an entry"))
+		}},
+		{desc: "pack and index finished", pruned: true, crash: func(t *testing.T, tx *Transaction) {
+			if err := tx.pack.finish(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{desc: "pack renamed, index not", crash: func(t *testing.T, tx *Transaction) {
+			if err := tx.pack.finish(); err != nil {
+				t.Fatal(err)
+			}
+			base := filepath.Join(tx.pack.dir, fmt.Sprintf("pack-%x", tx.pack.sum))
+			if err := os.Rename(tx.pack.tmp, base+".pack"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{desc: "published, no ref", visible: true, crash: func(t *testing.T, tx *Transaction) {
+			if err := tx.pack.finish(); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.pack.publish(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			gitDir := newRepo(t)
+			tx := begin(t, gitDir)
+			ids, _, commit := writeMany(t, tx, 20)
+			tc.crash(t, tx)
+			for _, f := range tx.pack.files() {
+				if *f != nil {
+					(*f).Close()
+				}
+			}
+			tx.done = true // dead: no Abort, no cleanup
+
+			for _, oid := range append(ids, commit) {
+				if got := exists(gitDir, oid); got != tc.visible {
+					t.Errorf("%s visible = %v, want %v", oid, got, tc.visible)
+				}
+			}
+			fsck(t, gitDir)
+			runGit(t, gitDir, nil, nil, "prune", "--expire=now")
+			if files := packFiles(t, gitDir); tc.pruned && len(files) != 0 {
+				t.Errorf("objects/pack after git prune = %v", files)
+			}
+			for _, f := range packFiles(t, gitDir) {
+				if strings.HasPrefix(f, "tmp_") {
+					t.Errorf("temp file %s survived git prune", f)
+				}
+			}
+		})
 	}
 }
 
@@ -213,7 +279,7 @@ func TestTransaction_pendingPathOfPackedObject(t *testing.T) {
 	t.Parallel()
 	gitDir := newRepo(t)
 	tx := begin(t, gitDir)
-	ids, contents, _ := writeMany(t, tx, packThreshold+20)
+	ids, contents, _ := writeMany(t, tx, 20)
 	for _, oid := range []git.ObjectID{ids[0], ids[len(ids)-3], ids[len(ids)-11], ids[len(ids)-1]} {
 		path := tx.PendingPath(oid)
 		if path == "" {

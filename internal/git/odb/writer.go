@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/zlib"
 	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,22 +21,23 @@ import (
 )
 
 const (
-	// compressionLevel matches git's default for loose objects
-	// (core.looseCompression, defaulting to core.compression, else 1).
-	// Loose objects are short-lived: gc repacks them with deltas, so what
-	// a higher level saves is not worth its CPU time. BenchmarkCompression
-	// on Go source: zlib's default level is 1.7x slower on 1 KiB for 1.5%
+	// compressionLevel is git's default for loose objects
+	// (core.looseCompression, defaulting to core.compression, else 1),
+	// used for the transaction's pack too: its objects are short-lived
+	// there, as maintenance repacks them with deltas, so what a higher
+	// level saves is not worth its CPU time. BenchmarkCompression on Go
+	// source: zlib's default level is 1.7x slower on 1 KiB for 1.5%
 	// smaller output, and 4x slower on 10 MiB for 21% smaller output.
 	compressionLevel = zlib.BestSpeed
-
-	// maxOpenTemps bounds the temp files a Transaction keeps open until
-	// Commit; beyond it, objects are synced and closed as they are written,
-	// so a commit of thousands of files can't exhaust file descriptors.
-	maxOpenTemps = 64
 
 	// syncParallelism bounds concurrent fsyncs in Commit. Issued together,
 	// fsyncs can share the filesystem's journal commits and device flushes.
 	syncParallelism = 16
+
+	// maxPresentSyncs is how many already-present objects Commit fsyncs
+	// one by one; past it, one syncfs(2) flushes them all (a transaction
+	// that rewrites thousands of existing loose files).
+	maxPresentSyncs = 64
 )
 
 var errDone = errors.New("object transaction already committed or aborted")
@@ -52,18 +52,17 @@ var zlibWriters = sync.Pool{New: func() any {
 	return zw
 }}
 
-// Writer writes objects into one repository's object database as loose
-// objects, as git does: same paths, same temp-file names, read-only files;
-// a Transaction with many objects puts all but its first packThreshold
-// into one pack.
+// Writer writes objects into one repository's object database: the new
+// objects of a Transaction go into one pack (objects/pack/pack-*.pack and
+// its .idx), published when the transaction commits.
 //
 // A Writer holds no files and no goroutines. It is safe for concurrent use;
 // independent Transactions may run at the same time on one repository, also
 // alongside git processes writing to it.
 //
 // It only looks for existing objects among loose objects: an object that is
-// already packed is written again as a loose duplicate, which is harmless
-// (gc's prune-packed removes it).
+// already packed is written again into the transaction's pack, which is
+// harmless (the next repack keeps one copy).
 type Writer struct {
 	objectsDir string
 }
@@ -90,62 +89,50 @@ func (w *Writer) Begin() (*Transaction, error) {
 // Transaction groups the objects of one logical write, such as the blobs,
 // trees and commit of one API commit.
 //
-// WriteObject and BlobWriter.Close write each new object to a temporary file
-// next to its final path (objects/xx/tmp_obj_*, git's name, so git prune
-// removes it if the process dies). Until Commit, objects are neither visible
-// nor durable. Commit fsyncs every temp file, links each to objects/xx/yyyy,
-// then fsyncs the fan-out directories and objects/: when it returns nil,
-// every id the transaction returned names a complete object that survives a
-// crash. At no point is a partial object visible at its final path.
+// WriteObject and BlobWriter.Close append each new object, undeltified, to
+// one pack, objects/pack/tmp_pack_* (git's temp name, so git prune and
+// maintenance remove it if the process dies). Until Commit, objects are
+// neither visible nor durable. Commit completes the pack (object count,
+// checksum), writes its index to tmp_idx_* (byte for byte what git
+// index-pack writes), fsyncs both (and objects/), renames them to
+// pack-<checksum>.pack and then, last, .idx (git uses a pack only once its
+// index exists, by which time the pack is whole), and fsyncs objects/pack:
+// when it returns nil, every id the transaction returned names a complete
+// object that survives a crash. At no point is a partial pack visible to
+// git.
 //
-// Past packThreshold objects, creating a file per object costs more than
-// writing it, so the rest go into one pack, objects/pack/tmp_pack_* (git's
-// temp name too), undeltified. Commit completes it, writes its .idx,
-// makes both durable with the loose objects and then publishes them as
-// pack-<checksum>.pack and, last, .idx: git ignores a pack until its index
-// exists. Packed objects are only looked for among loose objects, like
-// the rest; Stats counts them as added even if a concurrent writer stored
-// the same object meanwhile.
+// One pack per transaction, however small: creating and syncing a file
+// costs far more than appending an entry, and an API commit's 5-7 loose
+// objects took three times as long as its pack and index
+// (docs/benchmarks.md, finding 5). Maintenance folds the small packs
+// together (docs/maintenance.md).
 //
-// Objects that already exist are not rewritten; their mtime is bumped so a
-// concurrent gc keeps them, and Commit fsyncs them too, since the writer
-// that created them may not have finished making them durable.
+// Objects that already exist as loose objects are not rewritten; their
+// mtime is bumped so a concurrent gc keeps them, and Commit fsyncs them
+// too, since the writer that created them may not have finished making
+// them durable. Stats counts packed objects as added even if a concurrent
+// writer stored the same object meanwhile.
 //
 // Call Commit or Abort exactly once; after either, further writes fail and
 // Abort is a no-op, so `defer tx.Abort()` is the usual pattern. If Commit
-// fails, objects it already linked stay (they are valid, merely
-// unreferenced) and the rest are removed.
+// fails, the pack is removed unless it was already published (it is valid,
+// merely unreferenced).
 //
 // A Transaction, including its BlobWriters, is not safe for concurrent use.
 type Transaction struct {
 	w       *Writer
-	pending []pendingObject
 	present []git.ObjectID            // existed already; synced at Commit
 	seen    map[git.ObjectID]struct{} // handled by this transaction
 	blobs   map[*BlobWriter]struct{}  // open BlobWriters, aborted by Commit/Abort
-	open    int                       // pending objects with an open file
-	// unsynced: some pending objects were closed without an fsync; Commit
-	// flushes them with one syncfs.
-	unsynced bool
-	buf      *bufio.Writer
-	done     bool
-	// pack holds the objects written after the first packThreshold; nil
-	// until then.
+	buf     *bufio.Writer
+	done    bool
+	// pack holds the new objects; nil until the first one.
 	pack *packFile
 	// copies are loose copies of packed objects made by PendingPath.
 	copies map[git.ObjectID]string
 
 	objects, blobCount int
 	bytes              int64
-}
-
-// pendingObject is a new object waiting in its temp file.
-type pendingObject struct {
-	oid  git.ObjectID
-	tmp  string   // "" once linked or removed
-	f    *os.File // nil once synced and closed
-	blob bool
-	size int64 // compressed
 }
 
 // WriteObject stores data as an object of type typ and returns its id. It
@@ -168,8 +155,7 @@ func (t *Transaction) WriteObject(typ git.ObjectType, data []byte) (git.ObjectID
 
 // Stats reports what the transaction adds to the object database: new
 // objects, how many of them are blobs, and their compressed size. Objects
-// that already existed are not counted; after Commit, neither are objects a
-// concurrent writer installed first.
+// that already existed as loose objects are not counted.
 func (t *Transaction) Stats() (objects int, blobs int, bytes int64) {
 	return t.objects, t.blobCount, t.bytes
 }
@@ -188,72 +174,32 @@ func (t *Transaction) add(typ git.ObjectType, oid git.ObjectID, size int64, src 
 		t.present = append(t.present, oid)
 		return nil
 	}
-	if t.pack == nil && len(t.pending) >= packThreshold {
+	if t.pack == nil {
 		p, err := newPackFile(t.w.objectsDir)
 		if err != nil {
 			return fmt.Errorf("write object %s: start pack: %w", oid, err)
 		}
 		t.pack = p
 	}
-	if t.pack != nil {
-		n, err := t.pack.add(typ, oid, size, src)
-		if err != nil {
-			return fmt.Errorf("write object %s: %w", oid, err)
-		}
-		t.seen[oid] = struct{}{}
-		t.count(typ == git.BlobObject, n, 1)
-		return nil
-	}
-	f, tmp, err := t.w.createTemp(oid)
+	n, err := t.pack.add(typ, oid, size, src)
 	if err != nil {
 		return fmt.Errorf("write object %s: %w", oid, err)
 	}
-	n, err := t.compress(f, typ, size, src)
-	if err == nil && t.open >= maxOpenTemps {
-		// Too many to keep open. With syncfs the file is made durable by
-		// Commit's one flush of the whole filesystem; without, now.
-		if haveSyncFS {
-			err = f.Close()
-			t.unsynced = true
-		} else {
-			err = syncClose(f)
-		}
-		f = nil
-	}
-	if err != nil {
-		if f != nil {
-			f.Close()
-		}
-		os.Remove(tmp)
-		return fmt.Errorf("write object %s: %w", oid, err)
-	}
-	if f != nil {
-		t.open++
-	}
-	t.pending = append(t.pending, pendingObject{oid: oid, tmp: tmp, f: f, blob: typ == git.BlobObject, size: n})
 	t.seen[oid] = struct{}{}
 	t.count(typ == git.BlobObject, n, 1)
 	return nil
 }
 
-// PendingPath is the temporary file (a complete loose object, not yet
-// durable) that holds oid, an object this transaction wrote and has not
+// PendingPath is a temporary loose copy (a complete loose object, not yet
+// durable) of oid, an object this transaction wrote and has not
 // committed; "" if there is none. It lets git look at an object before it
 // becomes visible (a hard link into a scratch object directory).
 //
-// An object in the transaction's pack is first copied out to a loose temp
-// file (objects/xx/tmp_obj_*), removed by Commit or Abort; if that fails,
-// PendingPath returns "", and git will not find the object.
+// The copy, objects/xx/tmp_obj_*, is made on the first call and removed by
+// Commit or Abort; if making it fails, PendingPath returns "", and git
+// will not find the object.
 func (t *Transaction) PendingPath(oid git.ObjectID) string {
-	if t.done {
-		return ""
-	}
-	for _, p := range t.pending {
-		if p.oid == oid {
-			return p.tmp
-		}
-	}
-	if t.pack == nil {
+	if t.done || t.pack == nil {
 		return ""
 	}
 	if path, ok := t.copies[oid]; ok {
@@ -338,9 +284,8 @@ func (t *Transaction) compress(f *os.File, typ git.ObjectType, size int64, src i
 }
 
 // Commit makes the transaction's objects durable and visible; see
-// Transaction for the protocol. Objects are published in the order they
-// were written, but callers must not rely on that: nothing refers to them
-// until a ref is updated after Commit returns.
+// Transaction for the protocol. Nothing refers to them until a ref is
+// updated after Commit returns.
 func (t *Transaction) Commit() error {
 	if t.done {
 		return errDone
@@ -352,114 +297,73 @@ func (t *Transaction) Commit() error {
 		t.pack.remove()
 		t.pack = nil
 	}
-	if len(t.pending) == 0 && len(t.present) == 0 && t.pack == nil {
+	if t.pack == nil && len(t.present) == 0 {
 		return nil
 	}
 	if t.pack != nil {
 		if err := t.pack.finish(); err != nil {
-			t.removeTemps()
+			t.discard()
 			return fmt.Errorf("commit objects: finish pack: %w", err)
 		}
 	}
 
 	// 1. Contents first: once a name is visible, its data must be on disk.
-	// A large transaction is flushed with one syncfs(2) rather than an
-	// fsync per object: 10,000 small files took 10,000 serial fsyncs.
+	// A file's fsync need not persist its directory entry (on ext4 without
+	// a journal it doesn't), so the directories holding our names are
+	// synced too. Those whose entries exist already are synced now,
+	// alongside the data: objects/ (its entry for objects/pack, made by
+	// git init or newPackFile) and, for objects that were already there,
+	// the objects themselves and their fan-out directories, which another
+	// writer may just have created.
 	var files []**os.File
-	for i := range t.pending {
-		if t.pending[i].f != nil {
-			files = append(files, &t.pending[i].f)
-		}
-	}
-	if t.pack != nil {
-		files = append(files, t.pack.files()...)
-	}
-	bulk := t.unsynced
-	err := parallel(len(files), func(i int) error {
-		f := *files[i]
-		*files[i] = nil
-		if bulk {
-			return f.Close()
-		}
-		return syncClose(f)
-	})
-	if err == nil && bulk {
-		err = syncFS(t.w.objectsDir)
-	}
-	t.open = 0
-	if err != nil {
-		t.removeTemps()
-		return fmt.Errorf("commit objects: %w", err)
-	}
-
-	// 2. Publish. link fails with EEXIST instead of replacing, which is how
-	// git finalizes objects too: a concurrent writer's identical object
-	// stays as it is.
-	var fanout [256]bool
-	for i := range t.pending {
-		p := &t.pending[i]
-		final := t.w.objectPath(p.oid)
-		switch err := os.Link(p.tmp, final); {
-		case err == nil:
-		case errors.Is(err, fs.ErrExist):
-			t.count(p.blob, p.size, -1)
-			t.present = append(t.present, p.oid)
-		default:
-			// Filesystems without hard links: rename, as git falls back to.
-			if err := os.Rename(p.tmp, final); err != nil {
-				t.removeTemps()
-				return fmt.Errorf("commit objects: publish %s: %w", p.oid, err)
-			}
-			p.tmp = ""
-		}
-		if p.tmp != "" {
-			// A leftover tmp_obj_* is harmless and pruned by git gc.
-			_ = os.Remove(p.tmp)
-			p.tmp = ""
-		}
-		fanout[fanoutIndex(p.oid)] = true
-	}
-	if t.pack != nil {
-		if err := t.pack.publish(); err != nil {
-			t.removeTemps()
-			return fmt.Errorf("commit objects: publish pack: %w", err)
-		}
-	}
-
-	// 3. Names: a file's fsync need not persist its directory entry (and on
-	// ext4 without a journal it doesn't). objects/ is always synced: a
-	// fan-out directory another writer just created may not be durable
-	// yet, and ours live in it.
 	paths := []string{t.w.objectsDir}
 	if t.pack != nil {
-		paths = append(paths, t.pack.dir)
+		files = t.pack.files()
 	}
-	for _, oid := range t.present {
-		fanout[fanoutIndex(oid)] = true
-		paths = append(paths, t.w.objectPath(oid))
-	}
-	for i, used := range fanout {
-		if used {
-			paths = append(paths, filepath.Join(t.w.objectsDir, hex.EncodeToString([]byte{byte(i)})))
+	bulk := len(t.present) > maxPresentSyncs && haveSyncFS
+	if !bulk {
+		var fanout [256]bool
+		for _, oid := range t.present {
+			paths = append(paths, t.w.objectPath(oid))
+			if i := fanoutIndex(oid); !fanout[i] {
+				fanout[i] = true
+				paths = append(paths, filepath.Join(t.w.objectsDir, string(oid[:2])))
+			}
 		}
 	}
-	if bulk && len(paths) > syncParallelism {
-		// As many directories as objects directories: one flush for all.
-		if err := syncFS(t.w.objectsDir); err != nil {
-			return fmt.Errorf("commit objects: %w", err)
+	err := parallel(len(files)+len(paths), func(i int) error {
+		if i < len(files) {
+			f := *files[i]
+			*files[i] = nil
+			return syncClose(f)
 		}
-		return nil
-	}
-	err = parallel(len(paths), func(i int) error {
 		// A concurrent repack's prune-packed removes loose objects that are
 		// already in a (durable) pack and then their emptied fan-out
 		// directories: what vanished is safe elsewhere.
-		if err := syncPath(paths[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := syncPath(paths[i-len(files)]); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		return nil
 	})
+	if err == nil && bulk {
+		err = syncFS(t.w.objectsDir)
+	}
 	if err != nil {
+		t.discard()
+		return fmt.Errorf("commit objects: %w", err)
+	}
+	if t.pack == nil {
+		return nil
+	}
+
+	// 2. Publish: the pack, then its index.
+	if err := t.pack.publish(); err != nil {
+		t.discard()
+		return fmt.Errorf("commit objects: publish pack: %w", err)
+	}
+
+	// 3. The new names.
+	if err := syncPath(t.pack.dir); err != nil {
 		return fmt.Errorf("commit objects: %w", err)
 	}
 	return nil
@@ -474,7 +378,7 @@ func (t *Transaction) Abort() {
 	t.done = true
 	t.abortBlobs()
 	t.removeCopies()
-	t.removeTemps()
+	t.discard()
 }
 
 func (t *Transaction) removeCopies() {
@@ -490,28 +394,16 @@ func (t *Transaction) abortBlobs() {
 	}
 }
 
-func (t *Transaction) removeTemps() {
-	for i := range t.pending {
-		p := &t.pending[i]
-		if p.f != nil {
-			p.f.Close()
-			p.f = nil
-		}
-		if p.tmp != "" {
-			os.Remove(p.tmp)
-			p.tmp = ""
-			t.count(p.blob, p.size, -1)
-		}
+// discard removes the pack unless it is published, and stops counting
+// its objects.
+func (t *Transaction) discard() {
+	if t.pack == nil || t.pack.published {
+		return
 	}
-	t.open = 0
-	if t.pack != nil && !t.pack.published {
-		for _, e := range t.pack.entries {
-			t.count(e.typ == git.BlobObject, e.size, -1)
-		}
+	for _, e := range t.pack.entries {
+		t.count(e.typ == git.BlobObject, e.size, -1)
 	}
-	if t.pack != nil {
-		t.pack.remove()
-	}
+	t.pack.remove()
 }
 
 // objectPath is objects/xx/yyyy… for oid.

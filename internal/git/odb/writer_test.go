@@ -170,49 +170,42 @@ func TestTransaction_finished(t *testing.T) {
 	}
 }
 
-func TestTransaction_filesLikeGit(t *testing.T) {
+// A small transaction (an API commit's blob, trees and commit) is one
+// read-only pack and its index, nothing else: no loose object, no fan-out
+// directory, no temp file left.
+func TestTransaction_smallIsOnePack(t *testing.T) {
 	t.Parallel()
 	gitDir := newRepo(t)
 	tx := begin(t, gitDir)
-	oid := mustWrite(t, tx, git.BlobObject, []byte("mode check\n"))
-
-	// Before Commit: one temp file beside the final path, named so git prune
-	// cleans it up after a crash.
-	temps := objectFiles(t, gitDir)
-	if len(temps) != 1 || !strings.HasPrefix(temps[0], string(oid[:2])+"/tmp_obj_") {
-		t.Fatalf("temp files = %v, want one %s/tmp_obj_*", temps, oid[:2])
-	}
-	mustCommit(t, tx)
-
-	files := objectFiles(t, gitDir)
-	want := filepath.Join(string(oid[:2]), string(oid[2:]))
-	if !slices.Equal(files, []string{want}) {
-		t.Errorf("files after Commit = %v, want [%s]", files, want)
-	}
-	fi, err := os.Stat(filepath.Join(gitDir, "objects", want))
+	blob := mustWrite(t, tx, git.BlobObject, []byte("mode check\n"))
+	tree := mustWrite(t, tx, git.TreeObject, mustTree(t, TreeEntry{ModeFile, "f", blob}))
+	root := mustWrite(t, tx, git.TreeObject, mustTree(t, TreeEntry{ModeTree, "d", tree}))
+	data, err := EncodeCommit(Commit{Tree: root, Author: testSig, Committer: testSig, Message: "small\n"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi.Mode().Perm() != 0o444 {
-		t.Errorf("object mode = %v, want 0444", fi.Mode().Perm())
+	commit := mustWrite(t, tx, git.CommitObject, data)
+	mustCommit(t, tx)
+	checkPublishedPack(t, gitDir, 4)
+	for _, f := range objectFiles(t, gitDir) {
+		if !strings.HasPrefix(f, "pack/pack-") {
+			t.Errorf("unexpected file %s", f)
+		}
 	}
+	runGit(t, gitDir, nil, nil, "update-ref", "refs/heads/main", string(commit))
+	if got := runGit(t, gitDir, nil, nil, "log", "-1", "--format=%T %s", "main"); got != string(root)+" small\n" {
+		t.Errorf("git log -1 = %q", got)
+	}
+	fsck(t, gitDir)
 }
 
-func TestTransaction_crashLeftoversArePruned(t *testing.T) {
-	t.Parallel()
-	gitDir := newRepo(t)
-	tx := begin(t, gitDir)
-	mustWrite(t, tx, git.BlobObject, []byte("orphan\n"))
-	// Simulate a crash: the transaction is never finished, its temp file
-	// stays; git prune must recognise and remove it.
-	for _, f := range tx.pending {
-		f.f.Close()
+func mustTree(t *testing.T, entries ...TreeEntry) []byte {
+	t.Helper()
+	data, err := EncodeTree(entries)
+	if err != nil {
+		t.Fatal(err)
 	}
-	tx.pending = nil
-	runGit(t, gitDir, nil, nil, "prune", "--expire=now")
-	if files := objectFiles(t, gitDir); len(files) != 0 {
-		t.Errorf("files after git prune = %v", files)
-	}
+	return data
 }
 
 func TestTransaction_existingObjects(t *testing.T) {
@@ -245,33 +238,6 @@ func TestTransaction_existingObjects(t *testing.T) {
 	}
 	if !exists(gitDir, fresh) {
 		t.Errorf("%s missing", fresh)
-	}
-	fsck(t, gitDir)
-}
-
-func TestTransaction_manyObjects(t *testing.T) {
-	t.Parallel()
-	gitDir := newRepo(t)
-	tx := begin(t, gitDir)
-	var entries []TreeEntry
-	for i := range 3 * maxOpenTemps {
-		oid := mustWrite(t, tx, git.BlobObject, fmt.Appendf(nil, "file %d\n", i))
-		entries = append(entries, TreeEntry{ModeFile, fmt.Sprintf("f%03d", i), oid})
-	}
-	data, err := EncodeTree(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree := mustWrite(t, tx, git.TreeObject, data)
-	if tx.open > maxOpenTemps {
-		t.Errorf("%d temp files open, limit %d", tx.open, maxOpenTemps)
-	}
-	mustCommit(t, tx)
-	if objs, _, _ := tx.Stats(); objs != len(entries)+1 {
-		t.Errorf("Stats objects = %d, want %d", objs, len(entries)+1)
-	}
-	if got := runGit(t, gitDir, nil, nil, "ls-tree", "--name-only", string(tree)); strings.Count(got, "\n") != len(entries) {
-		t.Errorf("ls-tree lists %d entries, want %d", strings.Count(got, "\n"), len(entries))
 	}
 	fsck(t, gitDir)
 }
@@ -352,20 +318,26 @@ func TestTransaction_concurrentOverlapping(t *testing.T) {
 		runGit(t, gitDir, nil, nil, "update-ref", fmt.Sprintf("refs/heads/w%d", i), string(c))
 	}
 	fsck(t, gitDir)
-	// Distinct objects: 20 shared + 4 pairs*20 + big + 4 trees + 8 commits.
+	// Distinct objects: 20 shared + 4 pairs*20 + big + 4 trees + 8
+	// commits; each writer's pack holds all of its 41 + tree + commit.
 	want := 20 + 80 + 1 + 4 + 8
-	var loose int
+	var packs int
 	for _, f := range objectFiles(t, gitDir) {
-		if !strings.Contains(f, "tmp_") && strings.Count(f, "/") == 1 {
-			loose++
-		} else if strings.Contains(f, "tmp_") {
+		switch {
+		case strings.Contains(f, "tmp_"):
 			t.Errorf("leftover temp file %s", f)
+		case strings.HasSuffix(f, ".pack"):
+			packs++
 		}
 	}
-	if loose != want {
-		t.Errorf("%d loose objects, want %d", loose, want)
+	if packs != writers {
+		t.Errorf("%d packs, want one per writer (%d)", packs, writers)
 	}
-	if added != want {
-		t.Errorf("Stats across writers sum to %d new objects, want %d (each object counted once)", added, want)
+	all := runGit(t, gitDir, nil, nil, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)")
+	if got := strings.Count(all, "\n"); got != want {
+		t.Errorf("%d distinct objects, want %d", got, want)
+	}
+	if added != writers*43 {
+		t.Errorf("Stats across writers sum to %d new objects, want %d (43 per writer's pack)", added, writers*43)
 	}
 }
