@@ -300,12 +300,25 @@ func (b *Bucket) Get(ctx context.Context, key string) (io.ReadCloser, int64, err
 	var opts minio.GetObjectOptions
 	// Ask for the stored checksum; verified by objectReader.
 	opts.Set("x-amz-checksum-mode", "ENABLED")
+	// The answer (status and headers, retries included) must come within
+	// Timeouts.Call; the body then takes as long as it takes, bounded by
+	// Timeouts.Stall between bytes.
+	gctx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(b.timeouts.Call, func() { cancel(errNoAnswer) })
 	core := minio.Core{Client: b.client}
-	body, info, _, err := core.GetObject(ctx, b.loc.Bucket, b.loc.fullKey(key), opts)
+	body, info, _, err := core.GetObject(gctx, b.loc.Bucket, b.loc.fullKey(key), opts)
+	if !timer.Stop() && err == nil {
+		body.Close() // the answer came as the time ran out
+		err = errNoAnswer
+	}
 	if err != nil {
+		cancel(nil)
+		if errors.Is(context.Cause(gctx), errNoAnswer) && ctx.Err() == nil {
+			err = fmt.Errorf("%w: no answer within %v", ErrUnavailable, b.timeouts.Call)
+		}
 		return nil, 0, b.classify(ctx, "get", key, err)
 	}
-	r := &objectReader{b: b, ctx: ctx, key: key, body: body, size: info.Size}
+	r := &objectReader{b: b, ctx: ctx, key: key, body: body, cancel: cancel, size: info.Size}
 	if info.ChecksumCRC32C != "" && info.ChecksumMode == minio.ChecksumFullObjectMode.String() {
 		want, err := base64.StdEncoding.DecodeString(info.ChecksumCRC32C)
 		if err == nil && len(want) == 4 {
@@ -317,17 +330,21 @@ func (b *Bucket) Get(ctx context.Context, key string) (io.ReadCloser, int64, err
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// errNoAnswer cancels a Get whose answer did not come in time.
+var errNoAnswer = errors.New("no answer in time")
+
 // objectReader classifies the read errors of an object's body and checks
 // its length and, when crc is set, its CRC32C.
 type objectReader struct {
-	b    *Bucket
-	ctx  context.Context
-	key  string
-	body io.ReadCloser
-	size int64
-	read int64
-	crc  hash.Hash32
-	want uint32
+	b      *Bucket
+	ctx    context.Context
+	key    string
+	body   io.ReadCloser
+	cancel context.CancelCauseFunc
+	size   int64
+	read   int64
+	crc    hash.Hash32
+	want   uint32
 }
 
 func (r *objectReader) Read(p []byte) (int, error) {
@@ -347,7 +364,11 @@ func (r *objectReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (r *objectReader) Close() error { return r.body.Close() }
+func (r *objectReader) Close() error {
+	err := r.body.Close()
+	r.cancel(nil)
+	return err
+}
 
 // Download writes the object at key to path: into a temporary file in
 // path's directory (which must exist), whose size and checksum are

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,6 +160,58 @@ func TestBucket_hungStore(t *testing.T) {
 	}
 	if took > 3*time.Second {
 		t.Errorf("open took %v, want about the call timeout (2 s)", took)
+	}
+}
+
+// TestBucket_hangsAfterOpen: a store that answers Open's check and then
+// stops answering fails a Get within Timeouts.Call, not Timeouts.Stall.
+func TestBucket_hangsAfterOpen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var hang atomic.Bool
+	done := make(chan struct{})
+	store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hang.Load() {
+			select {
+			case <-r.Context().Done():
+			case <-done:
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?>`+
+			`<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name><Prefix>prefix/</Prefix>`+
+			`<KeyCount>0</KeyCount><MaxKeys>1</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>`)
+	}))
+	t.Cleanup(store.Close)
+	t.Cleanup(func() { close(done) })
+	env := map[string]string{"AWS_ENDPOINT_URL": store.URL, "AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "secret"}
+	b := openAt(t, "s3://bucket/prefix", func(k string) string { return env[k] },
+		objstore.WithTimeouts(objstore.Timeouts{Stall: time.Minute, Call: time.Second}))
+	hang.Store(true)
+	for _, op := range []struct {
+		desc string
+		run  func() error
+	}{
+		{"get", func() error {
+			rc, _, err := b.Get(ctx, "k")
+			if err == nil {
+				rc.Close()
+			}
+			return err
+		}},
+		{"stat", func() error { _, err := b.Stat(ctx, "k"); return err }},
+	} {
+		start := time.Now()
+		err := op.run()
+		took := time.Since(start)
+		t.Logf("%s of a hung store: %v after %v", op.desc, err, took)
+		if !errors.Is(err, objstore.ErrUnavailable) {
+			t.Errorf("%s: %v, want ErrUnavailable", op.desc, err)
+		}
+		if took > 3*time.Second {
+			t.Errorf("%s took %v, want about the call timeout (1 s)", op.desc, took)
+		}
 	}
 }
 

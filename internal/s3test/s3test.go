@@ -145,16 +145,12 @@ func (s *Server) Environ() []string {
 // does nothing.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopLocked()
-}
-
-func (s *Server) stopLocked() {
 	p := s.proc
+	s.proc = nil
+	s.mu.Unlock()
 	if p == nil {
 		return
 	}
-	s.proc = nil
 	pid := p.cmd.Process.Pid
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	<-p.done
@@ -190,15 +186,28 @@ func (s *Server) Restart() {
 
 // start runs versitygw on s.addr and waits until /health answers.
 func (s *Server) start() error {
+	p, err := s.spawn()
+	if err != nil || p == nil {
+		return err
+	}
+	if err := waitHealthy(s.Endpoint+healthPath, p.done, 30*time.Second); err != nil {
+		s.Stop()
+		return fmt.Errorf("%w\n%s", err, tail(p.log.Name()))
+	}
+	return nil
+}
+
+// spawn starts the process, unless one is running (then it returns nil).
+func (s *Server) spawn() (*process, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.proc != nil {
-		return nil
+		return nil, nil
 	}
 	s.runs++
 	logf, err := os.Create(filepath.Join(s.logDir, fmt.Sprintf("versitygw-%d.log", s.runs)))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cmd := exec.Command(s.bin,
 		"--port", s.addr,
@@ -219,7 +228,7 @@ func (s *Server) start() error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return err
+		return nil, err
 	}
 	p := &process{cmd: cmd, done: make(chan struct{}), log: logf}
 	go func() {
@@ -227,11 +236,7 @@ func (s *Server) start() error {
 		close(p.done)
 	}()
 	s.proc = p
-	if err := waitHealthy(s.Endpoint+healthPath, p.done, 30*time.Second); err != nil {
-		s.stopLocked()
-		return fmt.Errorf("%w\n%s", err, tail(logf.Name()))
-	}
-	return nil
+	return p, nil
 }
 
 // waitHealthy polls url until it answers 200, the process exits or the
