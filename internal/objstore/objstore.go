@@ -65,8 +65,8 @@ type Timeouts struct {
 	Call time.Duration
 }
 
-// DefaultTimeouts are the timeouts of a Bucket opened without WithTimeouts.
-var DefaultTimeouts = Timeouts{Dial: 2 * time.Second, Stall: 20 * time.Second, Call: 15 * time.Second}
+// defaultTimeouts are the timeouts of a Bucket opened without WithTimeouts.
+var defaultTimeouts = Timeouts{Dial: 2 * time.Second, Stall: 20 * time.Second, Call: 15 * time.Second}
 
 // Option adjusts Open.
 type Option func(*options)
@@ -76,7 +76,7 @@ type options struct {
 	pageSize int // keys per listing request; tests make it small
 }
 
-// WithTimeouts replaces the non-zero fields of DefaultTimeouts.
+// WithTimeouts replaces the defaults with t's non-zero fields.
 func WithTimeouts(t Timeouts) Option {
 	return func(o *options) {
 		if t.Dial > 0 {
@@ -128,7 +128,7 @@ func Open(ctx context.Context, rawURL string, env func(string) string, opts ...O
 	if err != nil {
 		return nil, fmt.Errorf("object store %s: %w", loc, err)
 	}
-	o := options{timeouts: DefaultTimeouts, pageSize: listPage}
+	o := options{timeouts: defaultTimeouts, pageSize: listPage}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -232,8 +232,9 @@ func (b *Bucket) check(ctx context.Context) error {
 
 // Put stores the size bytes r yields under key, replacing any object there.
 // The upload carries a checksum that the store verifies, so bytes damaged
-// on the way are refused; r yielding fewer or more than size bytes is an
-// error and stores nothing. An r that can seek (a file) is retried on a
+// on the way are refused (ErrCorrupt); r yielding fewer or more than size
+// bytes is an error and leaves no object (one stored from the first size
+// bytes of a longer stream is deleted again). An r that can seek (a file) is retried on a
 // transient failure and sent in parallel parts when large.
 func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, size int64) error {
 	if err := b.loc.checkKey(key); err != nil {
