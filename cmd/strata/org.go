@@ -38,7 +38,9 @@ const orgUsage = `usage:
   strata org key list NAME
 
 Every command takes --data-dir (default $STRATA_DATA_DIR or ./strata-data)
-and works while the server runs: it picks changes up within seconds.`
+and --metadata (default $STRATA_METADATA), naming the server's metadata
+store as serve does, and works while the server runs: it picks changes up
+within seconds.`
 
 // pickupNote ends every change's message: nothing needs a restart.
 const pickupNote = "a running server picks this up within seconds"
@@ -65,6 +67,7 @@ func orgCommand(ctx context.Context, out io.Writer, args []string) error {
 	fset := flag.NewFlagSet("org "+sub, flag.ContinueOnError)
 	fset.Usage = func() { fmt.Fprintln(fset.Output(), orgUsage) }
 	fset.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "the server's data directory")
+	fset.StringVar(&o.storeSpec, "metadata", os.Getenv("STRATA_METADATA"), "the server's metadata store, as serve's --metadata: empty = SQLite in the data dir, or a postgres:// URL")
 	var run func(ctx context.Context, s metadata.Store, pos []string) error
 	want := 1 // positional arguments
 	mutates := true
@@ -103,7 +106,7 @@ func orgCommand(ctx context.Context, out io.Writer, args []string) error {
 		return fmt.Errorf("org %s: want %d argument(s), got %d\n%s", sub, want, len(pos), orgUsage)
 	}
 	o.setJWKS = flagGiven(fset, "jwks-url")
-	s, err := openStore(o.dataDir, mutates)
+	s, err := openStore(ctx, o.dataDir, o.storeSpec, mutates)
 	if err != nil {
 		return err
 	}
@@ -143,28 +146,32 @@ func defaultDataDir() string {
 	return config.Default().DataDir
 }
 
-// openStore opens the data dir's metadata store. Changes may create the
-// data dir (organisations can be set up before the first start); reads
-// need an existing store rather than leaving an empty one behind.
-func openStore(dataDir string, mutates bool) (metadata.Store, error) {
-	path := filepath.Join(dataDir, metadata.SQLiteFileName)
-	if mutates {
-		if err := os.MkdirAll(dataDir, 0o755); err != nil {
-			return nil, err
+// openStore opens the server's metadata store: spec as serve's
+// --metadata, SQLite in dataDir when empty. For SQLite, changes may create
+// the data dir (organisations can be set up before the first start);
+// reads need an existing store rather than leaving an empty one behind.
+func openStore(ctx context.Context, dataDir, spec string, mutates bool) (metadata.Store, error) {
+	if spec == "" {
+		path := filepath.Join(dataDir, metadata.SQLiteFileName)
+		if mutates {
+			if err := os.MkdirAll(dataDir, 0o755); err != nil {
+				return nil, err
+			}
+		} else if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no metadata store at %s (is --data-dir the server's?)", path)
 		}
-	} else if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no metadata store at %s (is --data-dir the server's?)", path)
 	}
-	return metadata.OpenSQLite(path)
+	return metadata.Open(ctx, spec, dataDir)
 }
 
 type orgCmd struct {
-	out     io.Writer
-	dataDir string
-	keyPath string
-	kid     string
-	jwksURL string
-	setJWKS bool // --jwks-url was given, maybe empty
+	out       io.Writer
+	dataDir   string
+	storeSpec string // --metadata
+	keyPath   string
+	kid       string
+	jwksURL   string
+	setJWKS   bool // --jwks-url was given, maybe empty
 }
 
 func (o *orgCmd) add(ctx context.Context, s metadata.Store, pos []string) error {

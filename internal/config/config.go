@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/strata-storage/strata/internal/metadata"
 )
 
 // OrgKey registers one verification key for an organisation.
@@ -22,6 +24,7 @@ type OrgKey struct {
 type Config struct {
 	Addr     string
 	DataDir  string
+	Metadata string // the metadata store (metadata.Open): "" = SQLite in DataDir, or a postgres:// URL shared by several Strata
 	Orgs     []OrgKey
 	TLSCert  string
 	TLSKey   string
@@ -123,6 +126,7 @@ func (o orgList) Set(v string) error {
 func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for repositories, metadata and keys")
+	fs.StringVar(&c.Metadata, "metadata", c.Metadata, "metadata store: empty = SQLite in the data dir; a postgres:// or postgresql:// URL = that PostgreSQL database, shared by every Strata given it (prefer the environment variable: a password in a flag shows in ps)")
 	fs.Var(orgList{c}, "org", "organisation and public key, NAME=PUBLIC_KEY.pem; repeatable")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate (PEM); serve HTTPS with --tls-key")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key (PEM)")
@@ -218,6 +222,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir is required"))
+	}
+	if err := metadata.CheckSpec(c.Metadata); err != nil {
+		errs = append(errs, fmt.Errorf("--metadata: %w", err))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))

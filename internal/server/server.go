@@ -88,7 +88,9 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := metadata.OpenSQLite(filepath.Join(cfg.DataDir, metadata.SQLiteFileName))
+	// SQLite in the data dir, or PostgreSQL shared with other Strata
+	// processes (--metadata).
+	db, err := metadata.Open(context.Background(), cfg.Metadata, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}

@@ -102,6 +102,12 @@ func Attach(t testing.TB, url, org string, key crypto.Signer) *Server {
 // WithConfig edits the configuration.
 func WithConfig(fn func(*config.Config)) Option { return Option(fn) }
 
+// WithMetadata keeps the metadata in the store spec names (--metadata):
+// a postgres:// URL, from pgtest.New, for PostgreSQL.
+func WithMetadata(spec string) Option {
+	return func(c *config.Config) { c.Metadata = spec }
+}
+
 type testWriter struct {
 	t    testing.TB
 	logs *logBuffer
