@@ -23,6 +23,15 @@ const (
 	// commit-graph and packs refs. Its cost follows the new data, not the
 	// repository's size (apart from the index and bitmap rewrite).
 	Incremental Kind = "incremental"
+	// RollUp packs the packs that no bitmap covers (with loose objects)
+	// into a geometric sequence, and nothing else: the packs in the
+	// multi-pack-index, those with a bitmap and cruft packs are kept, so
+	// the bitmap stays valid and no index, bitmap or commit-graph is
+	// rewritten. Its cost follows what was written since the last
+	// Incremental or Full run, not the repository's size: it is what a
+	// stream of small packs (one per API commit) gets between scheduled
+	// runs (docs/maintenance.md).
+	RollUp Kind = "roll-up"
 	// Full repacks every reachable object into one pack with a bitmap,
 	// moves unreachable objects younger than the grace period into a cruft
 	// pack and deletes older ones. Its cost follows the repository's size,
@@ -144,6 +153,24 @@ func (w *Worker) steps(gitDir string, kind Kind, bitmapFirst bool) []step {
 			return errors.Join(removeStaleTemp(gitDir, w.now()), removeStaleObjectTemps(gitDir, w.now(), w.opts.TmpObjectGrace))
 		}},
 	}
+	// -d deletes packs made redundant and loose objects now packed; -n
+	// skips update-server-info (no dumb HTTP); -q: nobody reads progress.
+	if kind == RollUp {
+		// Neither pack-refs nor commit-graph: a roll-up is about packs,
+		// and it stays cheap. --geometric ignores kept packs: the others
+		// are rolled up as if the kept ones did not exist.
+		return append(s, step{name: "repack-roll-up", run: func(ctx context.Context) error {
+			keep, err := keptPacks(gitDir)
+			if err != nil {
+				return err
+			}
+			flags := []string{"-d", "-n", "-q", "--geometric=2"}
+			for _, name := range keep {
+				flags = append(flags, "--keep-pack="+name)
+			}
+			return w.git.Run(ctx, gitDir, git.Command{Name: "repack", Flags: flags})
+		}})
+	}
 	if bitmapFirst {
 		// Only a head start: the repack below writes the bitmap anyway, so
 		// a failure here must not cost the run.
@@ -161,8 +188,6 @@ func (w *Worker) steps(gitDir string, kind Kind, bitmapFirst bool) []step {
 		// transactions through git's own lock protocol.
 		gitStep("pack-refs", git.Command{Name: "pack-refs", Flags: []string{"--all"}}),
 	)
-	// -d deletes packs made redundant and loose objects now packed; -n
-	// skips update-server-info (no dumb HTTP); -q: nobody reads progress.
 	switch kind {
 	case Full:
 		s = append(s,
@@ -180,6 +205,37 @@ func (w *Worker) steps(gitDir string, kind Kind, bitmapFirst bool) []step {
 		s = append(s, step{name: "stamp", run: func(context.Context) error { return touch(filepath.Join(gitDir, fullRepackStamp), w.now()) }})
 	}
 	return s
+}
+
+// keptPacks lists the packs a roll-up must not rewrite, as --keep-pack
+// names (pack-<hex>.pack): those in the multi-pack-index (removing one
+// would make git delete the index and its bitmap), those with a bitmap,
+// and cruft packs, whose per-object mtimes a repack would reset.
+func keptPacks(gitDir string) ([]string, error) {
+	dir := filepath.Join(gitDir, "objects", "pack")
+	keep, err := midxPacks(dir)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if keep == nil {
+		keep = make(map[string]bool)
+	}
+	for _, e := range ents {
+		ext := filepath.Ext(e.Name())
+		if (ext == ".bitmap" || ext == ".mtimes") && strings.HasPrefix(e.Name(), "pack-") {
+			keep[strings.TrimSuffix(e.Name(), ext)] = true
+		}
+	}
+	names := make([]string, 0, len(keep))
+	for base := range keep {
+		names = append(names, base+".pack")
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 // approxidate spells "grace ago" for git's --expire options.

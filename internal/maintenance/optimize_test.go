@@ -1,9 +1,11 @@
 package maintenance
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +20,10 @@ func recordKinds(w *Worker) *[]Kind {
 	return &kinds
 }
 
-// A repository written the way Strata writes (loose objects per commit)
-// plus packs: the first run is full, later ones incremental; each leaves no
-// loose objects, an index with a bitmap and a commit-graph, and the same
-// refs.
+// A repository written the way Strata writes (a pack per commit) plus a
+// loose object: the first run is full, later ones incremental; each leaves
+// no loose objects, an index with a bitmap and a commit-graph, and the
+// same refs.
 func TestWorker_fullThenIncremental(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testOptions())
@@ -33,10 +35,9 @@ func TestWorker_fullThenIncremental(t *testing.T) {
 		for i := range 8 {
 			commitFile(t, r, "main", fmt.Sprintf("d%d/f%d.txt", p, i), fmt.Sprintf("pack %d commit %d\n", p, i))
 		}
-		gitOut(t, dir, "", "repack", "-d", "-q") // one pack per batch, as pushes make
 	}
 	for i := range 30 {
-		commitFile(t, r, "feature", fmt.Sprintf("feature/f%d.txt", i), fmt.Sprintf("loose %d\n", i))
+		commitFile(t, r, "feature", fmt.Sprintf("feature/f%d.txt", i), fmt.Sprintf("feature %d\n", i))
 	}
 	ephemeral := commitFileNS(t, r, git.EphemeralNamespace, "wip", "wip.txt", "ephemeral only\n")
 	young := writeLooseBlob(t, dir, "unreachable, but younger than the grace period\n")
@@ -52,8 +53,8 @@ func TestWorker_fullThenIncremental(t *testing.T) {
 	}
 
 	before := countObjects(t, dir)
-	if before["packs"] != 5 || before["count"] < 100 {
-		t.Fatalf("fixture: %v, want 5 packs and many loose objects", before)
+	if before["packs"] != 71 || before["count"] != 1 {
+		t.Fatalf("fixture: %v, want 71 packs (one per commit) and a loose object", before)
 	}
 	refs := refSnapshot(t, dir)
 
@@ -85,16 +86,16 @@ func TestWorker_fullThenIncremental(t *testing.T) {
 	}
 	fsck(t, dir)
 
-	// More writes and packs: the next run is incremental.
+	// More writes: the next run is incremental.
 	for p := range 3 {
 		for i := range 5 {
 			commitFile(t, r, "main", fmt.Sprintf("more%d/f%d.txt", p, i), fmt.Sprintf("more %d %d\n", p, i))
 		}
-		gitOut(t, dir, "", "repack", "-d", "-q")
 	}
 	for i := range 10 {
-		commitFile(t, r, "feature", fmt.Sprintf("feature/g%d.txt", i), fmt.Sprintf("loose again %d\n", i))
+		commitFile(t, r, "feature", fmt.Sprintf("feature/g%d.txt", i), fmt.Sprintf("again %d\n", i))
 	}
+	writeLooseBlob(t, dir, "loose again\n")
 	refs = refSnapshot(t, dir)
 	if out := runNow(t, e.w, r.Key()); out != ranOK {
 		t.Fatalf("second run: outcome %d", out)
@@ -283,5 +284,77 @@ func TestMaintain_removesStaleObjectTemps(t *testing.T) {
 		if gone := os.IsNotExist(err); gone != wantGone {
 			t.Errorf("%s: removed = %v, want %v", name, gone, wantGone)
 		}
+	}
+}
+
+// A roll-up packs the packs outside the multi-pack-index into one and
+// keeps the index's packs, even a small one that geometric repacking on
+// its own would merge into the new pack (it holds fewer than half as many
+// objects as the packs after it): removing it would make git delete the
+// index and its bitmap. Cruft packs and packs with a bitmap are kept too.
+func TestRollUp_keepsWhatTheBitmapCovers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testOptions())
+	r := e.newRepo()
+	dir := r.Path()
+	for i := range 20 {
+		commitFile(t, r, "main", fmt.Sprintf("base/%d", i), fmt.Sprintf("base %d\n", i))
+	}
+	gitOut(t, dir, "", "repack", "-a", "-d", "-q")
+	commitFile(t, r, "main", "small", "one small pack\n")
+	gitOut(t, dir, "", "multi-pack-index", "write", "--bitmap", "--no-progress")
+	covered, err := midxPacks(filepath.Join(dir, "objects", "pack"))
+	if err != nil || len(covered) != 2 {
+		t.Fatalf("multi-pack-index covers %v (%v), want the base pack and the small one", covered, err)
+	}
+	bitmap := midxBitmap(t, dir)
+	for i := range 10 {
+		commitFile(t, r, "main", fmt.Sprintf("stream/%d", i), fmt.Sprintf("stream %d\n", i))
+	}
+	if st, _ := inspect(dir); st.packs != 12 {
+		t.Fatalf("fixture: %d packs, want 12", st.packs)
+	}
+
+	for _, s := range e.w.steps(dir, RollUp, false) {
+		if err := s.run(context.Background()); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+	}
+	st, err := inspect(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.packs != 3 || !st.midx {
+		t.Fatalf("after the roll-up: %+v, want the two covered packs and one new one, and the multi-pack-index", st)
+	}
+	if got := midxBitmap(t, dir); got != bitmap {
+		t.Fatalf("multi-pack-index bitmap %q, was %q", got, bitmap)
+	}
+	for base := range covered {
+		if _, err := os.Stat(filepath.Join(dir, "objects", "pack", base+".pack")); err != nil {
+			t.Errorf("covered pack %s: %v", base, err)
+		}
+	}
+	gitOut(t, dir, "", "multi-pack-index", "verify", "--no-progress")
+	fsck(t, dir)
+}
+
+// keptPacks names the packs of the multi-pack-index, those with a bitmap
+// and cruft packs, and nothing else.
+func TestKeptPacks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pack := filepath.Join(dir, "objects", "pack")
+	if err := os.MkdirAll(pack, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"pack-aa.pack", "pack-aa.idx", "pack-aa.bitmap", "pack-bb.pack", "pack-bb.idx", "pack-bb.mtimes",
+		"pack-cc.pack", "pack-cc.idx", "tmp_pack_x", "pack-dd.pack", "pack-dd.idx"} {
+		if err := os.WriteFile(filepath.Join(pack, name), nil, 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := keptPacks(dir); err != nil || !slices.Equal(got, []string{"pack-aa.pack", "pack-bb.pack"}) {
+		t.Fatalf("keptPacks = %v, %v", got, err)
 	}
 }

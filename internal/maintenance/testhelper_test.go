@@ -267,3 +267,17 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// midxBitmap is the name of the multi-pack-index bitmap in gitDir (it
+// holds the index's checksum), "" if there is none.
+func midxBitmap(t testing.TB, gitDir string) string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(gitDir, "objects", "pack", "multi-pack-index-*.bitmap"))
+	if err != nil || len(m) > 1 {
+		t.Fatalf("multi-pack-index bitmaps %v: %v", m, err)
+	}
+	if len(m) == 0 {
+		return ""
+	}
+	return filepath.Base(m[0])
+}

@@ -252,6 +252,15 @@ func (w *Worker) Trigger(storageKey string) {
 	}
 	st := w.entry(storageKey, now)
 	st.updates++
+	// Each transaction may have added a pack: API writes store the
+	// objects of every transaction as one pack (odb). A push's pack is
+	// reported again by ObjectsAdded, and a transaction without new
+	// objects adds none; the count only decides when to look, and the run
+	// counts the packs on disk first.
+	st.packsAdded++
+	if st.urgent == notUrgent && w.tooManyPacks(st) {
+		st.urgent = urgentPacks
+	}
 	// An urgent request the full queue dropped is retried here too.
 	if st.queued || st.running || (!w.due(st, now) && st.urgent == notUrgent) {
 		return
@@ -479,10 +488,16 @@ func (w *Worker) maintain(ctx context.Context, key string, pending int, urgent u
 	}
 	// An urgent run is Incremental: its point is a bitmap and few packs
 	// soon, and a Full run rewrites every pack. A scheduled run that is
-	// also urgent may be Full; that writes a bitmap too.
+	// also urgent may be Full; that writes a bitmap too. Too many packs
+	// in a repository that has a bitmap only need a RollUp of the packs
+	// the bitmap does not cover: rewriting the bitmap is most of an
+	// Incremental run's cost, and it follows the repository's size.
 	kind := Incremental
-	if scheduled && (before.lastFull.IsZero() || now.Sub(before.lastFull) >= w.opts.FullInterval) {
+	switch {
+	case scheduled && (before.lastFull.IsZero() || now.Sub(before.lastFull) >= w.opts.FullInterval):
 		kind = Full
+	case !scheduled && urgent == urgentPacks && before.bitmap:
+		kind = RollUp
 	}
 	trigger := "scheduled"
 	if !scheduled {

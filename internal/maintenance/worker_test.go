@@ -3,6 +3,7 @@ package maintenance
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -208,6 +209,7 @@ func TestWorker_debounce(t *testing.T) {
 	opts.Interval = time.Hour
 	opts.RefUpdates = 50
 	opts.LooseObjects = 1 << 30 // only ref updates make it due
+	opts.MaxPacks = 0           // nor the packs they may add
 	e := newEnv(t, opts)
 	r := e.newRepo()
 	key := r.Key()
@@ -508,12 +510,13 @@ func TestWorker_objectsAdded(t *testing.T) {
 	next(ranOK)
 	<-kinds
 
-	// Packs: six new ones on disk (the worker verifies the count there),
-	// reported one by one; the run comes with the one past MaxPacks.
+	// Pushed packs: six new ones on disk (the worker verifies the count
+	// there), reported one by one; the run comes with the one past
+	// MaxPacks, and as the repository has a bitmap, it is a roll-up.
 	base := e.state(key).packsBase
 	for i := range 6 {
-		commitFile(t, r, "main", "f", fmt.Sprint(i))
-		gitOut(t, r.Path(), "", "repack", "-q")
+		oid := writeLooseBlob(t, r.Path(), fmt.Sprintf("pushed %d\n", i))
+		gitOut(t, r.Path(), string(oid)+"\n", "pack-objects", "-q", filepath.Join(r.Path(), "objects", "pack", "pack"))
 	}
 	for range opts.MaxPacks - base {
 		e.w.ObjectsAdded(key, Added{Packs: 1, Objects: 1})
@@ -521,11 +524,80 @@ func TestWorker_objectsAdded(t *testing.T) {
 	quiet()
 	e.w.ObjectsAdded(key, Added{Packs: 1, Objects: 1})
 	next(ranOK)
-	<-kinds
+	if k := <-kinds; k != RollUp {
+		t.Fatalf("too many packs in a repository with a bitmap ran %s, want roll-up", k)
+	}
 	if n := e.state(key).packsBase; n > opts.MaxPacks {
 		t.Fatalf("%d packs after the pack-count run", n)
 	}
+	if st := e.state(key); !st.lastRun.IsZero() {
+		t.Fatalf("state %+v: a roll-up must not restart the interval", st)
+	}
 	fsck(t, r.Path())
+}
+
+// A stream of API commits (one pack each, counted by Trigger) in a
+// repository with a bitmap gets roll-ups, which keep the packs bounded by
+// MaxPacks and a half whatever the stream's length, and leave the
+// multi-pack-index and its bitmap as they were.
+func TestWorker_commitStream(t *testing.T) {
+	t.Parallel()
+	opts := DefaultOptions()
+	opts.Interval = time.Hour
+	opts.RefUpdates = 1 << 20
+	opts.LooseObjects = 1 << 30
+	opts.MaxPacks = 8
+	e := newEnv(t, opts)
+	r := e.newRepo()
+	key, dir := r.Key(), r.Path()
+	for i := range 3 {
+		commitFile(t, r, "main", fmt.Sprintf("base/%d", i), "base\n")
+	}
+	// The repository as a scheduled incremental run leaves it.
+	gitOut(t, dir, "", "repack", "-d", "-q", "--geometric=2", "--write-midx", "--write-bitmap-index")
+	midx := midxBitmap(t, dir)
+	var mu sync.Mutex
+	var kinds []Kind
+	e.w.beforeRun = func(_ string, k Kind) {
+		mu.Lock()
+		kinds = append(kinds, k)
+		mu.Unlock()
+	}
+	e.w.Start()
+
+	const commits = 60
+	for i := range commits {
+		commitFile(t, r, "main", fmt.Sprintf("stream/%d", i), fmt.Sprintf("commit %d\n", i))
+	}
+	waitFor(t, "the worker to go idle", func() bool {
+		st := e.state(key)
+		return !st.queued && !st.running
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(kinds) == 0 {
+		t.Fatalf("%d commits past MaxPacks %d ran nothing", commits, opts.MaxPacks)
+	}
+	for _, k := range kinds {
+		if k != RollUp {
+			t.Fatalf("runs %v, want only roll-ups", kinds)
+		}
+	}
+	st, err := inspect(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.packs > opts.MaxPacks+opts.MaxPacks/2 {
+		t.Fatalf("%d packs after %d commits and %d roll-ups, want at most %d", st.packs, commits, len(kinds), opts.MaxPacks+opts.MaxPacks/2)
+	}
+	if got := midxBitmap(t, dir); got != midx {
+		t.Fatalf("multi-pack-index bitmap %s, was %s: a roll-up must not rewrite it", got, midx)
+	}
+	gitOut(t, dir, "", "multi-pack-index", "verify", "--no-progress")
+	if got := gitOut(t, dir, "", "rev-list", "--count", "--use-bitmap-index", "--objects", "main"); got == "" {
+		t.Fatal("no object count with the bitmap")
+	}
+	fsck(t, dir)
 }
 
 // A large write that arrives while the repository's run is in progress
