@@ -36,12 +36,16 @@ type Limits struct {
 	// MaxRequestBytes caps an upload-pack request body (wants, haves and
 	// arguments) after gzip decoding.
 	MaxRequestBytes int64
-	// MaxConcurrentPacks caps how many upload-pack processes (each with its
-	// pack-objects) run at once. Further requests queue.
+	// MaxConcurrentPacks caps how many packs are generated at once: with
+	// the pack cache, pack-objects runs (a fetch served from the cache
+	// needs none); without it, upload-pack processes (each with its
+	// pack-objects). Further requests queue. With the cache, upload-pack
+	// processes, whose negotiation and relaying are cheap, have their own
+	// limit: uploadPackFactor times as many.
 	MaxConcurrentPacks int
-	// MaxConcurrentPacksPerOrg caps the upload-packs of one organisation,
-	// so one tenant cannot take every slot; 0: half of MaxConcurrentPacks
-	// (at least 1).
+	// MaxConcurrentPacksPerOrg caps the pack generations of one
+	// organisation, so one tenant cannot take every slot; 0: half of
+	// MaxConcurrentPacks (at least 1).
 	MaxConcurrentPacksPerOrg int
 	// PackQueueTimeout is how long a request waits in that queue before it
 	// is answered 503 with Retry-After.
@@ -66,6 +70,13 @@ var DefaultLimits = Limits{
 	RequestTimeout:   time.Hour,
 	PackWindowMemory: "256m",
 }
+
+// uploadPackFactor is how many more upload-pack processes than pack
+// generations may run at once when the pack cache is on. Such an
+// upload-pack negotiates and relays (cheap) and waits, as a process, for
+// its pack-objects' slot; the bound keeps a flood of distinct fetches from
+// starting processes without limit.
+const uploadPackFactor = 8
 
 // Config is what the Git transport needs from the rest of the server.
 type Config struct {
@@ -111,7 +122,8 @@ type Handler struct {
 	socketDir string
 	keys      *signing.Keys
 	pushes    PushObserver
-	packs     *slots.Pool // upload-pack slots, global and per organisation
+	packs     *slots.Pool // pack generation slots, global and per organisation
+	uploads   *slots.Pool // upload-pack processes, when the pack cache is on
 	packCache *packcache.Cache
 	hookExe   string // the strata binary, for uploadpack.packObjectsHook
 }
@@ -143,6 +155,7 @@ func New(cfg Config) (*Handler, error) {
 		h.socketDir = os.TempDir()
 	}
 	h.packs = slots.New(h.limits.MaxConcurrentPacks, h.limits.MaxConcurrentPacksPerOrg)
+	h.uploads = slots.New(uploadPackFactor*h.limits.MaxConcurrentPacks, uploadPackFactor*h.limits.MaxConcurrentPacksPerOrg)
 	var err error
 	if h.hooksDir, err = filepath.Abs(cfg.HooksDir); err != nil {
 		return nil, fmt.Errorf("githttp: hooks dir: %w", err)

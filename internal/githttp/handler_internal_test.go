@@ -45,7 +45,9 @@ type handlerEnv struct {
 	repo *repo.Repo
 }
 
-func newHandlerEnv(t *testing.T, limits Limits) *handlerEnv {
+// newHandlerEnv builds the Handler; edit may change its Config (the pack
+// cache is off unless an edit sets one).
+func newHandlerEnv(t *testing.T, limits Limits, edit ...func(*Config)) *handlerEnv {
 	t.Helper()
 	dir := t.TempDir()
 	f, err := git.NewFactory(git.FactoryOptions{})
@@ -77,13 +79,17 @@ func newHandlerEnv(t *testing.T, limits Limits) *handlerEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{
+	cfg := Config{
 		Verifier: fakeVerifier{
 			"write": {Org: "acme", Repo: "app", Scopes: []auth.Scope{auth.ScopeGitWrite}},
 		},
 		Store: store, Repos: repos, Git: f, Limits: limits, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		HooksDir: filepath.Join(dir, "hooks"), Signing: keys,
-	})
+	}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +147,7 @@ func TestMaxPushBytes(t *testing.T) {
 func TestPackQueue(t *testing.T) {
 	t.Parallel()
 	e := newHandlerEnv(t, Limits{MaxConcurrentPacks: 1, PackQueueTimeout: 50 * time.Millisecond})
-	release, err := e.h.acquirePackSlot(context.Background(), "other") // the one slot is busy
+	release, err := e.h.packs.Acquire(context.Background(), "other", time.Minute) // the one slot is busy
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,8 +12,33 @@ import (
 	"github.com/strata-storage/strata/internal/config"
 )
 
-// cachedPacks lists the pack cache's entry files.
+// cachedPacks lists the pack cache's entry files of pack-objects' output
+// (not the whole upload-pack answers, see cachedAnswers).
 func (s *gitServer) cachedPacks() []string {
+	s.t.Helper()
+	var names []string
+	for _, n := range s.cacheFiles() {
+		if !strings.HasPrefix(n, "fetch-") {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// cachedAnswers lists the pack cache's entry files of whole upload-pack
+// answers, kept for fetches keyed before upload-pack runs.
+func (s *gitServer) cachedAnswers() []string {
+	s.t.Helper()
+	var names []string
+	for _, n := range s.cacheFiles() {
+		if strings.HasPrefix(n, "fetch-") {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+func (s *gitServer) cacheFiles() []string {
 	s.t.Helper()
 	des, err := os.ReadDir(filepath.Join(s.DataDir, "cache", "packs"))
 	if err != nil {
@@ -37,6 +63,24 @@ func (s *gitServer) cloneAndCheck(url, want string, args ...string) {
 	s.mustGit(dst, "fsck", "--no-progress", "--strict")
 }
 
+// tryClone is cloneAndCheck for other goroutines than the test's: it
+// returns the clone's directory, or what went wrong.
+func (s *gitServer) tryClone(url, want string, args ...string) (string, error) {
+	dst := filepath.Join(s.t.TempDir(), "c")
+	if r := s.git("", append(append(args, url), dst)...); r.err != nil {
+		return "", fmt.Errorf("git %v: %v\n%s", args, r.err, r.stderr)
+	}
+	if want != "" {
+		if r := s.git(dst, "rev-parse", "HEAD"); r.err != nil || r.stdout != want {
+			return "", fmt.Errorf("clone %v: HEAD = %s (%v), want %s", args, r.stdout, r.err, want)
+		}
+	}
+	if r := s.git(dst, "fsck", "--no-progress", "--strict"); r.err != nil {
+		return "", fmt.Errorf("fsck of clone %v: %v\n%s", args, r.err, r.stderr)
+	}
+	return dst, nil
+}
+
 func TestPackCache(t *testing.T) {
 	t.Parallel()
 	s := startGitServer(t)
@@ -49,12 +93,21 @@ func TestPackCache(t *testing.T) {
 
 	t.Run("repeated clones share one entry", func(t *testing.T) {
 		s := s.with(t)
-		before := len(s.cachedPacks())
+		before, answers := len(s.cachedPacks()), len(s.cachedAnswers())
 		for range 3 {
 			s.cloneAndCheck(url, tip, "clone", "-q")
 		}
 		if got := len(s.cachedPacks()) - before; got != 1 {
-			t.Errorf("3 identical clones made %d entries, want 1", got)
+			t.Errorf("3 identical clones made %d pack entries, want 1", got)
+		}
+		if got := len(s.cachedAnswers()) - answers; got != 1 {
+			t.Errorf("3 identical clones made %d answer entries, want 1", got)
+		}
+		// Protocol v0 has no up-front key: its upload-pack runs, and its
+		// pack-objects is served the pack the v2 clones made.
+		s.cloneAndCheck(url, tip, "-c", "protocol.version=0", "clone", "-q")
+		if got := len(s.cachedPacks()) - before; got != 1 {
+			t.Errorf("a v0 clone after v2 ones made %d pack entries, want the same 1", got)
 		}
 	})
 
@@ -89,12 +142,15 @@ func TestPackCache(t *testing.T) {
 		url := s.remote(s.writeToken("kinds"), "kinds", "")
 		s.mustGit(src, "push", "-q", url, "main")
 		s.cloneAndCheck(url, tip, "clone", "-q", "--no-tags")
-		n := len(s.cachedPacks())
+		n, answers := len(s.cachedPacks()), len(s.cachedAnswers())
 		s.cloneAndCheck(url, tip, "clone", "-q", "--no-tags", "--depth", "1")
 		// No checkout: its lazy fetch of the blobs would be a third request.
 		s.cloneAndCheck(url, tip, "clone", "-q", "--no-tags", "--filter=blob:none", "--no-checkout")
 		if got := len(s.cachedPacks()) - n; got != 2 {
-			t.Errorf("a shallow and a partial clone made %d new entries, want 2", got)
+			t.Errorf("a shallow and a partial clone made %d new pack entries, want 2", got)
+		}
+		if got := len(s.cachedAnswers()) - answers; got != 2 {
+			t.Errorf("a shallow and a partial clone made %d new answer entries, want 2", got)
 		}
 		dst := filepath.Join(t.TempDir(), "shallow")
 		s.mustGit("", "clone", "-q", "--depth", "1", url, dst)
@@ -145,7 +201,7 @@ func TestPackCache(t *testing.T) {
 		}
 		wg.Wait()
 		if got := len(s.cachedPacks()) - before; got != 1 {
-			t.Errorf("10 identical concurrent clones made %d entries, want 1", got)
+			t.Errorf("10 identical concurrent clones made %d pack entries, want 1", got)
 		}
 	})
 
@@ -157,10 +213,13 @@ func TestPackCache(t *testing.T) {
 			s.createRepo(id)
 			url := s.remote(s.writeToken(id), id, "")
 			s.mustGit(src, "push", "-q", url, "main")
-			n := len(s.cachedPacks())
+			n, answers := len(s.cachedPacks()), len(s.cachedAnswers())
 			s.cloneAndCheck(url, tip, "clone", "-q", "--no-tags")
 			if got := len(s.cachedPacks()) - n; got != 1 {
-				t.Errorf("%s: %d new entries, want 1", id, got)
+				t.Errorf("%s: %d new pack entries, want 1", id, got)
+			}
+			if got := len(s.cachedAnswers()) - answers; got != 1 {
+				t.Errorf("%s: %d new answer entries, want 1", id, got)
 			}
 		}
 	})
@@ -178,5 +237,135 @@ func TestPackCache_off(t *testing.T) {
 	s.cloneAndCheck(url, tip, "clone", "-q")
 	if _, err := os.Stat(filepath.Join(s.DataDir, "cache", "packs")); !os.IsNotExist(err) {
 		t.Errorf("cache dir exists with the cache off: %v", err)
+	}
+}
+
+// The CI fan-out: fifty identical clones at once with one pack slot per
+// organisation. All succeed and are fsck-clean, and they share one
+// upload-pack run and one pack-objects run: the others are answered from
+// the cache without waiting for a slot.
+func TestPackCache_fanOut(t *testing.T) {
+	t.Parallel()
+	s := startGitServer(t, func(c *config.Config) { c.Transport.MaxConcurrentPacks = 2 })
+	s.createRepo("ci")
+	url := s.remote(s.writeToken("ci"), "ci", "")
+	src := s.workdir(map[string]string{"README.md": "hello\n", "big/data.txt": strings.Repeat("fan-out\n", 50000)})
+	tip := s.mustGit(src, "rev-parse", "HEAD")
+	s.mustGit(src, "push", "-q", url, "main")
+	const n = 50
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.tryClone(url, tip, "clone", "-q", "--no-tags")
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if err != nil {
+			if failed == 0 {
+				t.Error(err)
+			}
+			failed++
+		}
+	}
+	if failed > 0 {
+		t.Fatalf("%d of %d concurrent clones failed", failed, n)
+	}
+	if got := len(s.cachedPacks()); got != 1 {
+		t.Errorf("%d identical concurrent clones made %d pack entries, want 1", n, got)
+	}
+	if got := len(s.cachedAnswers()); got != 1 {
+		t.Errorf("%d identical concurrent clones made %d answer entries, want 1", n, got)
+	}
+}
+
+// Pushes racing clones: every clone is complete (fsck), its main is a tip
+// some push set and not older than the tip before the clone began, and it
+// has every tag pushed before it began (include-tag: the tags are in the
+// keys, so an answer cached before a tag push is never served after it).
+func TestPackCache_racingPushes(t *testing.T) {
+	t.Parallel()
+	s := startGitServer(t)
+	s.createRepo("race")
+	url := s.remote(s.writeToken("race"), "race", "")
+	work := s.workdir(map[string]string{"a.txt": "0\n"})
+	s.mustGit(work, "push", "-q", url, "main")
+
+	var mu sync.Mutex
+	tips := []string{s.mustGit(work, "rev-parse", "HEAD")}
+	var tags []string
+	snapshot := func() (int, []string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(tips) - 1, append([]string(nil), tags...)
+	}
+	done := make(chan struct{})
+	var pushErr error
+	go func() {
+		defer close(done)
+		for i := range 8 {
+			tag := fmt.Sprintf("t%d", i)
+			tip := s.commit(work, tag, map[string]string{"a.txt": fmt.Sprintf("%d\n", i+1)})
+			if r := s.git(work, "push", "-q", url, "main"); r.err != nil {
+				pushErr = fmt.Errorf("push: %v\n%s", r.err, r.stderr)
+				return
+			}
+			mu.Lock()
+			tips = append(tips, tip)
+			mu.Unlock()
+			s.mustGit(work, "tag", "-a", "-m", tag, tag)
+			if r := s.git(work, "push", "-q", url, tag); r.err != nil {
+				pushErr = fmt.Errorf("push tag: %v\n%s", r.err, r.stderr)
+				return
+			}
+			mu.Lock()
+			tags = append(tags, tag)
+			mu.Unlock()
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				least, pushed := snapshot()
+				dst, err := s.tryClone(url, "", "clone", "-q", "--single-branch")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				head := s.git(dst, "rev-parse", "HEAD").stdout
+				mu.Lock()
+				at := slices.Index(tips, head)
+				mu.Unlock()
+				if at < least {
+					t.Errorf("clone has main at %s (push %d), older than push %d before the clone began", head, at, least)
+					return
+				}
+				have := strings.Fields(s.git(dst, "tag", "--list").stdout)
+				for _, tag := range pushed {
+					if !slices.Contains(have, tag) {
+						t.Errorf("clone lacks tag %s, pushed before it began (has %v)", tag, have)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if pushErr != nil {
+		t.Fatal(pushErr)
 	}
 }

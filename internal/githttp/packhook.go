@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/slots"
 )
 
 // The pack cache (docs/git-transport.md, "Pack cache"): upload-pack runs
@@ -68,8 +69,9 @@ func packObjectsFlags(args []string) (flags []string, cacheable bool, err error)
 
 // servePackHook answers one pack-objects hook connection of an
 // upload-pack: the pack, from the cache or (for inputs it does not key)
-// straight from pack-objects, then a flush; or an error band.
-func (h *Handler) servePackHook(ctx context.Context, conn net.Conn, secret string, req *request) {
+// straight from pack-objects, then a flush; or an error band. gate hears
+// when the pack starts flowing, or that generation was refused a slot.
+func (h *Handler) servePackHook(ctx context.Context, conn net.Conn, secret string, req *request, gate *packGate) {
 	defer conn.Close()
 	unwatch := context.AfterFunc(ctx, func() { conn.Close() })
 	defer unwatch()
@@ -79,9 +81,11 @@ func (h *Handler) servePackHook(ctx context.Context, conn net.Conn, secret strin
 		return
 	}
 	bw := bufio.NewWriterSize(conn, maxPktLen)
-	out := &bandStream{w: bw}
+	out := &gatedWriter{w: &bandStream{w: bw}, gate: gate}
 	if err := h.packObjects(ctx, br, out, req); err != nil {
-		if ctx.Err() == nil {
+		if errors.Is(err, slots.ErrBusy) {
+			gate.refuse(err)
+		} else if ctx.Err() == nil {
 			h.log.Warn("pack-objects hook", "repo", req.meta.ID, "err", err)
 		}
 		_ = (&bandWriter{w: bw}).write(bandError, "strata: "+oneLine(err.Error())+"\n")
@@ -115,10 +119,18 @@ func (h *Handler) packObjects(ctx context.Context, br *bufio.Reader, out io.Writ
 	if err != nil {
 		return fmt.Errorf("read pack-objects input: %w", err)
 	}
+	// Pack generation is what the pack slots bound: a pack-objects run
+	// takes one, a reader of a cached pack (complete, or being generated
+	// for another request) does not.
 	if !cacheable || len(input) > maxPackInput {
+		release, err := h.packs.Acquire(ctx, req.principal.Org, h.limits.PackQueueTimeout)
+		if err != nil {
+			return err
+		}
+		defer release()
 		return h.runPackObjects(ctx, req, flags, io.MultiReader(bytes.NewReader(input), br), out)
 	}
-	key, err := h.packKey(ctx, req, flags, input)
+	key, err := h.packKey(req, flags, input)
 	if err != nil {
 		return err
 	}
@@ -127,6 +139,11 @@ func (h *Handler) packObjects(ctx context.Context, br *bufio.Reader, out io.Writ
 		// it) but bounded as a request is.
 		ctx, cancel := context.WithTimeout(ctx, h.limits.RequestTimeout)
 		defer cancel()
+		release, err := h.packs.Acquire(ctx, req.principal.Org, h.limits.PackQueueTimeout)
+		if err != nil {
+			return err
+		}
+		defer release()
 		return h.runPackObjects(ctx, req, flags, bytes.NewReader(input), w)
 	})
 	if err != nil {
@@ -157,11 +174,12 @@ func (h *Handler) runPackObjects(ctx context.Context, req *request, flags []stri
 // refs is, so a push to a branch does not invalidate everyone's packs: a
 // fetch after it wants the new tip, which is a different input. The
 // storage key keeps every repository's packs apart (and a recreated
-// repository gets a new one).
-func (h *Handler) packKey(ctx context.Context, req *request, flags []string, input []byte) (string, error) {
+// repository gets a new one). The tags are read from the ref files
+// (refState), not by a for-each-ref process.
+func (h *Handler) packKey(req *request, flags []string, input []byte) (string, error) {
 	sum := sha256.New()
 	ns := req.route.remote.namespace()
-	fmt.Fprintf(sum, "strata pack cache 1\x00%s\x00%s\x00", req.meta.StorageKey, ns)
+	fmt.Fprintf(sum, "strata pack cache 2\x00%s\x00%s\x00", req.meta.StorageKey, ns)
 	for _, f := range flags {
 		fmt.Fprintf(sum, "%s\x00", f)
 	}
@@ -170,15 +188,11 @@ func (h *Handler) packKey(ctx context.Context, req *request, flags []string, inp
 		if ns != git.NormalNamespace {
 			prefixes = append(prefixes, ns.Prefix()+"refs/tags/")
 		}
-		for _, p := range prefixes {
-			tags, err := req.repo.ListRefs(ctx, p)
-			if err != nil {
-				return "", err
-			}
-			for _, t := range tags {
-				fmt.Fprintf(sum, "%s %s\n", t.OID, t.Name)
-			}
+		tags, err := refState(req.repo.Path(), prefixes...)
+		if err != nil {
+			return "", err
 		}
+		sum.Write(tags)
 	}
 	sum.Write([]byte{0})
 	sum.Write(input)

@@ -109,13 +109,21 @@ func (h *Handler) advertise(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	setNoCache(w.Header())
 	w.Header().Set("Content-Type", "application/x-"+req.service+"-advertisement")
-	h.run(ctx, w, r, req, serviceCommand(req, true), nil, h.serviceEnv(r, req), prefix)
+	h.run(ctx, w, r, req, serviceCommand(req, true), nil, h.serviceEnv(r, req), prefix, nil)
 }
 
 // POST .../git-upload-pack: fetch and clone. Pack generation is the
 // expensive part of the transport, so it waits for a slot; but only once
 // the whole request has arrived (it is small: wants, haves, arguments), so
 // a client stalling mid-request never holds one.
+//
+// With the pack cache, what waits for a slot is narrower (docs/git-
+// transport.md, "Pack cache"): a fetch keyed up front is answered from the
+// cache without a process or a slot (serveFetch); any other request takes
+// one of the larger pool of upload-pack slots for its upload-pack, and
+// pack-objects takes a pack slot only when the pack-level cache has to
+// generate. Without the cache pack-objects runs inside upload-pack, and
+// the pack slot covers the whole run.
 func (h *Handler) uploadPack(ctx context.Context, w http.ResponseWriter, r *http.Request, req *request) {
 	if herr := checkRequestType(r, req.service); herr != nil {
 		h.fail(w, r, herr)
@@ -137,7 +145,18 @@ func (h *Handler) uploadPack(ctx context.Context, w http.ResponseWriter, r *http
 		h.fail(w, r, &httpError{status: http.StatusBadRequest, msg: "bad upload-pack request: " + err.Error()})
 		return
 	}
-	release, err := h.acquirePackSlot(ctx, req.principal.Org)
+	env := h.serviceEnv(r, req)
+	if h.packCache != nil {
+		if args, ok := cacheableFetch(gitProtocol(r), spool); ok {
+			h.serveFetch(ctx, w, r, req, spool.mem, args, env)
+			return
+		}
+	}
+	pool := h.packs
+	if h.packCache != nil {
+		pool = h.uploads
+	}
+	release, err := pool.Acquire(ctx, req.principal.Org, h.limits.PackQueueTimeout)
 	if err != nil {
 		if r.Context().Err() != nil {
 			h.fail(w, r, errClientGone(err))
@@ -148,12 +167,13 @@ func (h *Handler) uploadPack(ctx context.Context, w http.ResponseWriter, r *http
 		return
 	}
 	defer release()
-	env := h.serviceEnv(r, req)
+	var gate *packGate
 	if h.packCache != nil {
+		gate = newPackGate()
 		// Cancelled before the socket stops, so a hook connection still
 		// waiting on a generation lets go once upload-pack is gone.
 		hctx, hcancel := context.WithCancel(ctx)
-		sock, err := h.listenSocket("strata-fetch-", func(conn net.Conn, secret string) { h.servePackHook(hctx, conn, secret, req) })
+		sock, err := h.listenSocket("strata-fetch-", func(conn net.Conn, secret string) { h.servePackHook(hctx, conn, secret, req, gate) })
 		if err != nil {
 			hcancel()
 			h.fail(w, r, &httpError{status: http.StatusInternalServerError, msg: "internal error", cause: err})
@@ -163,7 +183,7 @@ func (h *Handler) uploadPack(ctx context.Context, w http.ResponseWriter, r *http
 		env = append(env, sock.env()...)
 	}
 	h.startResult(w, req.service)
-	h.run(ctx, w, r, req, serviceCommand(req, false), spool.reader(), env, nil)
+	h.run(ctx, w, r, req, serviceCommand(req, false), spool.reader(), env, nil, gate)
 }
 
 // POST .../git-receive-pack: push. The command list at the head of the body
@@ -205,7 +225,7 @@ func (h *Handler) receivePack(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	h.startResult(w, req.service)
 	stdin := io.MultiReader(bytes.NewReader(head), br)
-	h.run(ctx, w, r, req, serviceCommand(req, false), stdin, env, nil)
+	h.run(ctx, w, r, req, serviceCommand(req, false), stdin, env, nil, nil)
 }
 
 // startResult sets the headers of an RPC answer and lets the response be
@@ -220,8 +240,11 @@ func (h *Handler) startResult(w http.ResponseWriter, svc string) {
 // run starts git and streams its stdout to the response, flushing after
 // every read, with prefix written before the first byte. Until git writes
 // something the status is still open, so an early failure becomes a 500;
-// after that, git reports failures in-band.
-func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Request, req *request, cmd git.Command, stdin io.Reader, env []string, prefix []byte) {
+// after that, git reports failures in-band. With a gate (an upload-pack
+// whose pack-objects goes through the hook) the output is held back until
+// the pack starts flowing, so that a generation refused a slot is still
+// answered 503.
+func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Request, req *request, cmd git.Command, stdin io.Reader, env []string, prefix []byte, gate *packGate) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := []git.Option{git.WithStdoutPipe(), git.WithEnv(env...)}
@@ -252,19 +275,29 @@ func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	buf := copyBuffers.Get().(*[copyBufferSize]byte)
 	defer copyBuffers.Put(buf)
 	started := false
+	var held []byte // output held back until the gate opens
 	begin := func() error {
 		started = true
 		w.WriteHeader(http.StatusOK)
-		if len(prefix) > 0 {
-			_, err := w.Write(prefix)
-			return err
+		for _, b := range [][]byte{prefix, held} {
+			if len(b) > 0 {
+				if _, err := w.Write(b); err != nil {
+					return err
+				}
+			}
 		}
+		held = nil
 		return nil
 	}
 	var sent int64
 	var werr error
 	for {
 		n, rerr := p.Stdout.Read(buf[:])
+		if n > 0 && werr == nil && !started && gate != nil && !gate.isOpen() && len(held)+n <= maxHeldOutput {
+			held = append(held, buf[:n]...)
+			sent += int64(n)
+			n = 0
+		}
 		if n > 0 && werr == nil {
 			if !started {
 				werr = begin()
@@ -286,14 +319,19 @@ func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 	err = p.Wait()
 	var tooLarge *http.MaxBytesError
+	quiet := !started && len(held) == 0 // nothing of git's output yet
 	switch {
-	case err != nil && !started && body != nil && errors.As(body.Err(), &tooLarge):
+	case err != nil && !started && gate != nil && gate.refusal() != nil:
+		w.Header().Set("Retry-After", "10")
+		h.fail(w, r, &httpError{status: http.StatusServiceUnavailable, msg: "too many clones and fetches in progress; try again later", cause: gate.refusal()})
+		return
+	case err != nil && quiet && body != nil && errors.As(body.Err(), &tooLarge):
 		h.fail(w, r, &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body exceeds %d bytes", tooLarge.Limit), cause: err})
 		return
-	case err != nil && !started && r.Context().Err() != nil:
+	case err != nil && quiet && r.Context().Err() != nil:
 		h.fail(w, r, errClientGone(err))
 		return
-	case err != nil && !started:
+	case err != nil && quiet:
 		if msg, ok := clientProtocolError(err); ok {
 			h.fail(w, r, &httpError{status: http.StatusBadRequest, msg: msg, cause: err})
 			return
@@ -301,7 +339,7 @@ func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		h.fail(w, r, &httpError{status: http.StatusInternalServerError, msg: "internal error", cause: err})
 		return
 	case !started:
-		_ = begin()
+		werr = begin()
 	}
 	if err != nil && werr == nil {
 		// git reported the failure in-band; only a server fault is a warning.
@@ -400,12 +438,6 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 func (b *limitedBody) Close() error { return b.closer.Close() }
-
-// acquirePackSlot waits up to PackQueueTimeout for an upload-pack slot of
-// org, then a global one.
-func (h *Handler) acquirePackSlot(ctx context.Context, org string) (release func(), err error) {
-	return h.packs.Acquire(ctx, org, h.limits.PackQueueTimeout)
-}
 
 // stdinFeed copies a request body into git's stdin through a blocking pipe
 // with a 256 KiB buffer. exec's own copier writes into a non-blocking pipe

@@ -41,8 +41,17 @@ type Config struct {
 
 // Generator writes the pack of one key to w. It is run at most once at a
 // time per key, detached from any one request, and cancelled when every
-// request following it has gone.
+// request following it has gone. Returning ErrServeOnce (possibly
+// wrapped) after a complete write serves the pack to the readers following
+// the generation without keeping it.
 type Generator func(ctx context.Context, w io.Writer) error
+
+// ErrServeOnce is what a Generator returns when it wrote a complete pack
+// that may not match its key any more (the repository moved while it ran):
+// the readers following the generation get the pack and io.EOF, as they
+// would from any run racing the change, but no later request is served
+// it and the file is removed.
+var ErrServeOnce = errors.New("packcache: serve once, do not keep")
 
 // Stats counts what the cache did since it was created.
 type Stats struct {
@@ -50,6 +59,7 @@ type Stats struct {
 	Shared      int64 // requests that joined a generation in progress
 	Generations int64 // generations started
 	Failed      int64 // generations that failed or were abandoned
+	ServedOnce  int64 // generations that returned ErrServeOnce
 	Evictions   int64 // complete entries removed for size or age
 	Entries     int   // complete entries now
 	Bytes       int64 // their total size
@@ -186,10 +196,10 @@ func (c *Cache) startLocked(key string, gen Generator) (*entry, error) {
 		defer c.wg.Done()
 		defer cancel()
 		err := gen(ctx, &fileWriter{e: e, f: f})
-		if cerr := f.Close(); err == nil {
+		written := err == nil || errors.Is(err, ErrServeOnce)
+		if cerr := f.Close(); cerr != nil && written {
 			err = cerr
-		}
-		if err == nil && ctx.Err() != nil {
+		} else if written && ctx.Err() != nil {
 			err = ctx.Err() // a generator that ignored its cancellation
 		}
 		c.finish(e, err)
@@ -203,6 +213,10 @@ func (c *Cache) finish(e *entry, err error) {
 	c.mu.Lock()
 	e.cancel = nil
 	switch {
+	case errors.Is(err, ErrServeOnce):
+		c.stats.ServedOnce++
+		c.dropLocked(e)
+		err = nil // for its readers it is a complete pack
 	case err != nil:
 		c.stats.Failed++
 		c.dropLocked(e)
@@ -326,6 +340,17 @@ func (r *Reader) Read(p []byte) (int, error) {
 			return 0, r.ctx.Err()
 		}
 	}
+}
+
+// Size is the pack's length once its generation has succeeded, and -1
+// while it is still being written (or if it failed).
+func (r *Reader) Size() int64 {
+	r.e.mu.Lock()
+	defer r.e.mu.Unlock()
+	if r.e.done && r.e.err == nil {
+		return r.e.written
+	}
+	return -1
 }
 
 // Close releases the reader.

@@ -3,6 +3,7 @@ package packcache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -298,5 +299,76 @@ func TestCache_stop(t *testing.T) {
 	r.Close()
 	if _, err := c.Open(context.Background(), "k", nil); err == nil {
 		t.Error("Open after Stop succeeded")
+	}
+}
+
+// A generation that returns ErrServeOnce serves its pack to the readers
+// that followed it, then is gone: the next request generates afresh.
+func TestCache_serveOnce(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, 1<<20, nil)
+	release := make(chan struct{})
+	gen := func(ctx context.Context, w io.Writer) error {
+		io.WriteString(w, "PACK ")
+		<-release
+		io.WriteString(w, "moved")
+		return fmt.Errorf("refs changed: %w", ErrServeOnce)
+	}
+	var readers []*Reader
+	for range 3 {
+		r, err := c.Open(context.Background(), "k", gen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		readers = append(readers, r)
+	}
+	close(release)
+	for i, r := range readers {
+		if b, err := io.ReadAll(r); err != nil || string(b) != "PACK moved" {
+			t.Errorf("reader %d: %q, %v", i, b, err)
+		}
+		if n := r.Size(); n != int64(len("PACK moved")) {
+			t.Errorf("reader %d: Size %d after the end", i, n)
+		}
+	}
+	if f := files(t, c); len(f) != 0 {
+		t.Errorf("a serve-once pack was kept: %v", f)
+	}
+	var calls atomic.Int64
+	if got, err := readAll(t, c, "k", constant("PACK new", &calls)); err != nil || got != "PACK new" || calls.Load() != 1 {
+		t.Fatalf("next request: %q, %v, %d generations", got, err, calls.Load())
+	}
+	if s := c.Stats(); s.ServedOnce != 1 || s.Failed != 0 || s.Generations != 2 || s.Entries != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// Size is known for a complete entry and unknown while it is generated.
+func TestCache_size(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, 1<<20, nil)
+	release := make(chan struct{})
+	r, err := c.Open(context.Background(), "k", func(ctx context.Context, w io.Writer) error {
+		<-release
+		_, err := io.WriteString(w, "PACK")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.Size(); n != -1 {
+		t.Errorf("Size %d during the generation, want -1", n)
+	}
+	close(release)
+	io.Copy(io.Discard, r)
+	r.Close()
+	r, err = c.Open(context.Background(), "k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if n := r.Size(); n != 4 {
+		t.Errorf("Size %d of a complete entry, want 4", n)
 	}
 }
