@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -96,6 +97,11 @@ func openPostgres(ctx context.Context, dsn string, opt pgOptions) (*PostgresStor
 	if err != nil {
 		return nil, errors.New("open postgres: cannot parse the connection string")
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without connect_timeout a server that does not answer holds
+		// every connection attempt for the system's TCP timeout (minutes).
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
 	if !strings.Contains(dsn, "pool_max_conns") {
 		// pgxpool's default (4 or the CPU count) is meant for a client;
 		// a server runs requests, workers and leases side by side.
@@ -179,6 +185,19 @@ const (
 	pgUniqueViolation     = "23505"
 	pgForeignKeyViolation = "23503"
 )
+
+// pgStorable reports whether PostgreSQL can hold every s as text: valid
+// UTF-8 without NUL. A lookup by a value it cannot hold (an id from a
+// token, a URL) finds nothing, as in SQLite, rather than failing with an
+// encoding error.
+func pgStorable(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // nullIfEmpty maps "" to NULL for nullable text columns.
 func nullIfEmpty(s string) *string {

@@ -60,6 +60,9 @@ func (s *PostgresStore) CreateGitCredential(ctx context.Context, c GitCredential
 }
 
 func (s *PostgresStore) GitCredential(ctx context.Context, org, id string) (GitCredential, error) {
+	if !pgStorable(org, id) {
+		return GitCredential{}, fmt.Errorf("get git credential %q of %q: %w", id, org, ErrNotFound)
+	}
 	c, err := scanPGCredential(s.pool.QueryRow(ctx, `SELECT `+credentialColumns+`
 		FROM git_credentials c JOIN repos r ON r.storage_key = c.storage_key
 		WHERE c.id = $1 AND r.org = $2 AND r.deleted_at IS NULL`, id, org))
@@ -89,6 +92,9 @@ func (s *PostgresStore) UpdateGitCredential(ctx context.Context, c GitCredential
 	if len(c.Secret) == 0 {
 		return GitCredential{}, fmt.Errorf("update git credential %q of %s: secret must not be empty", c.ID, c.Org)
 	}
+	if !pgStorable(c.Org, c.ID, c.StorageKey) {
+		return GitCredential{}, fmt.Errorf("update git credential %q of %q: %w", c.ID, c.Org, ErrNotFound)
+	}
 	// UPDATE … FROM joins the repository, which must be live and of
 	// c.Org, and RETURNING reads its org and id in the same statement.
 	out, err := scanPGCredential(s.pool.QueryRow(ctx, `UPDATE git_credentials c
@@ -108,6 +114,9 @@ func (s *PostgresStore) UpdateGitCredential(ctx context.Context, c GitCredential
 }
 
 func (s *PostgresStore) DeleteGitCredential(ctx context.Context, org, id string) error {
+	if !pgStorable(org, id) {
+		return fmt.Errorf("delete git credential %q of %q: %w", id, org, ErrNotFound)
+	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM git_credentials
 		WHERE id = $1 AND storage_key IN (SELECT storage_key FROM repos WHERE org = $2 AND deleted_at IS NULL)`, id, org)
 	if err == nil && tag.RowsAffected() == 0 {

@@ -73,6 +73,9 @@ func pgInsertOrgKey(ctx context.Context, tx pgx.Tx, k OrgKey) error {
 }
 
 func (s *PostgresStore) Org(ctx context.Context, name string) (Org, error) {
+	if !pgStorable(name) {
+		return Org{}, fmt.Errorf("org %q: %w", name, ErrNotFound)
+	}
 	orgs, err := s.readOrgs(ctx, name)
 	if err == nil && len(orgs) == 0 {
 		err = ErrNotFound

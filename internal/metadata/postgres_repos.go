@@ -88,6 +88,9 @@ func (s *PostgresStore) CreateRepo(ctx context.Context, r Repo) (Repo, error) {
 }
 
 func (s *PostgresStore) Repo(ctx context.Context, org, id string) (Repo, error) {
+	if !pgStorable(org, id) {
+		return Repo{}, fmt.Errorf("get repo %q/%q: %w", org, id, ErrNotFound)
+	}
 	// The live row if any, else the newest tombstone.
 	r, err := scanPGRepo(s.pool.QueryRow(ctx, `SELECT `+repoColumns+` FROM repos
 		WHERE org = $1 AND id = $2
@@ -106,6 +109,9 @@ func (s *PostgresStore) Repo(ctx context.Context, org, id string) (Repo, error) 
 }
 
 func (s *PostgresStore) DeleteRepo(ctx context.Context, org, id string) (Repo, error) {
+	if !pgStorable(org, id) {
+		return Repo{}, fmt.Errorf("delete repo %q/%q: %w", org, id, ErrNotFound)
+	}
 	var r Repo
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		// A concurrent delete holds the row: this one waits, then finds it
@@ -148,6 +154,9 @@ func (s *PostgresStore) SetBaseRepo(ctx context.Context, org, id string, base *B
 // updateLive runs "UPDATE repos SET <set>" on the live repository (org,
 // id); set numbers its parameters from $3.
 func (s *PostgresStore) updateLive(ctx context.Context, org, id, what, set string, args ...any) error {
+	if !pgStorable(org, id) {
+		return fmt.Errorf("%s of repo %q/%q: %w", what, org, id, ErrNotFound)
+	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE repos SET `+set+`
 			WHERE org = $1 AND id = $2 AND deleted_at IS NULL`, append([]any{org, id}, args...)...)
@@ -180,6 +189,10 @@ func pgMissingRepo(ctx context.Context, tx pgx.Tx, org, id string) error {
 }
 
 func (s *PostgresStore) ListRepos(ctx context.Context, org string, opt ListReposOptions) ([]Repo, bool, error) {
+	query := foldCase(opt.Query) // valid UTF-8, as SQLite compares it
+	if !pgStorable(org, query) {
+		return nil, false, nil // no id holds what PostgreSQL cannot
+	}
 	var limit *int64
 	if opt.Limit > 0 {
 		limit = limitArg(opt.Limit + 1) // one extra row tells whether more follow
@@ -190,7 +203,7 @@ func (s *PostgresStore) ListRepos(ctx context.Context, org string, opt ListRepos
 		WHERE org = $1 AND deleted_at IS NULL AND seq > $2
 			AND ($3 = '' OR strpos(id_fold, $3) > 0)
 		ORDER BY seq
-		LIMIT $4`, org, opt.AfterSeq, foldCase(opt.Query), limit)
+		LIMIT $4`, org, opt.AfterSeq, query, limit)
 	if err != nil {
 		return nil, false, fmt.Errorf("list repos of %s: %w", org, err)
 	}

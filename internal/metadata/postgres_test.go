@@ -629,3 +629,39 @@ func TestOpen(t *testing.T) {
 		s.Close()
 	}
 }
+
+// Ids PostgreSQL cannot hold as text (NUL, invalid UTF-8) can come in a
+// token or a URL: looking them up finds nothing, as in SQLite, rather than
+// failing.
+func TestPostgresStore_unstorableIDs(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openPostgres(t, pgtest.New(t))
+	defer s.Close()
+	createRepo(t, s, "acme", "ab")
+	for _, id := range []string{"a\x00b", "a\xffb"} {
+		_, err := s.Repo(ctx, "acme", id)
+		wantNotFound(t, "Repo", err)
+		_, err = s.DeleteRepo(ctx, "acme", id)
+		wantNotFound(t, "DeleteRepo", err)
+		wantNotFound(t, "SetDefaultBranch", s.SetDefaultBranch(ctx, "acme", id, "main"))
+		_, err = s.Webhook(ctx, "acme", id)
+		wantNotFound(t, "Webhook", err)
+		wantNotFound(t, "DeleteWebhook", s.DeleteWebhook(ctx, "acme", id))
+		_, err = s.GitCredential(ctx, "acme", id)
+		wantNotFound(t, "GitCredential", err)
+		wantNotFound(t, "DeleteGitCredential", s.DeleteGitCredential(ctx, "acme", id))
+		_, err = s.Org(ctx, id)
+		wantNotFound(t, "Org", err)
+		if got, more, err := s.ListRepos(ctx, "acme", metadata.ListReposOptions{Query: id}); err != nil || len(got) != 0 || more {
+			t.Fatalf("ListRepos(%q) = %v, %v, %v", id, got, more, err)
+		}
+	}
+}
+
+func wantNotFound(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("%s: %v, want ErrNotFound", what, err)
+	}
+}

@@ -45,6 +45,9 @@ func (s *PostgresStore) CreateWebhook(ctx context.Context, w Webhook) (Webhook, 
 }
 
 func (s *PostgresStore) Webhook(ctx context.Context, org, id string) (Webhook, error) {
+	if !pgStorable(org, id) {
+		return Webhook{}, fmt.Errorf("webhook %q of %q: %w", id, org, ErrNotFound)
+	}
 	w, err := scanPGWebhook(s.pool.QueryRow(ctx, `SELECT `+pgWebhookColumns+` FROM webhooks w
 		WHERE w.org = $1 AND w.id = $2`, org, id))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -70,6 +73,9 @@ func (s *PostgresStore) Webhooks(ctx context.Context, org string) ([]Webhook, er
 }
 
 func (s *PostgresStore) DeleteWebhook(ctx context.Context, org, id string) error {
+	if !pgStorable(org, id) {
+		return fmt.Errorf("delete webhook %q of %q: %w", id, org, ErrNotFound)
+	}
 	// ON DELETE CASCADE takes the deliveries with it.
 	tag, err := s.pool.Exec(ctx, `DELETE FROM webhooks WHERE org = $1 AND id = $2`, org, id)
 	if err == nil && tag.RowsAffected() == 0 {
