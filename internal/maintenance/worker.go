@@ -381,12 +381,15 @@ func (w *Worker) handle(key string) outcome {
 	st.running = true
 	pending, urgent := st.updates, st.urgent
 	st.urgent = notUrgent
+	// Within Interval of the last scheduled run, only urgency runs
+	// anything, however many ref updates or loose objects there are.
+	onSchedule := st.lastRun.IsZero() || w.now().Sub(st.lastRun) >= w.opts.Interval
 	// Packs reported from now on may or may not be in what this run
 	// sees; counting them again after it errs towards an earlier run.
 	st.packsAdded = 0
 	w.mu.Unlock()
 
-	res := w.maintain(w.ctx, key, pending, urgent)
+	res := w.maintain(w.ctx, key, pending, onSchedule, urgent)
 
 	now := w.now()
 	w.mu.Lock()
@@ -454,7 +457,7 @@ type result struct {
 }
 
 // maintain checks one repository and runs what it needs.
-func (w *Worker) maintain(ctx context.Context, key string, pending int, urgent urgency) result {
+func (w *Worker) maintain(ctx context.Context, key string, pending int, onSchedule bool, urgent urgency) result {
 	r, err := w.repos.Open(ctx, key)
 	if errors.Is(err, repo.ErrNotFound) {
 		w.log.Info("maintenance skipped", "repo", key, "reason", "repository deleted")
@@ -475,7 +478,7 @@ func (w *Worker) maintain(ctx context.Context, key string, pending int, urgent u
 		return result{outcome: ranFailed, packs: -1}
 	}
 	now := w.now()
-	scheduled := pending >= w.opts.RefUpdates || before.loose >= w.opts.LooseObjects
+	scheduled := onSchedule && (pending >= w.opts.RefUpdates || before.loose >= w.opts.LooseObjects)
 	switch tooManyPacks := w.opts.MaxPacks > 0 && before.packs > w.opts.MaxPacks; {
 	case tooManyPacks && urgent == notUrgent:
 		urgent = urgentPacks // packs nobody reported (fetches, forks)

@@ -536,26 +536,25 @@ func TestWorker_objectsAdded(t *testing.T) {
 	fsck(t, r.Path())
 }
 
-// A stream of API commits (one pack each, counted by Trigger) in a
-// repository with a bitmap gets roll-ups, which keep the packs bounded by
-// MaxPacks and a half whatever the stream's length, and leave the
-// multi-pack-index and its bitmap as they were.
+// A stream of API commits (one pack each, counted by Trigger) gets, after
+// its scheduled run and within Interval, only roll-ups, however many ref
+// updates pile up: they keep the packs bounded by MaxPacks and a half
+// whatever the stream's length, and leave the multi-pack-index and its
+// bitmap as the scheduled run wrote them.
 func TestWorker_commitStream(t *testing.T) {
 	t.Parallel()
 	opts := DefaultOptions()
 	opts.Interval = time.Hour
-	opts.RefUpdates = 1 << 20
+	opts.RefUpdates = 5
 	opts.LooseObjects = 1 << 30
 	opts.MaxPacks = 8
 	e := newEnv(t, opts)
 	r := e.newRepo()
 	key, dir := r.Key(), r.Path()
-	for i := range 3 {
-		commitFile(t, r, "main", fmt.Sprintf("base/%d", i), "base\n")
+	// A full run was done recently: the scheduled run is incremental.
+	if err := touch(filepath.Join(dir, fullRepackStamp), time.Now()); err != nil {
+		t.Fatal(err)
 	}
-	// The repository as a scheduled incremental run leaves it.
-	gitOut(t, dir, "", "repack", "-d", "-q", "--geometric=2", "--write-midx", "--write-bitmap-index")
-	midx := midxBitmap(t, dir)
 	var mu sync.Mutex
 	var kinds []Kind
 	e.w.beforeRun = func(_ string, k Kind) {
@@ -563,24 +562,39 @@ func TestWorker_commitStream(t *testing.T) {
 		kinds = append(kinds, k)
 		mu.Unlock()
 	}
+	idle := func() {
+		t.Helper()
+		waitFor(t, "the worker to go idle", func() bool {
+			st := e.state(key)
+			return !st.queued && !st.running
+		})
+	}
 	e.w.Start()
+	for i := range 6 { // a check, then the scheduled run
+		commitFile(t, r, "main", fmt.Sprintf("base/%d", i), "base\n")
+		idle()
+	}
+	if st := e.state(key); st.lastRun.IsZero() || len(kinds) != 1 || kinds[0] != Incremental {
+		t.Fatalf("runs %v, state %+v; want one scheduled incremental run", kinds, st)
+	}
+	midx := midxBitmap(t, dir)
+	if midx == "" {
+		t.Fatal("no multi-pack-index bitmap after the scheduled run")
+	}
 
 	const commits = 60
 	for i := range commits {
 		commitFile(t, r, "main", fmt.Sprintf("stream/%d", i), fmt.Sprintf("commit %d\n", i))
 	}
-	waitFor(t, "the worker to go idle", func() bool {
-		st := e.state(key)
-		return !st.queued && !st.running
-	})
+	idle()
 	mu.Lock()
 	defer mu.Unlock()
-	if len(kinds) == 0 {
+	if len(kinds) == 1 {
 		t.Fatalf("%d commits past MaxPacks %d ran nothing", commits, opts.MaxPacks)
 	}
-	for _, k := range kinds {
+	for _, k := range kinds[1:] {
 		if k != RollUp {
-			t.Fatalf("runs %v, want only roll-ups", kinds)
+			t.Fatalf("runs %v, want only roll-ups after the scheduled run", kinds)
 		}
 	}
 	st, err := inspect(dir)
@@ -588,7 +602,7 @@ func TestWorker_commitStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.packs > opts.MaxPacks+opts.MaxPacks/2 {
-		t.Fatalf("%d packs after %d commits and %d roll-ups, want at most %d", st.packs, commits, len(kinds), opts.MaxPacks+opts.MaxPacks/2)
+		t.Fatalf("%d packs after %d commits and %d roll-ups, want at most %d", st.packs, commits, len(kinds)-1, opts.MaxPacks+opts.MaxPacks/2)
 	}
 	if got := midxBitmap(t, dir); got != midx {
 		t.Fatalf("multi-pack-index bitmap %s, was %s: a roll-up must not rewrite it", got, midx)
