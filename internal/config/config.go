@@ -71,6 +71,8 @@ type Config struct {
 	Sync Sync
 	// Caps are optional operator limits (token lifetime, temp files).
 	Caps Caps
+	// Cluster configures the clustered mode (cluster.go).
+	Cluster Cluster
 	// SecretKeyFile holds the 32-byte key that seals upstream credentials
 	// at rest (raw, hex or base64; see internal/secretbox). Empty: the
 	// key in <data-dir>/secret.key, generated on first start.
@@ -95,6 +97,7 @@ func Default() Config {
 		Webhooks:        defaultWebhooks(),
 		Sync:            defaultSync(),
 		Caps:            defaultCaps(),
+		Cluster:         defaultCluster(),
 	}
 }
 
@@ -148,6 +151,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	c.Webhooks.register(fs)
 	c.Sync.register(fs)
 	c.Caps.register(fs)
+	c.Cluster.register(fs)
 	fs.Func("org-signing-keys", "organisation and commit-signing keys for verify-sig, NAME=FILE (SSH allowed signers and/or armored OpenPGP keyring); repeatable", c.addSigningKeys)
 	fs.VisitAll(func(f *flag.Flag) {
 		f.Usage += " (env " + envName(f.Name) + ")"
@@ -243,7 +247,7 @@ func (c *Config) Validate() error {
 	if _, _, err := ParseIdentity(c.Identity); err != nil {
 		errs = append(errs, fmt.Errorf("--identity: %w", err))
 	}
-	errs = append(errs, c.Maintenance.validate(), c.Transport.validate(), c.Limits.validate(), c.Webhooks.validate(), c.Sync.validate(), c.Caps.validate())
+	errs = append(errs, c.Maintenance.validate(), c.Transport.validate(), c.Limits.validate(), c.Webhooks.validate(), c.Sync.validate(), c.Caps.validate(), c.Cluster.validate(c.Metadata))
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/strata-storage/strata/internal/config"
@@ -21,14 +20,17 @@ import (
 // newRepos builds the repository manager with the server's ref observer
 // and the maintenance worker that observer feeds: nil when maintenance is
 // disabled, not yet started otherwise.
-func newRepos(cfg config.Config, f *git.Factory, cache *catfile.Cache, store metadata.Store, log *slog.Logger, hooks *webhook.Worker) (*repo.Manager, *maintenance.Worker, error) {
+func newRepos(cfg config.Config, f *git.Factory, cache *catfile.Cache, store metadata.Store, log *slog.Logger, hooks *webhook.Worker, cl *clusterMode) (*repo.Manager, *maintenance.Worker, error) {
 	obs := &refObserver{
-		events:   eventRecorder{log: events.NewLog(store), logger: log, hooks: hooks},
+		events:   eventRecorder{log: events.NewLog(store), logger: log, hooks: hooks, recorded: cl != nil},
 		branches: branchRecorder{store: store, log: log},
 	}
-	repos, err := repo.NewManager(filepath.Join(cfg.DataDir, "repos"), f, cache, obs)
+	repos, err := repo.NewManager(reposRoot(cfg), f, cache, obs)
 	if err != nil {
 		return nil, nil, err
+	}
+	if cl != nil {
+		repos.SetRecord(cl.record)
 	}
 	repos.SetLimits(repo.Limits{MaxBlobBytes: cfg.Limits.MaxBlobBytes, GrepMatchLimit: cfg.Limits.GrepMatchLimit})
 	m := cfg.Maintenance
@@ -43,6 +45,12 @@ func newRepos(cfg config.Config, f *git.Factory, cache *catfile.Cache, store met
 	opts.LooseObjects = m.LooseObjects
 	opts.FullInterval = m.FullInterval
 	opts.PruneGrace = m.PruneGrace
+	if cl != nil {
+		// A cache keeps every object it was given: a ref of record may
+		// point at an unreachable one again, and the node counts it as held
+		// (docs/scale-out.md, "Maintenance").
+		opts.PruneGrace = neverPrune
+	}
 	opts.PushObjects = m.PushObjects
 	opts.PushBytes = m.PushBytes
 	opts.MaxPacks = m.Packs
@@ -89,9 +97,19 @@ type eventRecorder struct {
 	// hooks hears that new events are in the feed, so deliveries start
 	// at once rather than at its next poll.
 	hooks *webhook.Worker
+	// recorded: the events are already in the feed, written by the
+	// clustered mode's ledger in the ref transaction itself.
+	recorded bool
 }
 
+// neverPrune is a prune grace no object of a cache reaches.
+const neverPrune = 10 * 365 * 24 * time.Hour
+
 func (e eventRecorder) RefsUpdated(ctx context.Context, storageKey string, updates []refs.Update) {
+	if e.recorded {
+		e.hooks.Notify()
+		return
+	}
 	if _, err := e.log.Record(ctx, storageKey, updates, time.Now()); err != nil {
 		// The refs moved but consumers (webhooks, mirrors) will not hear of
 		// it: loud, with what is needed to replay by hand.

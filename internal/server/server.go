@@ -53,6 +53,7 @@ type Server struct {
 	http     *http.Server
 	listener net.Listener
 	pprof    *pprofServer // nil unless --pprof-addr
+	cluster  *clusterMode // nil unless --objects
 	// keepMarker leaves the run marker after shutdown, so the next start
 	// reconciles again: this start's reconciliation did not finish.
 	keepMarker bool
@@ -101,15 +102,23 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		s.closeOwners()
 		return nil, err
 	}
-	repos, maint, err := newRepos(cfg, f, s.cache, store, log, s.hooks.worker)
+	if s.cluster, err = newCluster(cfg, db, f, log); err != nil {
+		s.closeOwners()
+		return nil, err
+	}
+	repos, maint, err := newRepos(cfg, f, s.cache, store, log, s.hooks.worker, s.cluster)
 	if err != nil {
 		s.closeOwners()
 		return nil, err
 	}
 	s.repos, s.maint = repos, maint
-	if err := s.startRun(repos); err != nil {
-		s.closeOwners()
-		return nil, err
+	// In the clustered mode a ref update and its events are one database
+	// transaction: there is nothing to reconcile after a crash.
+	if s.cluster == nil {
+		if err := s.startRun(repos); err != nil {
+			s.closeOwners()
+			return nil, err
+		}
 	}
 	s.maint.Start() // stopped by closeOwners, before the pool and the DB
 	s.hooks.worker.Start()
@@ -305,6 +314,7 @@ func (s *Server) closeOwners() {
 	// Webhook attempts in flight are cancelled; they run again at the
 	// next start.
 	s.hooks.stop()
+	s.cluster.close() // nil-safe; compactions use the repositories' caches
 	if s.repos != nil {
 		s.repos.Close()
 	}
