@@ -80,6 +80,10 @@ func classify(err error) *httpError {
 		return &httpError{status: http.StatusConflict, label: "precondition_failed", msg: pre.Error()}
 	case errors.Is(err, auth.ErrInvalidToken):
 		return &httpError{status: http.StatusUnauthorized, label: "unauthorized", msg: "invalid token"}
+	case errors.Is(err, repo.ErrUnavailable):
+		// Before not-found: the cause may be an object the store could not
+		// give, which is not the client's missing resource.
+		return &httpError{status: http.StatusServiceUnavailable, label: "unavailable", msg: "storage temporarily unavailable; retry", cause: err}
 	case errors.Is(err, repo.ErrNotFound), errors.Is(err, metadata.ErrNotFound):
 		return &httpError{status: http.StatusNotFound, label: "not_found", msg: err.Error()}
 	case errors.As(err, &mc):

@@ -283,6 +283,9 @@ func (h *Handler) authorize(r *http.Request, rt route, svc string) (*request, *h
 		return nil, &httpError{status: http.StatusInternalServerError, msg: "internal error", cause: err}
 	}
 	rp, err := h.repos.Open(r.Context(), meta.StorageKey)
+	if errors.Is(err, repo.ErrUnavailable) {
+		return nil, &httpError{status: http.StatusServiceUnavailable, msg: "storage temporarily unavailable; retry", cause: err}
+	}
 	if errors.Is(err, repo.ErrNotFound) {
 		return nil, &httpError{status: http.StatusNotFound, msg: "repository not found"}
 	}
