@@ -24,6 +24,7 @@ import (
 
 	"github.com/strata-storage/strata/internal/auth"
 	"github.com/strata-storage/strata/internal/config"
+	"github.com/strata-storage/strata/internal/pgtest"
 	"github.com/strata-storage/strata/internal/server"
 )
 
@@ -45,15 +46,27 @@ type Option func(*config.Config)
 // holds with `git fsck --strict`.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	dir := t.TempDir()
+	signer, pub := newKey(t)
+	return start(t, signer, pub, opts)
+}
+
+// newKey makes an ES256 organisation key and writes its public half.
+func newKey(t testing.TB) (crypto.Signer, string) {
+	t.Helper()
 	signer, err := auth.GenerateKey("ES256")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, pub, err := auth.WriteKeyPair(filepath.Join(dir, "keys"), "test", signer)
+	_, pub, err := auth.WriteKeyPair(filepath.Join(t.TempDir(), "keys"), "test", signer)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return signer, pub
+}
+
+func start(t testing.TB, signer crypto.Signer, pub string, opts []Option) *Server {
+	t.Helper()
+	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = filepath.Join(dir, "data")
@@ -213,5 +226,6 @@ func Main(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// pgtest.Run stops the PostgreSQL server a test started, if any.
+	os.Exit(pgtest.Run(m))
 }
