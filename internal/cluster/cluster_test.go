@@ -384,12 +384,15 @@ func TestCluster_remove(t *testing.T) {
 	if _, err := commit(t.Context(), a.open(t, key), "f", "1\n", ""); err != nil {
 		t.Fatal(err)
 	}
-	b.open(t, key)
+	bDir := b.open(t, key).Path()
 	if err := a.m.Remove(t.Context(), key); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.m.Open(t.Context(), key); !errors.Is(err, repo.ErrNotFound) {
 		t.Fatalf("open on another node after remove: %v", err)
+	}
+	if _, err := os.Stat(bDir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the other node's cache is still there: %v", err)
 	}
 	if g, err := e.store.LedgerGarbage(t.Context(), time.Now().Add(time.Minute), 0); err != nil || len(g) != 1 {
 		t.Fatalf("garbage after remove: %v %v", g, err)

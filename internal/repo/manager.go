@@ -131,6 +131,12 @@ func (m *Manager) openCached(ctx context.Context, key, p string) (*Repo, error) 
 		}
 	}
 	if err := m.record.Refresh(ctx, key, p); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			// Removed through another node: this cache goes too.
+			if rerr := m.removeDir(key, p); rerr != nil {
+				return nil, errors.Join(err, rerr)
+			}
+		}
 		return nil, err
 	}
 	return m.repo(key, p), nil
@@ -225,6 +231,11 @@ func (m *Manager) Remove(ctx context.Context, key string) error {
 			return err
 		}
 	}
+	return m.removeDir(key, p)
+}
+
+// removeDir moves the directory p of key out of the way, then removes it.
+func (m *Manager) removeDir(key, p string) error {
 	trash := filepath.Join(m.root, ".trash")
 	if err := os.MkdirAll(trash, 0o755); err != nil {
 		return fmt.Errorf("remove repository %s: %w", key, err)
