@@ -398,3 +398,32 @@ func TestCluster_remove(t *testing.T) {
 		t.Fatalf("garbage after remove: %v %v", g, err)
 	}
 }
+
+// A commit without an expected head on a node whose cache is behind the
+// record is rebuilt on the tip of record, as on one node; it does not fail
+// with a conflict.
+func TestCluster_staleCacheCommitRebuilds(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.node(), e.node()
+	key := e.create(a, "r")
+	first, err := commit(t.Context(), a.open(t, key), "f", "1\n", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := a.open(t, key) // a's cache at first
+	second, err := commit(t.Context(), b.open(t, key), "g", "2\n", first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, err := commit(t.Context(), ra, "h", "3\n", "")
+	if err != nil {
+		t.Fatalf("commit on the stale node: %v", err)
+	}
+	out, err := exec.Command("git", "--git-dir", ra.Path(), "rev-parse", string(third)+"^").Output()
+	if err != nil || strings.TrimSpace(string(out)) != string(second) {
+		t.Fatalf("parent of the rebuilt commit: %s %v, want %s", out, err, second)
+	}
+	if got := readFile(t, b.open(t, key), "g"); got != "2\n" {
+		t.Fatalf("b lost its file: %q", got)
+	}
+}

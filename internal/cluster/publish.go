@@ -60,6 +60,12 @@ func (c *Cluster) Publish(ctx context.Context, key, gitDir string, log *refs.Ref
 	var clash *metadata.LedgerNameClashError
 	switch {
 	case errors.As(err, &mismatch):
+		// Another node moved the ref: bring the cache up to it, so that a
+		// caller that retries on a conflict (a commit rebuilt on the new
+		// tip, a sync planned again) sees what it lost to.
+		if rerr := c.Refresh(ctx, key, gitDir); rerr != nil {
+			c.log.Warn("refresh after a lost compare-and-swap", "repo", key, "err", rerr)
+		}
 		return &refs.MismatchError{Ref: git.ReferenceName(mismatch.Ref), Expect: git.ObjectID(mismatch.Expect), Actual: zeroIfEmpty(mismatch.Actual)}
 	case errors.As(err, &clash):
 		return &refs.NameClashError{Ref: git.ReferenceName(clash.Ref), Existing: git.ReferenceName(clash.Existing)}
