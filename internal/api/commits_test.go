@@ -1,6 +1,9 @@
 package api_test
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -8,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -394,4 +398,105 @@ func TestGetCommit_signed(t *testing.T) {
 	if _, ok := parent["payload"]; ok {
 		t.Errorf("unsigned parent has a payload key")
 	}
+}
+
+// TestListCommits_longHistory pages through path histories many pages
+// long (the walk's git log is kept running between pages) and checks
+// them against git log, with readers on the same walk at once and with
+// first requests the client gave up on.
+func TestListCommits_longHistory(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	r := e.newRepo(t)
+	dir := r.Dir(t)
+	var script strings.Builder
+	for i := range 400 {
+		fmt.Fprintf(&script, "commit refs/heads/main\ncommitter C <c@example.com> %d +0000\ndata <<EOF\nchange %d\nEOF\n", 1700000000+i, i)
+		fmt.Fprintf(&script, "M 100644 inline d%d/f%d.txt\ndata <<EOF\nversion %d\nEOF\n\n", i%4, i%5, i)
+	}
+	gitRun(t, dir, []byte(script.String()), "fast-import", "--quiet")
+
+	// readAll follows next_cursor from the first page to the last.
+	readAll := func(ctx context.Context, path string, limit int) ([]string, error) {
+		var shas []string
+		cursor := ""
+		for pages := 0; ; pages++ {
+			q := url.Values{"path": {path}, "limit": {fmt.Sprint(limit)}}
+			if cursor != "" {
+				q.Set("cursor", cursor)
+			}
+			req, err := http.NewRequestWithContext(ctx, "GET", e.URL+"/api/v1/repos/commits?"+q.Encode(), nil)
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Authorization", "Bearer "+r.Read)
+			resp, err := e.roundTrip(req)
+			if err != nil {
+				return nil, err
+			}
+			var page struct {
+				Commits    []commitJSON `json:"commits"`
+				HasMore    bool         `json:"has_more"`
+				NextCursor *string      `json:"next_cursor"`
+			}
+			if resp.Status != http.StatusOK {
+				return nil, fmt.Errorf("page %d: status %d: %s", pages, resp.Status, resp.Body)
+			}
+			if err := json.Unmarshal(resp.Body, &page); err != nil {
+				return nil, err
+			}
+			if len(page.Commits) > limit || (page.HasMore && len(page.Commits) != limit) || page.HasMore != (page.NextCursor != nil) {
+				return nil, fmt.Errorf("page %d: %d commits for limit %d, has_more %v, next_cursor %v", pages, len(page.Commits), limit, page.HasMore, page.NextCursor)
+			}
+			for _, c := range page.Commits {
+				shas = append(shas, c.SHA)
+			}
+			if !page.HasMore {
+				return shas, nil
+			}
+			cursor = *page.NextCursor
+		}
+	}
+	gitLog := func(path string) []string {
+		shas, _ := revList(t, dir, "main", "--", path)
+		return shas
+	}
+
+	t.Run("pages", func(t *testing.T) {
+		t.Parallel()
+		want := gitLog("d1")
+		got, err := readAll(t.Context(), "d1", 7)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("pages give %d commits (%v), git log %d", len(got), err, len(want))
+		}
+	})
+	t.Run("readers at once", func(t *testing.T) {
+		t.Parallel()
+		want := gitLog("d2")
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Go(func() {
+				limit := []int{3, 10, 100}[i%3]
+				got, err := readAll(t.Context(), "d2", limit)
+				if err != nil || !slices.Equal(got, want) {
+					t.Errorf("limit %d: %d commits (%v), git log %d", limit, len(got), err, len(want))
+				}
+			})
+		}
+		wg.Wait()
+	})
+	t.Run("first request cancelled", func(t *testing.T) {
+		t.Parallel()
+		want := gitLog("d3")
+		for _, after := range []time.Duration{0, time.Millisecond, 3 * time.Millisecond} {
+			ctx, cancel := context.WithCancel(t.Context())
+			time.AfterFunc(after, cancel)
+			_, _ = readAll(ctx, "d3", 10) // may or may not finish first
+			cancel()
+		}
+		got, err := readAll(t.Context(), "d3", 10)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("after cancelled requests: %d commits (%v), git log %d", len(got), err, len(want))
+		}
+	})
 }

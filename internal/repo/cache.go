@@ -21,6 +21,9 @@ type lru[V any] struct {
 	total int64
 	order *list.List
 	items map[string]*list.Element
+	// evicted, when set, hears about every value pushed out by the cost
+	// bound, after the lock is released (so it may call back in).
+	evicted func(V)
 }
 
 type lruItem[V any] struct {
@@ -49,7 +52,6 @@ func (c *lru[V]) put(key string, val V, cost int64) {
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if el, ok := c.items[key]; ok {
 		it := el.Value.(*lruItem[V])
 		c.total += cost - it.cost
@@ -59,12 +61,60 @@ func (c *lru[V]) put(key string, val V, cost int64) {
 		c.items[key] = c.order.PushFront(&lruItem[V]{key: key, val: val, cost: cost})
 		c.total += cost
 	}
+	c.unlockEvicting()
+}
+
+// getOrPut returns key's value, or stores and returns mk()'s (of cost)
+// when there is none: one value per key even for racing callers.
+func (c *lru[V]) getOrPut(key string, mk func() V, cost int64) V {
+	c.mu.Lock()
+	if el, ok := c.items[key]; ok {
+		c.order.MoveToFront(el)
+		v := el.Value.(*lruItem[V]).val
+		c.mu.Unlock()
+		return v
+	}
+	v := mk()
+	c.items[key] = c.order.PushFront(&lruItem[V]{key: key, val: v, cost: cost})
+	c.total += cost
+	c.unlockEvicting()
+	return v
+}
+
+// setCost changes the cost of key's entry, if it still holds a value for
+// which is returns true, without making it more recently used; it
+// reports whether it did. An entry may so grow past max and evict itself.
+func (c *lru[V]) setCost(key string, is func(V) bool, cost int64) bool {
+	c.mu.Lock()
+	el, ok := c.items[key]
+	if !ok || !is(el.Value.(*lruItem[V]).val) {
+		c.mu.Unlock()
+		return false
+	}
+	it := el.Value.(*lruItem[V])
+	c.total += cost - it.cost
+	it.cost = cost
+	c.unlockEvicting()
+	return true
+}
+
+// unlockEvicting drops least recently used entries until the total is
+// within max, unlocks, then tells evicted about them.
+func (c *lru[V]) unlockEvicting() {
+	var gone []V
 	for c.total > c.max {
 		old := c.order.Back()
 		it := old.Value.(*lruItem[V])
 		c.order.Remove(old)
 		delete(c.items, it.key)
 		c.total -= it.cost
+		if c.evicted != nil {
+			gone = append(gone, it.val)
+		}
+	}
+	c.mu.Unlock()
+	for _, v := range gone {
+		c.evicted(v)
 	}
 }
 
@@ -74,7 +124,7 @@ type caches struct {
 	lastMod *lru[LastChange]
 	paths   *lru[blobRef]
 	blobs   *lru[[]byte]
-	walks   *lru[*walk]
+	walks   *walks
 }
 
 // blobRef is what a path names in a commit.
@@ -93,6 +143,6 @@ func newCaches() *caches {
 		lastMod: newLRU[LastChange](1 << 16),
 		paths:   newLRU[blobRef](1 << 16),
 		blobs:   newLRU[[]byte](64 << 20),
-		walks:   newLRU[*walk](32 << 20),
+		walks:   newWalks(32<<20, maxLiveWalks),
 	}
 }

@@ -163,74 +163,6 @@ func parseZone(z string) *time.Location {
 	return time.FixedZone(z, off)
 }
 
-// LogOptions select a page of history.
-type LogOptions struct {
-	Path  string // only commits touching this file or subtree ("" = all)
-	Skip  int
-	Limit int
-}
-
-// Log returns up to opt.Limit commits reachable from tip, newest first
-// (git log order), and whether more follow.
-//
-// The walk runs in git (`git log` does path simplification and uses the
-// commit-graph's Bloom filters) and prints every field the API returns, so
-// a page is one process and no object reads. Walks are cached per (tip,
-// path): both are immutable, so following a cursor continues from the
-// cached prefix instead of re-walking from the tip with --skip, which made
-// reading a long history page by page quadratic.
-func (r *Repo) Log(ctx context.Context, tip git.ObjectID, opt LogOptions) ([]*Commit, bool, error) {
-	need := opt.Skip + opt.Limit + 1 // one more than the page tells whether more follow
-	key := r.key + "\x00" + string(tip) + "\x00" + opt.Path
-	w, _ := r.memo.walks.get(key)
-	if w == nil {
-		w = &walk{}
-	}
-	if len(w.commits) < need && !w.complete {
-		// The first page walks just far enough (most readers stop there);
-		// a reader who follows the cursor probably reads on, so walk well
-		// ahead, growing geometrically so that any history costs O(n).
-		want := need
-		if len(w.commits) > 0 {
-			want = max(need, 4*len(w.commits), minWalkAhead)
-		}
-		more, err := r.walkLog(ctx, tip, opt.Path, len(w.commits), want-len(w.commits))
-		if err != nil {
-			return nil, false, err
-		}
-		next := &walk{
-			commits:  append(w.commits[:len(w.commits):len(w.commits)], more...),
-			complete: len(more) < want-len(w.commits),
-			cost:     w.cost + commitsCost(more),
-		}
-		w = next
-		r.memo.walks.put(key, w, w.cost)
-	}
-	from, to := min(opt.Skip, len(w.commits)), min(opt.Skip+opt.Limit, len(w.commits))
-	return w.commits[from:to:to], len(w.commits) > to, nil
-}
-
-// minWalkAhead is how far a second page walks at least: far enough that
-// the history of most paths is then read in full.
-const minWalkAhead = 1000
-
-// walk is a cached prefix of one history walk; complete when it reached
-// the root. Never modified once cached.
-type walk struct {
-	commits  []*Commit
-	complete bool
-	cost     int64
-}
-
-func commitsCost(cs []*Commit) int64 {
-	var n int64
-	for _, c := range cs {
-		n += int64(len(c.Message)+len(c.Author.Name)+len(c.Author.Email)+len(c.Committer.Name)+len(c.Committer.Email)) +
-			int64(len(c.Parents))*48 + 256
-	}
-	return n
-}
-
 // logFormat prints the fields of a commit NUL-separated; with -z each
 // record also ends in NUL, so the output is logFields tokens per commit.
 // %B is the message as stored (re-encoded to UTF-8 when the commit names
@@ -239,34 +171,6 @@ const (
 	logFormat = "--format=%H%x00%T%x00%P%x00%an%x00%ae%x00%ad%x00%cn%x00%ce%x00%cd%x00%B"
 	logFields = 10
 )
-
-// walkLog runs one `git log` from tip and parses up to count commits after
-// the first skip.
-func (r *Repo) walkLog(ctx context.Context, tip git.ObjectID, path string, skip, count int) ([]*Commit, error) {
-	cmd := git.Command{
-		Name: "log",
-		Flags: []string{
-			"-z", logFormat, "--date=raw",
-			// The repository's .mailmap and signature display must not
-			// change what the API reports.
-			"--no-use-mailmap", "--no-show-signature",
-			"--max-count=" + strconv.Itoa(count), "--skip=" + strconv.Itoa(skip),
-		},
-		Args: []string{string(tip)},
-	}
-	if path != "" {
-		cmd.PostSep = []string{git.LiteralPathspec(path)}
-	}
-	out, err := r.git.Output(ctx, r.path, cmd)
-	if err != nil {
-		return nil, fmt.Errorf("walk history of %s: %w", tip, err)
-	}
-	commits, err := parseLog(out)
-	if err != nil {
-		return nil, fmt.Errorf("walk history of %s: %w", tip, err)
-	}
-	return commits, nil
-}
 
 // parseLog splits `git log -z` output in logFormat into commits.
 func parseLog(out []byte) ([]*Commit, error) {

@@ -132,26 +132,16 @@ func (r *Repo) FirstParentLog(ctx context.Context, tip git.ObjectID, path string
 	if err != nil {
 		return fmt.Errorf("walk history of %s: %w", tip, err)
 	}
-	br := bufio.NewReaderSize(p.Stdout, 64<<10)
-	var f [logFields]string
+	lr := &logReader{br: bufio.NewReaderSize(p.Stdout, 64<<10)}
 	var walkErr error
 	early := false
-walk:
 	for {
-		for i := range f {
-			field, err := br.ReadString(0)
-			if err == io.EOF && field == "" && i == 0 {
-				break walk
-			}
-			if err != nil && !(err == io.EOF && i == logFields-1) {
-				walkErr = fmt.Errorf("walk history of %s: truncated log record: %w", tip, err)
-				break walk
-			}
-			f[i] = strings.TrimSuffix(field, "\x00")
+		c, err := lr.next()
+		if err == io.EOF {
+			break
 		}
-		c, err := logRecord(f)
 		if err != nil {
-			walkErr = err
+			walkErr = fmt.Errorf("walk history of %s: %w", tip, err)
 			break
 		}
 		if !fn(c, touching == nil || touching[c.OID]) {
