@@ -10,9 +10,13 @@
 // mapping from a client-chosen repository ID (arbitrary, may contain '/') to
 // a filesystem-safe directory name.
 //
-// Store is the contract every backend satisfies; SQLiteStore is the embedded
+// Store is the contract every backend satisfies. SQLiteStore is the embedded
 // one, its schema built by the numbered SQL files in migrations/, each
-// applied once and recorded in schema_migrations. The conformance suite in storetest runs against each implementation.
+// applied once and recorded in schema_migrations; PostgresStore is the one
+// several Strata processes share (migrations_pg/), and it is also the
+// clustered mode's Ledger (ledger.go: the refs of record and the pack
+// manifest). Open picks one from the --metadata spec. The conformance
+// suite in storetest runs against each implementation.
 // Backends normalise driver errors into ErrNotFound, ErrExists and ErrDeleted
 // so callers never see a driver's constraint codes.
 //
@@ -35,6 +39,6 @@
 //   - Every change to organisations or their keys moves OrgsVersion in the
 //     same transaction, so a server shares the store with the CLI and
 //     notices changes by polling one row.
-//   - Times are returned in UTC. SQLite keeps nanoseconds; other backends
-//     keep at least whole seconds.
+//   - Times are returned in UTC with nanoseconds: callers compare the times
+//     they stored for equality.
 package metadata
