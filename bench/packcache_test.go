@@ -102,23 +102,35 @@ func BenchmarkPackCache(b *testing.B) {
 		return n, err
 	}
 	// batch runs n requests, at most par at once, and reports the batch's
-	// clones/s and MB/s.
+	// clones/s and MB/s; the first request's time (in a sequential batch
+	// the one that generates), the median request's time, and the CPU time
+	// per clone of this process (server and client) and of its children
+	// (git, and Strata's hook).
 	batch := func(b *testing.B, n, par int, do func([]byte) (int64, error), body []byte) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var total, first int64
 		var errs []error
+		var lat latencies
 		sem := make(chan struct{}, par)
+		cpu0 := cpuNow()
 		t0 := time.Now()
-		for range n {
+		firstDone := time.Duration(0)
+		for i := range n {
 			wg.Add(1)
 			sem <- struct{}{}
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
+				start := time.Now()
 				got, err := do(body)
+				took := time.Since(start)
 				mu.Lock()
 				defer mu.Unlock()
+				lat = append(lat, took)
+				if i == 0 {
+					firstDone = took
+				}
 				if first == 0 {
 					first = got
 				}
@@ -135,6 +147,7 @@ func BenchmarkPackCache(b *testing.B) {
 		}
 		wg.Wait()
 		wall := time.Since(t0)
+		cpu := cpuNow()
 		if len(errs) > 0 {
 			b.Fatalf("%d of %d requests failed, e.g. %v", len(errs), n, errs[0])
 		}
@@ -142,6 +155,10 @@ func BenchmarkPackCache(b *testing.B) {
 		b.ReportMetric(mb(total)/wall.Seconds(), "MB/s")
 		b.ReportMetric(mb(first), "pack-MB")
 		b.ReportMetric(wall.Seconds(), "wall-s")
+		b.ReportMetric(float64(firstDone.Microseconds())/1000, "first-ms")
+		b.ReportMetric(float64(lat.pct(0.5).Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64((cpu.self-cpu0.self).Microseconds())/1000/float64(n), "self-cpu-ms/clone")
+		b.ReportMetric(float64((cpu.children-cpu0.children).Microseconds())/1000/float64(n), "child-cpu-ms/clone")
 	}
 	// full: a whole clone, which a bitmapped repository answers mostly by
 	// reusing its pack as it is; shallow: `--depth 1`, what CI checkouts
