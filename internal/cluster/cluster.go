@@ -54,6 +54,9 @@ type Cluster struct {
 	updater *refs.Updater
 	log     *slog.Logger
 	opts    Options
+	// started is when this process made the Cluster: a ref lock file in a
+	// cache older than that was left by a previous run (clearStaleLocks).
+	started time.Time
 
 	mu         sync.Mutex
 	repos      map[string]*cached  // by storage key
@@ -81,7 +84,7 @@ func New(ledger metadata.Ledger, objects Objects, f *git.Factory, updater *refs.
 	return &Cluster{
 		ledger: ledger, objects: objects, git: f, updater: updater, log: log, opts: opts,
 		repos: make(map[string]*cached), compacting: make(map[string]struct{}),
-		stop: stop, stopped: stopped,
+		stop: stop, stopped: stopped, started: time.Now(),
 	}
 }
 
@@ -95,6 +98,7 @@ func (c *Cluster) Close() {
 // serialises every change of the cache's refs: Refresh and the cache side
 // of Publish.
 type cached struct {
+	c  *Cluster
 	mu sync.Mutex
 	// loaded is false until the state file was read.
 	loaded bool
@@ -125,19 +129,22 @@ func (c *Cluster) entry(key string) *cached {
 	defer c.mu.Unlock()
 	e, ok := c.repos[key]
 	if !ok {
-		e = &cached{}
+		e = &cached{c: c}
 		c.repos[key] = e
 	}
 	return e
 }
 
 // load reads the state file once; a missing or unreadable one means an
-// empty cache (nothing is lost by it but downloads).
+// empty cache (nothing is lost by it but downloads). Being the first
+// touch of the cache by this process, it also clears the lock files a
+// previous run left in it.
 func (e *cached) load(gitDir string) {
 	if e.loaded {
 		return
 	}
 	e.loaded = true
+	e.c.clearStaleLocks(gitDir)
 	e.state = cacheState{Version: -1}
 	b, err := os.ReadFile(filepath.Join(gitDir, stateFile))
 	if err != nil {

@@ -1,0 +1,107 @@
+package cluster_test
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/strata-storage/strata/internal/cluster"
+	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/catfile"
+	"github.com/strata-storage/strata/internal/git/refs"
+	"github.com/strata-storage/strata/internal/repo"
+)
+
+// nodeAt is env.node on the cache directory root, as a node restarted on
+// its old cache is.
+func (e *env) nodeAt(root string) *node {
+	t := e.t
+	f, err := git.NewFactory(git.FactoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := catfile.NewCache(f, catfile.Options{})
+	m, err := repo.NewManager(root, f, cache, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := refs.NewUpdater(f)
+	c := cluster.New(e.store, e.bucket, f, up, slog.New(slog.NewTextHandler(io.Discard, nil)), e.opts)
+	m.SetRecord(c)
+	t.Cleanup(func() {
+		c.Close()
+		up.Close()
+		m.Close()
+		cache.Stop()
+	})
+	return &node{m: m, c: c}
+}
+
+// A node killed in the middle of a ref transaction on its cache leaves
+// git's lock files there (test/cluster's TestCrash_killNodeMidWrites hit
+// refs/heads/pushed.lock). Restarted on that cache, the node must not
+// fail every Refresh of the repository on them: the locks of the previous
+// run go, a lock taken after the start stays.
+func TestCluster_staleLocksOfAPreviousRun(t *testing.T) {
+	e := newEnv(t)
+	root := t.TempDir()
+	a := e.nodeAt(root)
+	key := e.create(a, "r")
+	first, err := commit(t.Context(), a.open(t, key), "f", "1\n", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gitDir := a.open(t, key).Path()
+	// The crash: a ref transaction and a HEAD change that never finished.
+	stale := []string{"refs/heads/main.lock", "HEAD.lock", "packed-refs.lock"}
+	for _, p := range stale {
+		if err := os.WriteFile(filepath.Join(gitDir, p), []byte(first+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Meanwhile another node moves main and HEAD.
+	b := e.node()
+	rb := b.open(t, key)
+	second, err := commit(t.Context(), rb, "f", "2\n", first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.UpdateRefs(t.Context(), refs.Update{Ref: "refs/heads/dev", Old: git.ZeroOID, New: second}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.SetDefaultBranch(t.Context(), "dev"); err != nil {
+		t.Fatal(err)
+	}
+
+	restarted := e.nodeAt(root)
+	// A lock this process's own git takes (file times are coarser than
+	// the clock: wait past a tick).
+	time.Sleep(50 * time.Millisecond)
+	young := filepath.Join(gitDir, "refs", "heads", "young.lock")
+	if err := os.WriteFile(young, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := restarted.open(t, key)
+	if got, err := r.ResolveBranch(git.NormalNamespace, "main"); err != nil || got != second {
+		t.Fatalf("restarted node: main at %s (%v), want %s", got, err, second)
+	}
+	if got, err := r.DefaultBranch(); err != nil || got != "dev" {
+		t.Fatalf("restarted node: HEAD names %q (%v), want dev", got, err)
+	}
+	if _, err := commit(t.Context(), r, "f", "3\n", second); err != nil {
+		t.Fatalf("commit on the restarted node: %v", err)
+	}
+	for _, p := range stale {
+		if _, err := os.Stat(filepath.Join(gitDir, p)); !os.IsNotExist(err) {
+			t.Errorf("%s of the previous run is still there (%v)", p, err)
+		}
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Errorf("a lock taken after the start was removed: %v", err)
+	}
+	os.Remove(young)
+	fsck(t, gitDir)
+}
