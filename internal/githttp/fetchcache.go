@@ -143,7 +143,7 @@ func (h *Handler) serveFetch(ctx context.Context, w http.ResponseWriter, r *http
 
 // generateFetch runs upload-pack for one key, detached from the requests
 // that follow it (bounded as a request is), and writes its output to out
-// once the pack starts (see packGate). The answer is kept only if the refs
+// once its pack is under way (see packGate). The answer is kept only if the refs
 // are still those of the key when upload-pack is done: otherwise it may
 // have read refs the key does not describe, and only the requests that
 // followed it, which raced the change anyway, get it.
@@ -251,17 +251,18 @@ func (h *Handler) streamFetch(w http.ResponseWriter, r *http.Request, req *reque
 }
 
 // maxHeldOutput bounds what of upload-pack's output is held back before
-// the pack starts (acknowledgments, shallow-info, the packfile header,
+// the gate opens (acknowledgments, shallow-info, the packfile header,
 // keep-alives); past it the output flows and a refused slot is reported
 // in-band.
 const maxHeldOutput = 1 << 20
 
 // packGate connects an upload-pack's pack-objects hook to the code that
-// relays upload-pack's output. The relay holds the output back until the
-// pack starts flowing: upload-pack writes its section headers before it
-// starts pack-objects, and pack generation may then wait for a slot, so
-// holding back keeps the status open and a refused slot can still be
-// answered 503 with Retry-After.
+// relays upload-pack's output. upload-pack writes its section headers
+// before it starts pack-objects, and pack generation may then wait for a
+// slot; so the relay holds the output back until the hook opens the gate
+// (the pack comes from the cache, or its generation got a slot), which
+// keeps the status open: a refused slot is still answered 503 with
+// Retry-After.
 type packGate struct {
 	opened  chan struct{}
 	once    sync.Once
@@ -271,7 +272,7 @@ type packGate struct {
 
 func newPackGate() *packGate { return &packGate{opened: make(chan struct{})} }
 
-// open records that the pack is flowing.
+// open records that no slot can be refused any more.
 func (g *packGate) open() { g.once.Do(func() { close(g.opened) }) }
 
 func (g *packGate) isOpen() bool {
@@ -294,17 +295,6 @@ func (g *packGate) refusal() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.refused
-}
-
-// gatedWriter opens its gate on the first write.
-type gatedWriter struct {
-	w    io.Writer
-	gate *packGate
-}
-
-func (g *gatedWriter) Write(p []byte) (int, error) {
-	g.gate.open()
-	return g.w.Write(p)
 }
 
 // heldWriter holds its output back until the gate opens (or

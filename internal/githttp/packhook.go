@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/packcache"
 	"github.com/strata-storage/strata/internal/slots"
 )
 
@@ -70,7 +71,8 @@ func packObjectsFlags(args []string) (flags []string, cacheable bool, err error)
 // servePackHook answers one pack-objects hook connection of an
 // upload-pack: the pack, from the cache or (for inputs it does not key)
 // straight from pack-objects, then a flush; or an error band. gate hears
-// when the pack starts flowing, or that generation was refused a slot.
+// when the pack is under way (served from the cache, or its generation
+// got a slot), or that generation was refused a slot.
 func (h *Handler) servePackHook(ctx context.Context, conn net.Conn, secret string, req *request, gate *packGate) {
 	defer conn.Close()
 	unwatch := context.AfterFunc(ctx, func() { conn.Close() })
@@ -81,8 +83,8 @@ func (h *Handler) servePackHook(ctx context.Context, conn net.Conn, secret strin
 		return
 	}
 	bw := bufio.NewWriterSize(conn, maxPktLen)
-	out := &gatedWriter{w: &bandStream{w: bw}, gate: gate}
-	if err := h.packObjects(ctx, br, out, req); err != nil {
+	out := &bandStream{w: bw}
+	if err := h.packObjects(ctx, br, out, req, gate); err != nil {
 		if errors.Is(err, slots.ErrBusy) {
 			gate.refuse(err)
 		} else if ctx.Err() == nil {
@@ -95,7 +97,7 @@ func (h *Handler) servePackHook(ctx context.Context, conn net.Conn, secret strin
 	_ = bw.Flush()
 }
 
-func (h *Handler) packObjects(ctx context.Context, br *bufio.Reader, out io.Writer, req *request) error {
+func (h *Handler) packObjects(ctx context.Context, br *bufio.Reader, out io.Writer, req *request, gate *packGate) error {
 	var args []string
 	buf := make([]byte, maxPktPayload)
 	for {
@@ -128,6 +130,7 @@ func (h *Handler) packObjects(ctx context.Context, br *bufio.Reader, out io.Writ
 			return err
 		}
 		defer release()
+		gate.open()
 		return h.runPackObjects(ctx, req, flags, io.MultiReader(bytes.NewReader(input), br), out)
 	}
 	key, err := h.packKey(req, flags, input)
@@ -144,12 +147,33 @@ func (h *Handler) packObjects(ctx context.Context, br *bufio.Reader, out io.Writ
 			return err
 		}
 		defer release()
+		packcache.Begin(w)
 		return h.runPackObjects(ctx, req, flags, bytes.NewReader(input), w)
 	})
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	// The gate opens once no slot can be refused any more, not at the
+	// pack's first byte: pack-objects may count and compress for minutes
+	// before it writes, and upload-pack's keep-alives meanwhile should
+	// reach the client.
+	select {
+	case <-r.Begun():
+		gate.open()
+	default:
+		copied := make(chan struct{})
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			select {
+			case <-r.Begun():
+				gate.open()
+			case <-copied:
+			}
+		}()
+		defer func() { close(copied); <-watched }()
+	}
 	cbuf := copyBuffers.Get().(*[copyBufferSize]byte)
 	defer copyBuffers.Put(cbuf)
 	_, err = io.CopyBuffer(out, r, cbuf[:])

@@ -242,8 +242,8 @@ func (h *Handler) startResult(w http.ResponseWriter, svc string) {
 // something the status is still open, so an early failure becomes a 500;
 // after that, git reports failures in-band. With a gate (an upload-pack
 // whose pack-objects goes through the hook) the output is held back until
-// the pack starts flowing, so that a generation refused a slot is still
-// answered 503.
+// the hook opens it, so that a generation refused a slot is still
+// answered 503 (see packGate).
 func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Request, req *request, cmd git.Command, stdin io.Reader, env []string, prefix []byte, gate *packGate) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -96,6 +96,9 @@ type entry struct {
 	elem     *list.Element
 	cancel   context.CancelFunc // the generation's, until it ends
 
+	begun     chan struct{} // closed once the generation has begun (Begin)
+	beginOnce sync.Once
+
 	// Guarded by mu: the generation's progress, which readers follow.
 	mu      sync.Mutex
 	written int64
@@ -182,7 +185,7 @@ func (c *Cache) Open(ctx context.Context, key string, gen Generator) (*Reader, e
 // startLocked creates key's file and starts its generation.
 func (c *Cache) startLocked(key string, gen Generator) (*entry, error) {
 	c.seq++
-	e := &entry{key: key, path: filepath.Join(c.dir, fmt.Sprintf("%s-%d.pack", key, c.seq)), changed: make(chan struct{})}
+	e := &entry{key: key, path: filepath.Join(c.dir, fmt.Sprintf("%s-%d.pack", key, c.seq)), changed: make(chan struct{}), begun: make(chan struct{})}
 	f, err := os.OpenFile(e.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("packcache: %w", err)
@@ -235,6 +238,21 @@ func (c *Cache) finish(e *entry, err error) {
 	e.done, e.err = true, err
 	close(e.changed)
 	e.mu.Unlock()
+	if err == nil {
+		e.begin()
+	}
+}
+
+func (e *entry) begin() { e.beginOnce.Do(func() { close(e.begun) }) }
+
+// Begin tells the readers following a generation that it is under way
+// (it got the slot it waited for, say) before it writes its first byte;
+// the first write, and a successful end, imply it. w must be the
+// writer a Generator was given; anything else is ignored.
+func Begin(w io.Writer) {
+	if fw, ok := w.(*fileWriter); ok {
+		fw.e.begin()
+	}
 }
 
 // trimLocked evicts expired entries, then the least recently used until
@@ -293,6 +311,7 @@ type fileWriter struct {
 func (w *fileWriter) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	if n > 0 {
+		w.e.begin()
 		w.e.mu.Lock()
 		w.e.written += int64(n)
 		close(w.e.changed)
@@ -341,6 +360,10 @@ func (r *Reader) Read(p []byte) (int, error) {
 		}
 	}
 }
+
+// Begun is closed once the entry's generation has begun (see Begin): at
+// once for a complete entry, never for a generation that fails before.
+func (r *Reader) Begun() <-chan struct{} { return r.e.begun }
 
 // Size is the pack's length once its generation has succeeded, and -1
 // while it is still being written (or if it failed).

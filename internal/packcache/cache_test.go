@@ -372,3 +372,54 @@ func TestCache_size(t *testing.T) {
 		t.Errorf("Size %d of a complete entry, want 4", n)
 	}
 }
+
+// Begun tells a reader that the generation is under way before its first
+// byte; a write or the end implies it, and a complete entry has begun.
+func TestCache_begin(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, 1<<20, nil)
+	begin, write := make(chan struct{}), make(chan struct{})
+	r, err := c.Open(context.Background(), "k", func(ctx context.Context, w io.Writer) error {
+		<-begin
+		Begin(w)
+		Begin(io.Discard) // not a generation's writer: ignored
+		<-write
+		_, err := io.WriteString(w, "PACK")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-r.Begun():
+		t.Fatal("begun before Begin")
+	default:
+	}
+	close(begin)
+	<-r.Begun()
+	close(write)
+	if b, err := io.ReadAll(r); err != nil || string(b) != "PACK" {
+		t.Fatalf("read %q, %v", b, err)
+	}
+	r.Close()
+
+	// Without Begin, the first write opens it.
+	var calls atomic.Int64
+	r, err = c.Open(context.Background(), "other", constant("PACK", &calls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-r.Begun()
+	io.Copy(io.Discard, r)
+	r.Close()
+	r, err = c.Open(context.Background(), "k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	select {
+	case <-r.Begun():
+	default:
+		t.Error("a complete entry has not begun")
+	}
+}
