@@ -54,6 +54,7 @@ type Cluster struct {
 	updater *refs.Updater
 	log     *slog.Logger
 	opts    Options
+	count   counters
 	// started is when this process made the Cluster: a ref lock file in a
 	// cache older than that was left by a previous run (clearStaleLocks).
 	started time.Time
@@ -179,7 +180,7 @@ func (c *Cluster) Create(ctx context.Context, key, defaultBranch string) error {
 	case errors.Is(err, metadata.ErrExists):
 		return fmt.Errorf("create repository %s: %w", key, repo.ErrExists)
 	case err != nil:
-		return unavailable("create repository", key, err)
+		return c.unavailable("create repository", key, err)
 	}
 	return nil
 }
@@ -190,7 +191,7 @@ func (c *Cluster) SetHead(ctx context.Context, key, gitDir, branch string) error
 		if errors.Is(err, metadata.ErrNotFound) {
 			return fmt.Errorf("set HEAD of %s: %w", key, repo.ErrNotFound)
 		}
-		return unavailable("set HEAD", key, err)
+		return c.unavailable("set HEAD", key, err)
 	}
 	// The version moved: the next Refresh sets the cache's HEAD; doing it
 	// now as well makes this node read its own write at once.
@@ -201,7 +202,7 @@ func (c *Cluster) SetHead(ctx context.Context, key, gitDir, branch string) error
 // deletion (see Collect).
 func (c *Cluster) Remove(ctx context.Context, key string) error {
 	if err := c.ledger.LedgerRemove(ctx, key); err != nil {
-		return unavailable("remove repository", key, err)
+		return c.unavailable("remove repository", key, err)
 	}
 	c.mu.Lock()
 	delete(c.repos, key)
@@ -213,6 +214,7 @@ func packKey(storageKey, pack, ext string) string { return storageKey + "/" + pa
 
 // unavailable wraps a failure to reach the ledger or object storage: the
 // caller sees repo.ErrUnavailable (503), with the cause for the logs.
-func unavailable(what, key string, err error) error {
+func (c *Cluster) unavailable(what, key string, err error) error {
+	c.count.unavailable.Add(1)
 	return fmt.Errorf("%s %s: %w: %w", what, key, repo.ErrUnavailable, err)
 }

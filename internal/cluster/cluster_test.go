@@ -363,6 +363,9 @@ func TestCluster_compaction(t *testing.T) {
 	if n != 4 {
 		t.Fatalf("collected %d packs, want 4", n)
 	}
+	if st := a.c.Stats(); st.Compactions < 1 || st.GarbageDeleted != 4 || st.Publishes != 4 || st.PacksUploaded < 5 {
+		t.Fatalf("stats %+v", st)
+	}
 	var left []string
 	for o, err := range e.bucket.List(t.Context(), key+"/") {
 		if err != nil {

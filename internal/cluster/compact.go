@@ -86,7 +86,7 @@ func (c *Cluster) Compact(ctx context.Context, key, gitDir string) error {
 	}
 	for _, ext := range []string{".pack", ".idx"} {
 		if err := c.put(ctx, packKey(key, name, ext), filepath.Join(tmp, name+ext)); err != nil {
-			return unavailable("upload "+name+ext+" of", key, err)
+			return c.unavailable("upload "+name+ext+" of", key, err)
 		}
 	}
 	old := make([]string, len(snap.Packs))
@@ -110,6 +110,9 @@ func (c *Cluster) Compact(ctx context.Context, key, gitDir string) error {
 		}
 	}
 	e.mu.Unlock()
+	c.count.compactions.Add(1)
+	c.count.packsUploaded.Add(1)
+	c.count.bytesUploaded.Add(uint64(bytes))
 	c.log.Info("cluster: packs compacted", "repo", key, "packs", len(old), "pack", name, "bytes", bytes)
 	return nil
 }
@@ -162,6 +165,7 @@ func (c *Cluster) CollectGarbage(ctx context.Context) (int, error) {
 			return n, err
 		}
 		n += len(batch)
+		c.count.garbageDeleted.Add(uint64(len(batch)))
 		if len(batch) < 100 {
 			return n, nil
 		}

@@ -60,6 +60,7 @@ func (c *Cluster) Publish(ctx context.Context, key, gitDir string, log *refs.Ref
 	var clash *metadata.LedgerNameClashError
 	switch {
 	case errors.As(err, &mismatch):
+		c.count.conflicts.Add(1)
 		// Another node moved the ref: bring the cache up to it, so that a
 		// caller that retries on a conflict (a commit rebuilt on the new
 		// tip, a sync planned again) sees what it lost to.
@@ -72,8 +73,9 @@ func (c *Cluster) Publish(ctx context.Context, key, gitDir string, log *refs.Ref
 	case errors.Is(err, metadata.ErrNotFound):
 		return fmt.Errorf("update refs of %s: %w", key, repo.ErrNotFound)
 	case err != nil:
-		return unavailable("update refs of", key, err)
+		return c.unavailable("update refs of", key, err)
 	}
+	c.count.publishes.Add(1)
 
 	// The record has moved: from here on the write stands whatever
 	// happens to the cache.
@@ -176,9 +178,11 @@ func (c *Cluster) packNew(ctx context.Context, key, gitDir string, updates []ref
 	// row before both are stored, and the order is only for tidiness.
 	for _, ext := range []string{".pack", ".idx"} {
 		if err := c.put(ctx, packKey(key, name, ext), filepath.Join(tmp, name+ext)); err != nil {
-			return nil, unavailable("upload "+name+ext+" of", key, err)
+			return nil, c.unavailable("upload "+name+ext+" of", key, err)
 		}
 	}
+	c.count.packsUploaded.Add(1)
+	c.count.bytesUploaded.Add(uint64(fi.Size()))
 	return &metadata.PackRecord{Name: name, Bytes: fi.Size()}, nil
 }
 

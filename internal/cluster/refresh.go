@@ -28,7 +28,7 @@ func (c *Cluster) Refresh(ctx context.Context, key, gitDir string) error {
 		return fmt.Errorf("repository %s: %w", key, repo.ErrNotFound)
 	}
 	if err != nil {
-		return unavailable("refresh", key, err)
+		return c.unavailable("refresh", key, err)
 	}
 	e := c.entry(key)
 	e.mu.Lock()
@@ -43,7 +43,7 @@ func (c *Cluster) Refresh(ctx context.Context, key, gitDir string) error {
 		return fmt.Errorf("repository %s: %w", key, repo.ErrNotFound)
 	}
 	if err != nil {
-		return unavailable("refresh", key, err)
+		return c.unavailable("refresh", key, err)
 	}
 	if err := c.fetchPacks(ctx, key, gitDir, e, snap.Packs); err != nil {
 		return err
@@ -56,6 +56,7 @@ func (c *Cluster) Refresh(ctx context.Context, key, gitDir string) error {
 		e.state.Version = -1
 		return fmt.Errorf("refresh %s: %w", key, err)
 	}
+	c.count.refreshes.Add(1)
 	e.state.Version = snap.Version
 	e.state.Refs = maps.Clone(snap.Refs)
 	if err := e.save(gitDir); err != nil {
@@ -77,10 +78,12 @@ func (c *Cluster) fetchPacks(ctx context.Context, key, gitDir string, e *cached,
 		}
 		for _, ext := range []string{".pack", ".idx"} {
 			if err := c.objects.Download(ctx, packKey(key, p.Name, ext), filepath.Join(dir, p.Name+ext)); err != nil {
-				return unavailable("download "+p.Name+ext+" of", key, err)
+				return c.unavailable("download "+p.Name+ext+" of", key, err)
 			}
 		}
 		e.state.Packs[p.Name] = true
+		c.count.packsFetched.Add(1)
+		c.count.bytesFetched.Add(uint64(p.Bytes))
 	}
 	return nil
 }

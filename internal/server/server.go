@@ -220,6 +220,7 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	met := newMetrics(s.cache)
 	s.hooks.metrics.register(met.reg)
 	s.mirrorM.register(met.reg)
+	s.cluster.register(met.reg) // nil-safe
 	mux.Handle("GET /metrics", met.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

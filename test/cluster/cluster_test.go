@@ -54,6 +54,13 @@ func TestCluster_restAndGitAcrossNodes(t *testing.T) {
 			t.Fatalf("node %d advertises\n%s", i, out)
 		}
 	}
+	// Each node counts what it did for the operator.
+	if v := metric(t, c.Node(1), "strata_cluster_publishes_total"); v < 1 {
+		t.Errorf("node 1 published %v times", v)
+	}
+	if v := metric(t, c.Node(0), "strata_cluster_packs_fetched_total"); v < 1 {
+		t.Errorf("node 0 fetched %v packs", v)
+	}
 	// A stale expected head is the usual conflict, whichever node.
 	if _, status, _ := commitPack(c.Node(2), token, "main", "x.txt", "x", head); status != http.StatusConflict {
 		t.Fatalf("stale expected head on node 2: %d, want 409", status)
