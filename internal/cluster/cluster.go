@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/catfile"
 	"github.com/strata-storage/strata/internal/git/refs"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
@@ -51,6 +52,7 @@ type Cluster struct {
 	ledger  metadata.Ledger
 	objects Objects
 	git     *git.Factory
+	cache   *catfile.Cache
 	updater *refs.Updater
 	log     *slog.Logger
 	opts    Options
@@ -72,9 +74,10 @@ type Cluster struct {
 
 var _ repo.Record = (*Cluster)(nil)
 
-// New returns the record kept in ledger and objects. The caller owns
-// updater (the cache's ref updates) and closes it after Close.
-func New(ledger metadata.Ledger, objects Objects, f *git.Factory, updater *refs.Updater, log *slog.Logger, opts Options) *Cluster {
+// New returns the record kept in ledger and objects. The caller owns cache
+// (the caches' cat-file pool, shared with the engine) and updater (their
+// ref updates), and stops them after Close.
+func New(ledger metadata.Ledger, objects Objects, f *git.Factory, cache *catfile.Cache, updater *refs.Updater, log *slog.Logger, opts Options) *Cluster {
 	if opts.CompactPacks <= 0 {
 		opts.CompactPacks = 32
 	}
@@ -83,7 +86,7 @@ func New(ledger metadata.Ledger, objects Objects, f *git.Factory, updater *refs.
 	}
 	stop, stopped := context.WithCancel(context.Background())
 	return &Cluster{
-		ledger: ledger, objects: objects, git: f, updater: updater, log: log, opts: opts,
+		ledger: ledger, objects: objects, git: f, cache: cache, updater: updater, log: log, opts: opts,
 		repos: make(map[string]*cached), compacting: make(map[string]struct{}),
 		stop: stop, stopped: stopped, started: time.Now(),
 	}

@@ -72,7 +72,7 @@ func (e *env) node() *node {
 		t.Fatal(err)
 	}
 	up := refs.NewUpdater(f)
-	c := cluster.New(e.store, e.bucket, f, up, slog.New(slog.NewTextHandler(io.Discard, nil)), e.opts)
+	c := cluster.New(e.store, e.bucket, f, cache, up, slog.New(slog.NewTextHandler(io.Discard, nil)), e.opts)
 	m.SetRecord(c)
 	t.Cleanup(func() {
 		c.Close()
@@ -428,5 +428,43 @@ func TestCluster_staleCacheCommitRebuilds(t *testing.T) {
 	}
 	if got := readFile(t, b.open(t, key), "g"); got != "2\n" {
 		t.Fatalf("b lost its file: %q", got)
+	}
+}
+
+// What update-ref refuses is refused before anything is stored, with the
+// errors refs.Apply gives on one node.
+func TestCluster_refusesWhatGitWould(t *testing.T) {
+	e := newEnv(t)
+	a := e.node()
+	key := e.create(a, "r")
+	c, err := commit(t.Context(), a.open(t, key), "f", "1\n", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := a.open(t, key)
+	blob, err := exec.Command("git", "--git-dir", r.Path(), "rev-parse", string(c)+":f").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing *refs.MissingObjectError
+	if err := r.UpdateRefs(t.Context(), refs.Update{Ref: "refs/heads/x", Old: git.ZeroOID, New: "1234567890123456789012345678901234567890"}); !errors.As(err, &missing) {
+		t.Fatalf("missing object: %v", err)
+	}
+	if err := r.UpdateRefs(t.Context(), refs.Update{Ref: "refs/heads/x", Old: git.ZeroOID, New: git.ObjectID(strings.TrimSpace(string(blob)))}); !errors.Is(err, refs.ErrInvalidUpdate) {
+		t.Fatalf("branch at a blob: %v", err)
+	}
+	var clash *refs.NameClashError
+	if err := r.UpdateRefs(t.Context(), refs.Update{Ref: "refs/heads/main/x", Old: git.ZeroOID, New: c}); !errors.As(err, &clash) {
+		t.Fatalf("name clash: %v", err)
+	}
+	if err := r.UpdateRefs(t.Context(), refs.Update{Ref: "refs/heads/bad..name", Old: git.ZeroOID, New: c}); !errors.Is(err, refs.ErrInvalidUpdate) {
+		t.Fatalf("bad ref name: %v", err)
+	}
+	st, err := e.store.LedgerSnapshot(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Refs) != 1 || st.Version != 1 {
+		t.Fatalf("refused updates changed the record: %+v", st)
 	}
 }

@@ -29,7 +29,7 @@ func (e *env) nodeAt(root string) *node {
 		t.Fatal(err)
 	}
 	up := refs.NewUpdater(f)
-	c := cluster.New(e.store, e.bucket, f, up, slog.New(slog.NewTextHandler(io.Discard, nil)), e.opts)
+	c := cluster.New(e.store, e.bucket, f, cache, up, slog.New(slog.NewTextHandler(io.Discard, nil)), e.opts)
 	m.SetRecord(c)
 	t.Cleanup(func() {
 		c.Close()

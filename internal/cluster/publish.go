@@ -11,6 +11,7 @@ import (
 
 	"github.com/strata-storage/strata/internal/events"
 	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/catfile"
 	"github.com/strata-storage/strata/internal/git/refs"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
@@ -201,34 +202,30 @@ func (c *Cluster) put(ctx context.Context, objectKey, path string) error {
 
 // checkObjects refuses what git's update-ref would refuse about the new
 // values, before anything is stored: an object the cache lacks
-// (*refs.MissingObjectError) and a branch pointed at a non-commit.
+// (*refs.MissingObjectError) and a branch pointed at a non-commit. It asks
+// the cat-file pool, not a process of its own: this is on every write.
 func (c *Cluster) checkObjects(ctx context.Context, gitDir string, updates []refs.Update) error {
-	var in strings.Builder
-	var check []refs.Update
+	var rd *catfile.Reader
 	for _, u := range updates {
-		if !u.New.IsZero() {
-			in.WriteString(string(u.New) + "\n")
-			check = append(check, u)
+		if u.New.IsZero() {
+			continue
 		}
-	}
-	if len(check) == 0 {
-		return nil
-	}
-	out, err := c.git.Output(ctx, gitDir, git.Command{Name: "cat-file", Flags: []string{"--batch-check=%(objecttype)"}},
-		git.WithStdin(strings.NewReader(in.String())))
-	if err != nil {
-		return fmt.Errorf("check new values: %w", err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	if len(lines) != len(check) {
-		return fmt.Errorf("check new values: %d answers to %d objects", len(lines), len(check))
-	}
-	for i, u := range check {
-		typ := lines[i]
-		if strings.HasSuffix(typ, " missing") {
+		if rd == nil {
+			r, release, err := c.cache.Reader(ctx, gitDir)
+			if err != nil {
+				return fmt.Errorf("check new values: %w", err)
+			}
+			defer release()
+			rd = r
+		}
+		info, err := rd.Info(ctx, string(u.New))
+		if errors.Is(err, catfile.ErrNotFound) {
 			return &refs.MissingObjectError{Ref: u.Ref, OID: u.New}
 		}
-		if _, isBranch := u.Ref.Branch(); isBranch && typ != "commit" {
+		if err != nil {
+			return fmt.Errorf("check new values: %w", err)
+		}
+		if _, isBranch := u.Ref.Branch(); isBranch && info.Type != git.CommitObject {
 			return fmt.Errorf("%w: %s is not a commit (branch %s)", refs.ErrInvalidUpdate, u.New, u.Ref)
 		}
 	}

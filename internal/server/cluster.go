@@ -11,6 +11,7 @@ import (
 	"github.com/strata-storage/strata/internal/cluster"
 	"github.com/strata-storage/strata/internal/config"
 	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/catfile"
 	"github.com/strata-storage/strata/internal/git/refs"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/objstore"
@@ -28,7 +29,7 @@ type clusterMode struct {
 
 // newCluster opens the bucket (checking it exists and the credentials
 // work) and builds the record; nil, nil without --objects.
-func newCluster(cfg config.Config, db metadata.Store, f *git.Factory, log *slog.Logger) (*clusterMode, error) {
+func newCluster(cfg config.Config, db metadata.Store, f *git.Factory, cache *catfile.Cache, log *slog.Logger) (*clusterMode, error) {
 	if cfg.Cluster.Objects == "" {
 		return nil, nil
 	}
@@ -41,7 +42,7 @@ func newCluster(cfg config.Config, db metadata.Store, f *git.Factory, log *slog.
 		return nil, fmt.Errorf("--objects: %w", err)
 	}
 	up := refs.NewUpdater(f)
-	rec := cluster.New(ledger, bucket, f, up, log, cluster.Options{
+	rec := cluster.New(ledger, bucket, f, cache, up, log, cluster.Options{
 		CompactPacks: cfg.Cluster.CompactPacks,
 		GarbageGrace: cfg.Cluster.GarbageGrace,
 	})

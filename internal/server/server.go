@@ -102,7 +102,7 @@ func New(cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 		s.closeOwners()
 		return nil, err
 	}
-	if s.cluster, err = newCluster(cfg, db, f, log); err != nil {
+	if s.cluster, err = newCluster(cfg, db, f, s.cache, log); err != nil {
 		s.closeOwners()
 		return nil, err
 	}
