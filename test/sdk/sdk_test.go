@@ -1,13 +1,17 @@
 // Package sdk_test runs the official @pierre/storage TypeScript SDK
-// (pinned to 1.17.1 in package.json) against a freshly built Strata server.
+// (pinned to 1.17.1 in package.json) against freshly built Strata servers.
 //
-// The Go test builds ./cmd/strata, generates an ES256 key pair with
-// `strata keygen`, creates a throw-away CA and a TLS certificate for
-// 127.0.0.1, starts `strata serve` over HTTPS on a free port and then runs
+// The Go tests build ./cmd/strata, generate an ES256 key pair with
+// `strata keygen`, create a throw-away CA and a TLS certificate for
+// 127.0.0.1, start `strata serve` over HTTPS on free ports and then run
 // the Node test files (*.test.mjs) in this directory with `node --test`.
+// TestSDKConformance runs them against one server; TestSDKConformance_cluster
+// against three nodes of the clustered mode (docs/scale-out.md) behind a
+// round-robin proxy.
 //
-// Node.js (>= 20) and npm are hard requirements: the test fails (it does not
-// skip) when they are missing.
+// Node.js (>= 20) and npm are hard requirements: the tests fail (they do
+// not skip) when they are missing. The cluster run needs PostgreSQL
+// (internal/pgtest) and versitygw (internal/s3test) and skips without them.
 //
 // Optional environment variables for local iteration:
 //
@@ -17,6 +21,7 @@
 //	                         (default: every *.test.mjs in this directory)
 //	STRATA_SDK_TEST_PATTERN  passed to node as --test-name-pattern
 //	STRATA_SDK_SERVER_LOG    copy the server log to this path at the end
+//	                         (the cluster's nodes: to PATH.node1, PATH.node2, …)
 package sdk_test
 
 import (
@@ -29,21 +34,29 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/strata-storage/strata/internal/pgtest"
+	"github.com/strata-storage/strata/internal/roundrobin"
+	"github.com/strata-storage/strata/internal/s3test"
 )
 
 const (
@@ -53,6 +66,63 @@ const (
 )
 
 func TestSDKConformance(t *testing.T) {
+	runConformance(t, []server{{
+		name: "server",
+		args: []string{"--data-dir", filepath.Join(t.TempDir(), "data")},
+	}})
+}
+
+// TestSDKConformance_cluster runs the whole suite against three nodes of
+// the clustered mode on one PostgreSQL database and one versitygw bucket,
+// each with its own data and cache directories, behind a proxy that sends
+// every request to the next node: a repository is created on one node,
+// written on the next and read on the third, and a git push's info/refs
+// and receive-pack reach different nodes.
+func TestSDKConformance_cluster(t *testing.T) {
+	dsn := pgtest.New(t)
+	s3 := s3test.Start(t)
+	// Every node must open the secrets (git credentials, webhook secrets)
+	// the others sealed.
+	secret := filepath.Join(t.TempDir(), "secret.key")
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := os.WriteFile(secret, []byte(hex.EncodeToString(key)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var nodes []server
+	for i := 1; i <= 3; i++ {
+		dir := t.TempDir()
+		nodes = append(nodes, server{
+			name: fmt.Sprintf("node%d", i),
+			args: []string{
+				"--data-dir", filepath.Join(dir, "data"),
+				"--cache-dir", filepath.Join(dir, "cache"),
+				"--metadata", dsn,
+				"--objects", s3.URL,
+				"--secret-key-file", secret,
+			},
+			env: s3.Environ(),
+		})
+	}
+	runConformance(t, nodes)
+}
+
+// server is one `strata serve` process of a run: a name for its log, and
+// the flags and environment it gets besides those every server gets (its
+// address, the organisation, TLS, the outbound policy for the suite's
+// loopback receivers).
+type server struct {
+	name string
+	args []string
+	env  []string
+}
+
+// runConformance starts servers and runs the Node suite against them:
+// against the one server directly, or against several through a
+// round-robin HTTPS proxy (internal/roundrobin) with the servers'
+// certificate. Every server gets the same organisation key and TLS
+// certificate.
+func runConformance(t *testing.T, servers []server) {
 	nodeBin := requireTool(t, "node")
 	npmBin := requireTool(t, "npm")
 
@@ -64,16 +134,7 @@ func TestSDKConformance(t *testing.T) {
 	tmp := t.TempDir()
 
 	// 1. Build the server binary.
-	strataBin := strings.TrimSpace(os.Getenv("STRATA_SDK_BINARY"))
-	if strataBin == "" {
-		strataBin = filepath.Join(tmp, "strata")
-		if runtime.GOOS == "windows" {
-			strataBin += ".exe"
-		}
-		runCmd(t, modRoot, 5*time.Minute, goTool(t), "build", "-o", strataBin, "./cmd/strata")
-	} else {
-		t.Logf("using prebuilt server binary %s (STRATA_SDK_BINARY)", strataBin)
-	}
+	strataBin := strataBinary(t, modRoot)
 
 	// 2. Generate the organisation key pair.
 	keysDir := filepath.Join(tmp, "keys")
@@ -84,24 +145,37 @@ func TestSDKConformance(t *testing.T) {
 	// 3. TLS material for 127.0.0.1.
 	caFile, certFile, keyFile := writeTLSMaterial(t, tmp)
 
-	// 4. Start the server.
-	addr := freeAddr(t)
+	// 4. Start the servers, and the proxy in front of several.
+	var backends []*url.URL
+	for _, srv := range servers {
+		addr := freeAddr(t)
+		logPath := filepath.Join(tmp, srv.name+".log")
+		args := append([]string{
+			"serve",
+			"--addr", addr,
+			"--org", orgName + "=" + pubKey,
+			"--tls-cert", certFile,
+			"--tls-key", keyFile,
+			// webhooks.test.mjs receives deliveries on loopback with the
+			// suite's certificate.
+			"--upstream-allow-private",
+			"--upstream-ca-file", caFile,
+		}, srv.args...)
+		logCopy := strings.TrimSpace(os.Getenv("STRATA_SDK_SERVER_LOG"))
+		if logCopy != "" && len(servers) > 1 {
+			logCopy += "." + srv.name
+		}
+		startServer(t, strataBin, srv.name, logPath, logCopy, srv.env, args...)
+		backends = append(backends, &url.URL{Scheme: "https", Host: addr})
+	}
+	for i, b := range backends {
+		waitHealthy(t, servers[i].name, b.String(), filepath.Join(tmp, servers[i].name+".log"))
+	}
+	addr := backends[0].Host
+	if len(backends) > 1 {
+		addr = startProxy(t, backends, caFile, certFile, keyFile, filepath.Join(tmp, "proxy.log"))
+	}
 	baseURL := "https://" + addr
-	dataDir := filepath.Join(tmp, "data")
-	serverLog := filepath.Join(tmp, "server.log")
-	startServer(t, strataBin, serverLog,
-		"serve",
-		"--addr", addr,
-		"--data-dir", dataDir,
-		"--org", orgName+"="+pubKey,
-		"--tls-cert", certFile,
-		"--tls-key", keyFile,
-		// webhooks.test.mjs receives deliveries on loopback with the
-		// suite's certificate.
-		"--upstream-allow-private",
-		"--upstream-ca-file", caFile,
-	)
-	waitHealthy(t, baseURL, serverLog)
 	originRoot := filepath.Join(tmp, "origin")
 	originHost := startOrigin(t, originRoot, certFile, keyFile)
 
@@ -165,6 +239,104 @@ func TestSDKConformance(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node suite failed: %v", err)
 	}
+}
+
+// The strata binary is built once per test binary, into binDir (made and
+// removed by TestMain), for every run that needs it.
+var (
+	binDir   string
+	binOnce  sync.Once
+	binPath  string
+	binError error
+)
+
+// strataBinary returns STRATA_SDK_BINARY, or ./cmd/strata built once.
+func strataBinary(t *testing.T, modRoot string) string {
+	t.Helper()
+	if p := strings.TrimSpace(os.Getenv("STRATA_SDK_BINARY")); p != "" {
+		t.Logf("using prebuilt server binary %s (STRATA_SDK_BINARY)", p)
+		return p
+	}
+	binOnce.Do(func() {
+		name := "strata"
+		if runtime.GOOS == "windows" {
+			name += ".exe"
+		}
+		p := filepath.Join(binDir, name)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, goTool(t), "build", "-o", p, "./cmd/strata")
+		cmd.Dir = modRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binError = fmt.Errorf("go build ./cmd/strata: %v\n%s", err, out)
+			return
+		}
+		binPath = p
+	})
+	if binError != nil {
+		t.Fatal(binError)
+	}
+	return binPath
+}
+
+// startProxy serves a round-robin proxy over backends on a free loopback
+// port with the servers' certificate, until the test ends, and returns
+// its host:port. Its errors (a backend that cannot be reached) go to
+// logPath, dumped when the test fails.
+func startProxy(t *testing.T, backends []*url.URL, caFile, certFile, keyFile, logPath string) string {
+	t.Helper()
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		t.Fatalf("no certificate in %s", caFile)
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errorLog := log.New(logFile, "proxy: ", log.LstdFlags|log.Lmicroseconds)
+	transport := &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost: 16,
+	}
+	proxy, err := roundrobin.New(backends, transport, errorLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{
+		Handler:   proxy,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ErrorLog:  errorLog,
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.ServeTLS(l, "", ""); !errors.Is(err, http.ErrServerClosed) {
+			errorLog.Printf("serve: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		srv.Close()
+		<-done
+		transport.CloseIdleConnections()
+		logFile.Close()
+		if t.Failed() {
+			dumpLogTail(t, "proxy", logPath, 100)
+		}
+	})
+	t.Logf("round-robin proxy on %s over %d servers", l.Addr(), len(backends))
+	return l.Addr().String()
 }
 
 // requireTool fails the test when a required executable is not on PATH.
@@ -362,23 +534,26 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// startServer launches the server with its output going to logPath, and
-// registers a cleanup that stops it with SIGTERM (SIGKILL after a grace
-// period) and dumps the log tail when the test failed.
-func startServer(t *testing.T, bin, logPath string, args ...string) {
+// startServer launches a server named name with env added to this
+// process's environment and its output going to logPath, and registers a
+// cleanup that stops it with SIGTERM (SIGKILL after a grace period),
+// copies the log to logCopy when that is not empty, and dumps the log's
+// errors and tail when the test failed.
+func startServer(t *testing.T, bin, name, logPath, logCopy string, env []string, args ...string) {
 	t.Helper()
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		t.Fatalf("create server log: %v", err)
+		t.Fatalf("create %s log: %v", name, err)
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		t.Fatalf("start server: %v", err)
+		t.Fatalf("start %s: %v", name, err)
 	}
-	t.Logf("started strata %s (pid %d)", strings.Join(args, " "), cmd.Process.Pid)
+	t.Logf("started %s: strata %s (pid %d)", name, strings.Join(args, " "), cmd.Process.Pid)
 
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -386,31 +561,31 @@ func startServer(t *testing.T, bin, logPath string, args ...string) {
 	t.Cleanup(func() {
 		select {
 		case err := <-exited:
-			t.Logf("server had already exited: %v", err)
+			t.Logf("%s had already exited: %v", name, err)
 		default:
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			select {
 			case err := <-exited:
 				if err != nil && !isSignalExit(err) {
-					t.Logf("server exit after SIGTERM: %v", err)
+					t.Logf("%s exit after SIGTERM: %v", name, err)
 				}
 			case <-time.After(15 * time.Second):
-				t.Logf("server did not stop within 15s of SIGTERM; killing it")
+				t.Logf("%s did not stop within 15s of SIGTERM; killing it", name)
 				_ = cmd.Process.Kill()
 				<-exited
 			}
 		}
 		logFile.Close()
-		if dst := strings.TrimSpace(os.Getenv("STRATA_SDK_SERVER_LOG")); dst != "" {
+		if logCopy != "" {
 			if data, err := os.ReadFile(logPath); err == nil {
-				if err := os.WriteFile(dst, data, 0o644); err != nil {
-					t.Logf("copy server log: %v", err)
+				if err := os.WriteFile(logCopy, data, 0o644); err != nil {
+					t.Logf("copy %s log: %v", name, err)
 				}
 			}
 		}
 		if t.Failed() {
-			dumpServerErrors(t, logPath)
-			dumpLogTail(t, logPath, 150)
+			dumpServerErrors(t, name, logPath)
+			dumpLogTail(t, name, logPath, 150)
 		}
 	})
 }
@@ -425,11 +600,12 @@ func isSignalExit(err error) bool {
 	return false
 }
 
-func dumpLogTail(t *testing.T, path string, maxLines int) {
+// dumpLogTail logs the last maxLines lines of the log of name at path.
+func dumpLogTail(t *testing.T, name, path string, maxLines int) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
-		t.Logf("cannot read server log: %v", err)
+		t.Logf("cannot read %s log: %v", name, err)
 		return
 	}
 	defer f.Close()
@@ -442,13 +618,13 @@ func dumpLogTail(t *testing.T, path string, maxLines int) {
 			lines = lines[1:]
 		}
 	}
-	t.Logf("---- last %d lines of server log (%s) ----\n%s\n---- end of server log ----",
-		len(lines), path, strings.Join(lines, "\n"))
+	t.Logf("---- last %d lines of %s log (%s) ----\n%s\n---- end of %s log ----",
+		len(lines), name, path, strings.Join(lines, "\n"), name)
 }
 
-// dumpServerErrors logs every server log line that reports a warning, an
-// error or a 5xx response, wherever it is in the log.
-func dumpServerErrors(t *testing.T, path string) {
+// dumpServerErrors logs every line of the log of server name that reports
+// a warning, an error or a 5xx response, wherever it is in the log.
+func dumpServerErrors(t *testing.T, name, path string) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -465,12 +641,12 @@ func dumpServerErrors(t *testing.T, path string) {
 		hits = hits[len(hits)-200:]
 	}
 	if len(hits) > 0 {
-		t.Logf("---- server log: warnings, errors and 5xx responses ----\n%s\n---- end ----", strings.Join(hits, "\n"))
+		t.Logf("---- %s log: warnings, errors and 5xx responses ----\n%s\n---- end ----", name, strings.Join(hits, "\n"))
 	}
 }
 
-// waitHealthy polls GET /healthz until it answers 200.
-func waitHealthy(t *testing.T, baseURL, logPath string) {
+// waitHealthy polls GET /healthz of server name until it answers 200.
+func waitHealthy(t *testing.T, name, baseURL, logPath string) {
 	t.Helper()
 	client := &http.Client{
 		Timeout: 2 * time.Second,
@@ -494,8 +670,8 @@ func waitHealthy(t *testing.T, baseURL, logPath string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	dumpLogTail(t, logPath, 100)
-	t.Fatalf("server at %s did not become healthy within %s: %v", baseURL, healthTimeout, lastErr)
+	dumpLogTail(t, name, logPath, 100)
+	t.Fatalf("%s at %s did not become healthy within %s: %v", name, baseURL, healthTimeout, lastErr)
 }
 
 // testFiles lists the node test files to run.
