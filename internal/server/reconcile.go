@@ -48,8 +48,10 @@ func (s *Server) startRun(repos *repo.Manager) error {
 
 // endRun removes the marker after a clean shutdown, when every request has
 // finished and every owner is closed: no ref moved without its event.
+// The clustered mode writes no marker (New skips startRun), so there is
+// none to remove.
 func (s *Server) endRun() {
-	if s.keepMarker {
+	if s.keepMarker || s.cluster != nil {
 		return
 	}
 	marker := filepath.Join(s.cfg.DataDir, runningMarker)
