@@ -23,14 +23,14 @@ const (
 	// commit-graph and packs refs. Its cost follows the new data, not the
 	// repository's size (apart from the index and bitmap rewrite).
 	Incremental Kind = "incremental"
-	// RollUp packs the packs that no bitmap covers (with loose objects)
-	// into a geometric sequence, and nothing else: the packs in the
-	// multi-pack-index, those with a bitmap and cruft packs are kept, so
-	// the bitmap stays valid and no index, bitmap or commit-graph is
-	// rewritten. Its cost follows what was written since the last
-	// Incremental or Full run, not the repository's size: it is what a
-	// stream of small packs (one per API commit) gets between scheduled
-	// runs (docs/maintenance.md).
+	// RollUp combines the packs that no bitmap covers into a geometric
+	// sequence, and nothing else: the packs in the multi-pack-index,
+	// those with a bitmap and cruft packs stay, so the bitmap stays valid
+	// and no index, bitmap or commit-graph is rewritten (Worker.rollUp).
+	// Its cost follows what was written since the last Incremental or
+	// Full run, not the repository's size: it is what a stream of small
+	// packs (one per API commit) gets between scheduled runs
+	// (docs/maintenance.md).
 	RollUp Kind = "roll-up"
 	// Full repacks every reachable object into one pack with a bitmap,
 	// moves unreachable objects younger than the grace period into a cruft
@@ -157,19 +157,8 @@ func (w *Worker) steps(gitDir string, kind Kind, bitmapFirst bool) []step {
 	// skips update-server-info (no dumb HTTP); -q: nobody reads progress.
 	if kind == RollUp {
 		// Neither pack-refs nor commit-graph: a roll-up is about packs,
-		// and it stays cheap. --geometric ignores kept packs: the others
-		// are rolled up as if the kept ones did not exist.
-		return append(s, step{name: "repack-roll-up", run: func(ctx context.Context) error {
-			keep, err := keptPacks(gitDir)
-			if err != nil {
-				return err
-			}
-			flags := []string{"-d", "-n", "-q", "--geometric=2"}
-			for _, name := range keep {
-				flags = append(flags, "--keep-pack="+name)
-			}
-			return w.git.Run(ctx, gitDir, git.Command{Name: "repack", Flags: flags})
-		}})
+		// and it stays cheap.
+		return append(s, step{name: "roll-up", run: func(ctx context.Context) error { return w.rollUp(ctx, gitDir) }})
 	}
 	if bitmapFirst {
 		// Only a head start: the repack below writes the bitmap anyway, so
@@ -205,37 +194,6 @@ func (w *Worker) steps(gitDir string, kind Kind, bitmapFirst bool) []step {
 		s = append(s, step{name: "stamp", run: func(context.Context) error { return touch(filepath.Join(gitDir, fullRepackStamp), w.now()) }})
 	}
 	return s
-}
-
-// keptPacks lists the packs a roll-up must not rewrite, as --keep-pack
-// names (pack-<hex>.pack): those in the multi-pack-index (removing one
-// would make git delete the index and its bitmap), those with a bitmap,
-// and cruft packs, whose per-object mtimes a repack would reset.
-func keptPacks(gitDir string) ([]string, error) {
-	dir := filepath.Join(gitDir, "objects", "pack")
-	keep, err := midxPacks(dir)
-	if err != nil {
-		return nil, err
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	if keep == nil {
-		keep = make(map[string]bool)
-	}
-	for _, e := range ents {
-		ext := filepath.Ext(e.Name())
-		if (ext == ".bitmap" || ext == ".mtimes") && strings.HasPrefix(e.Name(), "pack-") {
-			keep[strings.TrimSuffix(e.Name(), ext)] = true
-		}
-	}
-	names := make([]string, 0, len(keep))
-	for base := range keep {
-		names = append(names, base+".pack")
-	}
-	slices.Sort(names)
-	return names, nil
 }
 
 // approxidate spells "grace ago" for git's --expire options.

@@ -2,6 +2,7 @@ package maintenance
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -339,22 +340,71 @@ func TestRollUp_keepsWhatTheBitmapCovers(t *testing.T) {
 	fsck(t, dir)
 }
 
-// keptPacks names the packs of the multi-pack-index, those with a bitmap
-// and cruft packs, and nothing else.
-func TestKeptPacks(t *testing.T) {
+// A roll-up may rewrite a pack with an index unless the multi-pack-index
+// covers it or it has a bitmap, a .keep, a .promisor or .mtimes.
+func TestRollUpCandidates(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	pack := filepath.Join(dir, "objects", "pack")
-	if err := os.MkdirAll(pack, 0o755); err != nil {
-		t.Fatal(err)
+	idx := func(n uint32) []byte {
+		b := make([]byte, indexHeader)
+		copy(b, []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2})
+		binary.BigEndian.PutUint32(b[indexHeader-4:], n)
+		return b
 	}
-	for _, name := range []string{"pack-aa.pack", "pack-aa.idx", "pack-aa.bitmap", "pack-bb.pack", "pack-bb.idx", "pack-bb.mtimes",
-		"pack-cc.pack", "pack-cc.idx", "tmp_pack_x", "pack-dd.pack", "pack-dd.idx"} {
-		if err := os.WriteFile(filepath.Join(pack, name), nil, 0o444); err != nil {
+	files := map[string][]byte{
+		"pack-aa.pack": nil, "pack-aa.idx": idx(1), "pack-aa.bitmap": nil,
+		"pack-bb.pack": nil, "pack-bb.idx": idx(2), "pack-bb.mtimes": nil,
+		"pack-cc.pack": nil, "pack-cc.idx": idx(3), "pack-cc.keep": nil,
+		"pack-dd.pack": nil, "pack-dd.idx": idx(4), "pack-dd.promisor": nil,
+		"pack-ee.pack": nil, "pack-ee.idx": idx(5),
+		"pack-ff.pack": nil,    // no index yet
+		"pack-gg.idx":  idx(7), // no pack
+		"pack-hh.pack": nil, "pack-hh.idx": idx(8),
+		"tmp_pack_x": nil, "tmp_idx_y": idx(9),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o444); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got, err := keptPacks(dir); err != nil || !slices.Equal(got, []string{"pack-aa.pack", "pack-bb.pack"}) {
-		t.Fatalf("keptPacks = %v, %v", got, err)
+	got, err := rollUpCandidates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(got, func(a, b packInfo) int { return strings.Compare(a.base, b.base) })
+	if want := []packInfo{{"pack-ee", 5}, {"pack-hh", 8}}; !slices.Equal(got, want) {
+		t.Fatalf("candidates %v, want %v", got, want)
+	}
+}
+
+// The split is git repack --geometric=2's.
+func TestGeometricRollUp(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		desc  string
+		packs []uint32
+		roll  []uint32
+	}{
+		{desc: "none", packs: nil, roll: nil},
+		{desc: "one", packs: []uint32{5}, roll: nil},
+		{desc: "a progression already", packs: []uint32{1, 2, 4, 100}, roll: nil},
+		{desc: "equal small packs", packs: []uint32{4, 4, 4, 4}, roll: []uint32{4, 4, 4, 4}},
+		{desc: "small packs below a large one", packs: []uint32{1000, 4, 3, 5, 4}, roll: []uint32{3, 4, 4, 5}},
+		{desc: "the new pack swallows the next", packs: []uint32{1000, 30, 10, 10, 10}, roll: []uint32{10, 10, 10, 30}},
+		{desc: "but not a larger one", packs: []uint32{1000, 61, 10, 10, 10}, roll: []uint32{10, 10, 10}},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			var packs []packInfo
+			for i, n := range tc.packs {
+				packs = append(packs, packInfo{base: fmt.Sprintf("pack-%02d", i), objects: n})
+			}
+			var got []uint32
+			for _, p := range geometricRollUp(packs) {
+				got = append(got, p.objects)
+			}
+			if !slices.Equal(got, tc.roll) {
+				t.Fatalf("roll up %v, want %v", got, tc.roll)
+			}
+		})
 	}
 }
