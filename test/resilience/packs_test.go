@@ -2,6 +2,8 @@ package resilience
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,12 +14,12 @@ import (
 
 // Every commit-pack writes its objects as one pack (odb), and maintenance
 // rolls the small packs up while commits keep coming (here after every
-// few). Strata is killed with SIGKILL at random moments of that, round
-// after round: every acknowledged commit stays readable on its branch and
-// `git fsck --full` is clean. What a kill leaves (a commit-pack's temp
-// pack or a pack renamed without its index, a repack's .tmp-* files, an
-// index whose pack git repack deleted first) is garbage git does not
-// read; the test logs it.
+// few; the killed runs include scheduled ones). Strata is killed with SIGKILL at random moments of that, round
+// after round: no commit-pack fails with 500, every acknowledged commit
+// stays readable on its branch and `git fsck --full` is clean. What a
+// kill leaves (a commit-pack's temp pack or a pack renamed without its
+// index, a roll-up's or repack's temp files, an index whose pack git
+// repack deleted first) is garbage git does not read; the test logs it.
 func TestCrash_packWritesAndRollUps(t *testing.T) {
 	t.Parallel()
 	rounds, work := 3, 3*time.Second
@@ -37,8 +39,28 @@ func TestCrash_packWritesAndRollUps(t *testing.T) {
 		killAt := work/2 + time.Duration(round)*work/time.Duration(2*rounds)
 		ctx, cancel := context.WithCancel(t.Context())
 		var wg sync.WaitGroup
+		var mu sync.Mutex
+		statuses := map[int]int{}
 		for w := range 4 {
-			wg.Go(func() { commitWorker(ctx, s, &acked, repo, w, round) })
+			wg.Go(func() {
+				for n := 0; ctx.Err() == nil; n++ {
+					branch := fmt.Sprintf("cp-%d", w)
+					if n%3 == 2 {
+						branch = "main"
+					}
+					path := fmt.Sprintf("w%d/r%d-%d.txt", w, round, n)
+					status, sha, err := s.commitPack(repo, branch, path, fmt.Sprintf("%d %d\n", round, n))
+					if err != nil {
+						return // the server is gone
+					}
+					mu.Lock()
+					statuses[status]++
+					mu.Unlock()
+					if sha != "" {
+						acked.add(repo, "refs/heads/"+branch, sha, "commit-pack")
+					}
+				}
+			})
 		}
 		time.Sleep(killAt)
 		s.kill()
@@ -50,8 +72,11 @@ func TestCrash_packWritesAndRollUps(t *testing.T) {
 			t.Fatalf("repository dirs %v", dirs)
 		}
 		packs, leftovers := checkPackDir(t, dirs[0])
-		t.Logf("round %d: killed after %s; %d commits acknowledged so far; %d packs, leftovers %v",
-			round, killAt.Round(time.Millisecond), len(acked.all()), packs, leftovers)
+		t.Logf("round %d: killed after %s; answers %v, %d commits acknowledged so far; %d packs, leftovers %v",
+			round, killAt.Round(time.Millisecond), statuses, len(acked.all()), packs, leftovers)
+		if statuses[http.StatusInternalServerError] > 0 {
+			t.Fatalf("round %d: %d commit-packs failed with 500", round, statuses[http.StatusInternalServerError])
+		}
 		if out, err := git("", "--git-dir", dirs[0], "fsck", "--full", "--no-progress"); err != nil {
 			t.Fatalf("round %d: after the crash: %v\n%s", round, err, out)
 		}
