@@ -20,10 +20,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +30,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/strata-storage/strata/internal/pgserver"
 )
 
 // EnvDSN names an existing server to use instead of starting one: a
@@ -51,10 +49,8 @@ var (
 // server is the PostgreSQL the databases are created on.
 type server struct {
 	admin string // URL of its maintenance database
-	// The rest is set when this package started the server.
-	dir    string
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when cmd has been waited for
+	// local is set when this package started the server.
+	local *pgserver.Server
 }
 
 // New creates an empty database for t and returns its connection URL (a
@@ -111,19 +107,11 @@ func Run(m *testing.M) int {
 // Stop stops the server New started, if any, and removes its directory.
 // New must not be called afterwards.
 func Stop() error {
-	if srv == nil || srv.cmd == nil {
+	if srv == nil || srv.local == nil {
 		return nil
 	}
-	s := srv
-	// SIGINT is PostgreSQL's fast shutdown: sessions end, no waiting.
-	s.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
-	}
-	return os.RemoveAll(s.dir)
+	srv.local.Stop()
+	return os.RemoveAll(srv.local.Dir)
 }
 
 // exec runs one statement on the maintenance database.
@@ -156,7 +144,7 @@ func start() (*server, error) {
 	if dsn := os.Getenv(EnvDSN); dsn != "" {
 		return &server{admin: dsn}, nil
 	}
-	initdb, postgres, ok := findBinaries()
+	initdb, postgres, ok := pgserver.FindBinaries()
 	if !ok {
 		skipMsg = "PostgreSQL is not installed (no initdb and postgres under /usr/lib/postgresql/*/bin or on PATH; " +
 			"Debian: apt-get install postgresql), and " + EnvDSN + " is not set"
@@ -170,39 +158,13 @@ func start() (*server, error) {
 	return s, nil
 }
 
-// findBinaries returns initdb and postgres of the newest PostgreSQL under
-// /usr/lib/postgresql (Debian's layout), else those on PATH.
-func findBinaries() (initdb, postgres string, ok bool) {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	version := func(dir string) int {
-		n, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
-		return n
-	}
-	slices.SortFunc(dirs, func(a, b string) int { return version(b) - version(a) })
-	for _, d := range dirs {
-		i, p := filepath.Join(d, "initdb"), filepath.Join(d, "postgres")
-		if isExecutable(i) && isExecutable(p) {
-			return i, p, true
-		}
-	}
-	i, err1 := exec.LookPath("initdb")
-	p, err2 := exec.LookPath("postgres")
-	return i, p, err1 == nil && err2 == nil
-}
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
-
 // dirPrefix names the directories of servers this package starts.
 const dirPrefix = "strata-pgtest-"
 
 // ownerFile holds the pid of the test binary that owns a directory.
 const ownerFile = "owner.pid"
 
-// startLocal runs initdb and postgres in a new temporary directory. As
-// root, they run as the postgres user: initdb refuses to run as root.
+// startLocal runs initdb and postgres in a new temporary directory.
 func startLocal(initdb, postgres string) (s *server, err error) {
 	dir, err := os.MkdirTemp(tempRoot(), dirPrefix)
 	if err != nil {
@@ -216,86 +178,22 @@ func startLocal(initdb, postgres string) (s *server, err error) {
 	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return nil, err
 	}
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		if cred, err = postgresUser(); err != nil {
-			return nil, err
-		}
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return nil, err
-		}
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(dir, "postgres.log")
-	logFile, err := os.Create(logPath)
+	local, err := pgserver.Start(pgserver.Options{
+		Initdb:   initdb,
+		Postgres: postgres,
+		Dir:      dir,
+		// A test database need not survive a crash.
+		Settings: []string{"fsync=off", "synchronous_commit=off", "full_page_writes=off",
+			"max_connections=300", "shared_buffers=32MB"},
+		// The kernel stops the server if the test binary dies without
+		// stopping it (a panic, a timeout, a TestMain without Run).
+		// SIGQUIT is PostgreSQL's immediate shutdown.
+		Pdeathsig: syscall.SIGQUIT,
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer logFile.Close()
-	command := func(name string, args ...string) *exec.Cmd {
-		cmd := exec.Command(name, args...)
-		cmd.Dir = dir // initdb needs a working directory the user may read
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C", "TZ=UTC"}
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		return cmd
-	}
-
-	data := filepath.Join(dir, "data")
-	// --no-sync and fsync=off: a test database need not survive a crash.
-	if err := command(initdb, "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync").Run(); err != nil {
-		return nil, fmt.Errorf("initdb: %w\n%s", err, readLog(logPath))
-	}
-	cmd := command(postgres, "-D", data,
-		"-k", dir, "-c", "listen_addresses=",
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=300", "-c", "shared_buffers=32MB")
-	// The kernel stops the server if the test binary dies without
-	// stopping it (a panic, a timeout, a TestMain without Run). SIGQUIT
-	// is PostgreSQL's immediate shutdown.
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s = &server{
-		admin:  "postgres://postgres@/postgres?host=" + url.QueryEscape(dir) + "&sslmode=disable",
-		dir:    dir,
-		cmd:    cmd,
-		exited: make(chan struct{}),
-	}
-	go func() {
-		cmd.Wait()
-		close(s.exited)
-	}()
-	if err := s.waitReady(time.Minute); err != nil {
-		cmd.Process.Kill()
-		<-s.exited
-		return nil, fmt.Errorf("%w\n%s", err, readLog(logPath))
-	}
-	return s, nil
-}
-
-// waitReady waits until the server accepts connections.
-func (s *server) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := s.exec(ctx, `SELECT 1`)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-s.exited:
-			return errors.New("postgres exited")
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("postgres not ready after %s: %w", timeout, err)
-		}
-	}
+	return &server{admin: local.URL, local: local}, nil
 }
 
 // tempRoot is where server directories go: os.TempDir(), unless its path
@@ -305,20 +203,6 @@ func tempRoot() string {
 		return d
 	}
 	return "/tmp"
-}
-
-// postgresUser returns the credential of the postgres user, for root.
-func postgresUser() (*syscall.Credential, error) {
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root, and initdb refuses to: %w", err)
-	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, err
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
 }
 
 // sweep removes the directories of servers whose test binary is gone (it
@@ -350,13 +234,4 @@ func sweep() {
 func alive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-// readLog returns the end of the server's log, for an error message.
-func readLog(path string) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
 }

@@ -14,25 +14,21 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/strata-storage/strata/internal/versitygw"
 )
 
 // Install is the command that installs the versitygw these tests run.
-const Install = "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0"
+const Install = versitygw.Install
 
 // Region is the region the server is started with and Env names.
 const Region = "us-east-1"
@@ -42,9 +38,6 @@ const (
 	Bucket = "strata-test"
 	Prefix = "objects"
 )
-
-// healthPath is the path versitygw answers 200 on once it serves.
-const healthPath = "/health"
 
 // Server is a running versitygw. Its methods may be called from any
 // goroutine of the test.
@@ -190,7 +183,7 @@ func (s *Server) start() error {
 	if err != nil || p == nil {
 		return err
 	}
-	if err := waitHealthy(s.Endpoint+healthPath, p.done, 30*time.Second); err != nil {
+	if err := versitygw.WaitHealthy(s.Endpoint, p.done, 30*time.Second); err != nil {
 		s.Stop()
 		return fmt.Errorf("%w\n%s", err, tail(p.log.Name()))
 	}
@@ -209,21 +202,7 @@ func (s *Server) spawn() (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(s.bin,
-		"--port", s.addr,
-		"--region", Region,
-		"--health", healthPath,
-		"--quiet", // no line per request on stdout
-		"posix", s.Dir)
-	// Credentials go through the environment, not argv. Nothing else is
-	// inherited, so a VGW_* variable of the developer's cannot change the
-	// server.
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + s.logDir,
-		"ROOT_ACCESS_KEY_ID=" + s.Env["AWS_ACCESS_KEY_ID"],
-		"ROOT_SECRET_ACCESS_KEY=" + s.Env["AWS_SECRET_ACCESS_KEY"],
-	}
+	cmd := versitygw.Command(s.bin, s.config())
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -239,50 +218,23 @@ func (s *Server) spawn() (*process, error) {
 	return p, nil
 }
 
-// waitHealthy polls url until it answers 200, the process exits or the
-// timeout passes.
-func waitHealthy(url string, exited <-chan struct{}, timeout time.Duration) error {
-	tr := &http.Transport{DisableKeepAlives: true}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: time.Second}
-	deadline := time.Now().Add(timeout)
-	for {
-		select {
-		case <-exited:
-			return errors.New("versitygw exited before it served")
-		default:
-		}
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("%s: %s", url, resp.Status)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("versitygw did not answer within %v: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+// config describes the server to package versitygw.
+func (s *Server) config() versitygw.Config {
+	return versitygw.Config{
+		Addr:      s.addr,
+		Region:    Region,
+		Root:      s.Dir,
+		AccessKey: s.Env["AWS_ACCESS_KEY_ID"],
+		SecretKey: s.Env["AWS_SECRET_ACCESS_KEY"],
+		Home:      s.logDir,
 	}
 }
 
 // makeBucket creates Bucket through the S3 API, as any client would.
 func (s *Server) makeBucket() error {
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	client, err := minio.New(s.addr, &minio.Options{
-		Creds:        credentials.NewStaticV4(s.Env["AWS_ACCESS_KEY_ID"], s.Env["AWS_SECRET_ACCESS_KEY"], ""),
-		Region:       Region,
-		BucketLookup: minio.BucketLookupPath,
-		Transport:    tr,
-	})
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return client.MakeBucket(ctx, Bucket, minio.MakeBucketOptions{Region: Region})
+	return versitygw.MakeBucket(ctx, s.config(), Bucket)
 }
 
 func (s *Server) logTail() {
@@ -299,68 +251,8 @@ func tail(path string) string {
 	return string(data)
 }
 
-var binary struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// Binary finds versitygw: on PATH, in $GOBIN, in each $GOPATH/bin, then
-// where `go env GOBIN GOPATH` says `go install` puts binaries (which also
-// covers values set with `go env -w` and the default ~/go/bin).
-func Binary() (string, error) {
-	binary.once.Do(func() { binary.path, binary.err = findBinary() })
-	return binary.path, binary.err
-}
-
-func findBinary() (string, error) {
-	const name = "versitygw"
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	var dirs []string
-	if gobin := os.Getenv("GOBIN"); gobin != "" {
-		dirs = append(dirs, gobin)
-	}
-	for _, gopath := range filepath.SplitList(os.Getenv("GOPATH")) {
-		if gopath != "" {
-			dirs = append(dirs, filepath.Join(gopath, "bin"))
-		}
-	}
-	if gotool, err := exec.LookPath("go"); err == nil {
-		// One line per variable, an empty one for an unset GOBIN.
-		out, err := exec.Command(gotool, "env", "GOBIN", "GOPATH").Output()
-		if lines := strings.Split(string(out), "\n"); err == nil && len(lines) >= 2 {
-			if gobin := strings.TrimSpace(lines[0]); gobin != "" {
-				dirs = append(dirs, gobin)
-			}
-			for _, gopath := range filepath.SplitList(strings.TrimSpace(lines[1])) {
-				if gopath != "" {
-					dirs = append(dirs, filepath.Join(gopath, "bin"))
-				}
-			}
-		}
-	}
-	for _, dir := range dirs {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found on PATH, in $GOBIN or in $(go env GOPATH)/bin (looked in %s)", name, strings.Join(dedupe(dirs), ", "))
-}
-
-func dedupe(in []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, s := range in {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
+// Binary finds versitygw (versitygw.Binary).
+func Binary() (string, error) { return versitygw.Binary() }
 
 // freeAddr is a loopback address whose port was free a moment ago.
 func freeAddr(t testing.TB) string {
