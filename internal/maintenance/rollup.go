@@ -44,13 +44,9 @@ type packInfo struct {
 // are left to the scheduled runs.
 func (w *Worker) rollUp(ctx context.Context, gitDir string) error {
 	dir := filepath.Join(gitDir, "objects", "pack")
-	cands, err := rollUpCandidates(dir)
-	if err != nil {
+	roll, err := rollUpPacks(gitDir)
+	if err != nil || len(roll) < 2 {
 		return err
-	}
-	roll := geometricRollUp(cands)
-	if len(roll) < 2 {
-		return nil
 	}
 	var list bytes.Buffer
 	seen := make(map[string]bool)
@@ -92,6 +88,15 @@ func (w *Worker) rollUp(ctx context.Context, gitDir string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// rollUpPacks lists the packs a roll-up of gitDir would combine now.
+func rollUpPacks(gitDir string) ([]packInfo, error) {
+	cands, err := rollUpCandidates(filepath.Join(gitDir, "objects", "pack"))
+	if err != nil {
+		return nil, err
+	}
+	return geometricRollUp(cands), nil
 }
 
 // rollUpCandidates lists the packs of packDir a roll-up may rewrite (see

@@ -66,6 +66,7 @@ func testOptions() Options {
 	o.Interval = 0
 	o.RefUpdates = 1
 	o.LooseObjects = 1
+	o.QuietRollUp = 0 // tests that want one turn it on
 	o.StopTimeout = 10 * time.Second
 	return o
 }

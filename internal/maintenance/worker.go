@@ -52,6 +52,12 @@ type Options struct {
 	// Incremental (geometric) run at once, so that a stream of small
 	// pushes cannot pile up packs between scheduled runs; 0 turns it off.
 	MaxPacks int
+	// QuietRollUp is how long a repository must go without writes before
+	// the packs its last writes added (at least quietPacks) are rolled up,
+	// however few: a burst of API commits that stops short of MaxPacks
+	// does not leave its packs to every git process until the next
+	// scheduled run. 0 turns it off.
+	QuietRollUp time.Duration
 	// StopTimeout is how long Stop lets a running task finish before it
 	// cancels the task (killing its git process, which git's atomic
 	// renames make safe).
@@ -74,6 +80,7 @@ func DefaultOptions() Options {
 		PushBytes:      50 << 20,
 		MaxPacks:       50,
 		QueueSize:      1024,
+		QuietRollUp:    5 * time.Second,
 		StopTimeout:    30 * time.Second,
 	}
 }
@@ -146,7 +153,14 @@ const (
 	notUrgent   urgency = ""
 	urgentPush  urgency = "large-write" // ObjectsAdded over PushObjects or PushBytes
 	urgentPacks urgency = "packs"       // more than MaxPacks packs
+	urgentQuiet urgency = "quiet"       // new packs, then QuietRollUp without writes
 )
+
+// quietPacks is how many packs writes must have added (as counted by
+// Trigger and ObjectsAdded) for a quiet repository to get a roll-up: one
+// pack more than a roll-up's result is nothing to roll up, and a few
+// cost git processes little (docs/maintenance.md).
+const quietPacks = 4
 
 // Added is what one write (a push) stored in a repository.
 type Added struct {
@@ -201,6 +215,10 @@ func (w *Worker) Start() {
 	for range w.opts.Workers {
 		w.wg.Add(1)
 		go w.loop()
+	}
+	if w.opts.QuietRollUp > 0 {
+		w.wg.Add(1)
+		go w.quietLoop()
 	}
 }
 
@@ -363,6 +381,35 @@ func (w *Worker) loop() {
 	}
 }
 
+// quietLoop queues a roll-up for every repository that has gone
+// QuietRollUp without writes after its writes added quietPacks packs or
+// more. It looks every half QuietRollUp, so a roll-up comes between one
+// and one and a half QuietRollUp after the last write.
+func (w *Worker) quietLoop() {
+	defer w.wg.Done()
+	tick := time.NewTicker(w.opts.QuietRollUp / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-w.quit:
+			return
+		case <-tick.C:
+		}
+		now := w.now()
+		w.mu.Lock()
+		for key, st := range w.state {
+			if st.queued || st.running || st.packsAdded < quietPacks || now.Sub(st.lastSeen) < w.opts.QuietRollUp {
+				continue
+			}
+			if st.urgent == notUrgent {
+				st.urgent = urgentQuiet
+			}
+			w.enqueue(key, st)
+		}
+		w.mu.Unlock()
+	}
+}
+
 // outcome is how handling a queued repository ended.
 type outcome int
 
@@ -499,12 +546,18 @@ func (w *Worker) maintain(ctx context.Context, key string, pending int, onSchedu
 	switch {
 	case scheduled && (before.lastFull.IsZero() || now.Sub(before.lastFull) >= w.opts.FullInterval):
 		kind = Full
-	case !scheduled && urgent == urgentPacks && before.bitmap:
+	case !scheduled && (urgent == urgentPacks && before.bitmap || urgent == urgentQuiet):
 		kind = RollUp
 	}
 	trigger := "scheduled"
 	if !scheduled {
 		trigger = string(urgent)
+	}
+	if kind == RollUp {
+		if roll, err := rollUpPacks(dir); err == nil && len(roll) < 2 {
+			w.log.Debug("maintenance not needed", "repo", key, "trigger", trigger, "packs", before.packs, "roll_up", len(roll))
+			return result{outcome: notNeeded, packs: before.packs}
+		}
 	}
 
 	if w.beforeRun != nil {

@@ -461,6 +461,7 @@ func TestWorker_objectsAdded(t *testing.T) {
 	opts.PushObjects = 100
 	opts.PushBytes = 1 << 20
 	opts.MaxPacks = 4
+	opts.QuietRollUp = 0
 	e := newEnv(t, opts)
 	r := e.newRepo()
 	key := r.Key()
@@ -548,6 +549,7 @@ func TestWorker_commitStream(t *testing.T) {
 	opts.RefUpdates = 5
 	opts.LooseObjects = 1 << 30
 	opts.MaxPacks = 8
+	opts.QuietRollUp = 0
 	e := newEnv(t, opts)
 	r := e.newRepo()
 	key, dir := r.Key(), r.Path()
@@ -610,6 +612,59 @@ func TestWorker_commitStream(t *testing.T) {
 	gitOut(t, dir, "", "multi-pack-index", "verify", "--no-progress")
 	if got := gitOut(t, dir, "", "rev-list", "--count", "--use-bitmap-index", "--objects", "main"); got == "" {
 		t.Fatal("no object count with the bitmap")
+	}
+	fsck(t, dir)
+}
+
+// A burst of commits that stops short of MaxPacks gets a roll-up once the
+// repository has been quiet for QuietRollUp; fewer than quietPacks new
+// packs do not.
+func TestWorker_quietRollUp(t *testing.T) {
+	t.Parallel()
+	opts := DefaultOptions()
+	opts.Interval = time.Hour
+	opts.RefUpdates = 1 << 20
+	opts.LooseObjects = 1 << 30
+	opts.QuietRollUp = 20 * time.Millisecond
+	e := newEnv(t, opts)
+	r := e.newRepo()
+	dir := r.Path()
+	handled := make(chan outcome, 10)
+	e.w.handled = func(_ string, o outcome) { handled <- o }
+	next := func(want outcome) {
+		t.Helper()
+		select {
+		case got := <-handled:
+			if got != want {
+				t.Fatalf("outcome %d, want %d", got, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no outcome, want %d", want)
+		}
+	}
+	e.w.Start()
+	commitFile(t, r, "main", "README", "base\n") // the first write: a check
+	next(notNeeded)
+	for i := range quietPacks - 1 {
+		commitFile(t, r, "main", fmt.Sprintf("few/%d", i), "few\n")
+	}
+	time.Sleep(10 * opts.QuietRollUp)
+	select {
+	case o := <-handled:
+		t.Fatalf("outcome %d after %d packs, want nothing", o, quietPacks-1)
+	default:
+	}
+	commitFile(t, r, "main", "few/last", "one more\n")
+	next(ranOK)
+	st, err := inspect(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.packs != 1 {
+		t.Fatalf("%d packs after the quiet roll-up, want 1", st.packs)
+	}
+	if log := e.logBuf.String(); !strings.Contains(log, "kind=roll-up trigger=quiet") {
+		t.Fatalf("no quiet roll-up logged:\n%s", log)
 	}
 	fsck(t, dir)
 }
