@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,15 +120,17 @@ func BenchmarkCommitStream(b *testing.B) {
 	}
 	b.Logf("repository: %s; %s", strings.ReplaceAll(f.objectCount(b), "\n", ", "), packDirSummary(b, f.dir))
 
-	const rounds = 31
+	const rounds = 41
 	compare := func(label string) {
 		b.Helper()
-		live, before := plumbingRounds(b, f.dir, ref, rounds)
+		live, before, cpuLive, cpuBefore := plumbingRounds(b, f.dir, ref, rounds)
 		report(live.pct(0.5).Seconds()*1000, "plumbing-"+label+"-p50-ms")
 		report(before.pct(0.5).Seconds()*1000, "plumbing-reference-"+label+"-p50-ms")
 		report(float64(live.pct(0.5))/float64(before.pct(0.5)), "plumbing-"+label+"-ratio")
-		b.Logf("plumbing %s: p50 %v against %v on the copy taken before the stream; %s",
-			label, live.pct(0.5).Round(10*time.Microsecond), before.pct(0.5).Round(10*time.Microsecond), packDirSummary(b, f.dir))
+		report(float64(cpuLive.pct(0.5))/float64(cpuBefore.pct(0.5)), "plumbing-"+label+"-cpu-ratio")
+		b.Logf("plumbing %s: p50 %v (git CPU %v) against %v (%v) on the copy taken before the stream; %s",
+			label, live.pct(0.5).Round(10*time.Microsecond), cpuLive.pct(0.5).Round(10*time.Microsecond),
+			before.pct(0.5).Round(10*time.Microsecond), cpuBefore.pct(0.5).Round(10*time.Microsecond), packDirSummary(b, f.dir))
 	}
 	compare("before")
 
@@ -154,11 +157,12 @@ func BenchmarkCommitStream(b *testing.B) {
 	b.Logf("%d commits in %v; packs every 50 commits: %s", commits, elapsed.Round(time.Millisecond), strings.Join(samples, " "))
 
 	compare("after")
-	// Maintenance is quiet once no repack is writing (.tmp-* files) and
-	// the pack directory stopped changing for a few seconds.
+	// Maintenance is quiet once the pack directory stopped changing for
+	// longer than the roll-up that follows a quiet repository takes to
+	// come (5 to 7.5 s after the last write, maintenance.Options).
 	quiet := time.Now()
 	last := ""
-	for time.Since(quiet) < 3*time.Second {
+	for time.Since(quiet) < 10*time.Second {
 		time.Sleep(100 * time.Millisecond)
 		if s := packDirState(b, f.dir); s != last {
 			last, quiet = s, time.Now()
@@ -176,27 +180,43 @@ type metric struct {
 // streamMetrics are the figures of this process's BenchmarkCommitStream.
 var streamMetrics []metric
 
-// plumbingRounds times the plumbing commit of benchCommitPackPlumbing,
-// on branch plumbing, alternately in live and in reference.
-func plumbingRounds(b *testing.B, live, reference string, rounds int) (latLive, latRef latencies) {
+// plumbingRounds times the plumbing commit of benchCommitPackPlumbing
+// plus a `git log -1`, on branch plumbing, alternately in live and in
+// reference: wall time, and the CPU time of the git processes, which the
+// machine's other load disturbs less.
+func plumbingRounds(b *testing.B, live, reference string, rounds int) (wallLive, wallRef, cpuLive, cpuRef latencies) {
 	content := bytes.Repeat([]byte("p"), 1024)
 	for r := range 2 * rounds {
-		dir, lat := live, &latLive
+		dir, wall, cpu := live, &wallLive, &cpuLive
 		if r%2 == 1 {
-			dir, lat = reference, &latRef
+			dir, wall, cpu = reference, &wallRef, &cpuRef
 		}
 		i := seq.Add(1)
+		var used time.Duration
+		run := func(stdin io.Reader, args ...string) string {
+			cmd := exec.Command("git", append([]string{"--git-dir", dir}, args...)...)
+			cmd.Env = gitEnv
+			cmd.Stdin = stdin
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			if err := cmd.Run(); err != nil {
+				b.Fatalf("git %v: %v\n%s", args, err, errb.String())
+			}
+			used += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+			return strings.TrimSpace(out.String())
+		}
 		start := time.Now()
-		tip := gitCmd(b, dir, nil, "rev-parse", "refs/heads/plumbing")
-		blob := gitCmd(b, dir, bytes.NewReader(append(content[:1000:1000], []byte(fmt.Sprint(i))...)), "hash-object", "-w", "--stdin")
-		entries := gitCmd(b, dir, nil, "ls-tree", tip)
-		tree := gitCmd(b, dir, strings.NewReader(entries+fmt.Sprintf("\n100644 blob %s\tplumbing-%d.txt\n", blob, i)), "mktree")
-		commit := gitCmd(b, dir, strings.NewReader("bench\n"), "commit-tree", tree, "-p", tip)
-		gitCmd(b, dir, nil, "update-ref", "refs/heads/plumbing", commit, tip)
-		gitCmd(b, dir, nil, "log", "-1", "--format=%H %s", "main")
-		*lat = append(*lat, time.Since(start))
+		tip := run(nil, "rev-parse", "refs/heads/plumbing")
+		blob := run(bytes.NewReader(append(content[:1000:1000], []byte(fmt.Sprint(i))...)), "hash-object", "-w", "--stdin")
+		entries := run(nil, "ls-tree", tip)
+		tree := run(strings.NewReader(entries+fmt.Sprintf("\n100644 blob %s\tplumbing-%d.txt\n", blob, i)), "mktree")
+		commit := run(strings.NewReader("bench\n"), "commit-tree", tree, "-p", tip)
+		run(nil, "update-ref", "refs/heads/plumbing", commit, tip)
+		run(nil, "log", "-1", "--format=%H %s", "main")
+		*wall = append(*wall, time.Since(start))
+		*cpu = append(*cpu, used)
 	}
-	return latLive, latRef
+	return wallLive, wallRef, cpuLive, cpuRef
 }
 
 // countPacks counts the packs git uses (pack-*.pack with an index).
