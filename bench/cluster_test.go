@@ -255,6 +255,19 @@ func (n *clusterNode) commit(b *testing.B, token, path string, content []byte) t
 	return time.Since(start)
 }
 
+// counter reads a counter from the node's /metrics (0 when absent).
+func (n *clusterNode) counter(b *testing.B, name string) float64 {
+	b.Helper()
+	data := n.must(b, http.StatusOK, "GET", "/metrics", "", "", nil)
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, name+" "); ok {
+			v, _ := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v
+		}
+	}
+	return 0
+}
+
 // remote is the git URL of repo on the node.
 func (n *clusterNode) remote(token, repo string) string {
 	return strings.Replace(n.url, "http://", "http://t:"+token+"@", 1) + "/" + repo + ".git"
@@ -515,6 +528,7 @@ func benchClusterCommits(b *testing.B, env *benchCluster, single, node *clusterN
 	src := filepath.Join(b.TempDir(), "src.git")
 	gitRun(b, "", nil, nil, "init", "-q", "--bare", src)
 	fillRepo(b, src, history, 25)
+	b.Logf("commit history: %d commits × 25 files, a %.1f MB pack", history, mb(packBytes(b, src)))
 	for _, n := range []*clusterNode{single, node} {
 		n.createRepo(b, token)
 		start := time.Now()
@@ -523,6 +537,7 @@ func benchClusterCommits(b *testing.B, env *benchCluster, single, node *clusterN
 	}
 	pg, s3 := childNamed("postgres"), childNamed("versitygw")
 	stored0 := dirBytes(env.s3.Dir)
+	compactions0, uploaded0 := node.counter(b, "strata_cluster_compactions_total"), node.counter(b, "strata_cluster_uploaded_bytes_total")
 	content := bytes.Repeat([]byte("x"), 1000)
 	var latSingle, latCluster latencies
 	var cpuSingle, cpuCluster, cpuPG, cpuS3 time.Duration
@@ -551,7 +566,9 @@ func benchClusterCommits(b *testing.B, env *benchCluster, single, node *clusterN
 	// What object storage gained (replaced packs stay for the garbage
 	// grace period, an hour by default, so nothing is deleted yet).
 	stored := dirBytes(env.s3.Dir) - stored0
-	b.Logf("object storage grew by %.1f MB over %d commits (%.0f KB per commit)", mb(stored), count, float64(stored)/1e3/float64(count))
+	b.Logf("object storage grew by %.1f MB over %d commits (%.0f KB per commit); the cluster node compacted %.0f times and uploaded %.1f MB",
+		mb(stored), count, float64(stored)/1e3/float64(count),
+		node.counter(b, "strata_cluster_compactions_total")-compactions0, mb(int64(node.counter(b, "strata_cluster_uploaded_bytes_total")-uploaded0)))
 	out := []result{
 		{"commit/single-sqlite", []metric{{unit: "p50-ms", v: ms(latSingle.pct(0.5))}, {unit: "p99-ms", v: ms(latSingle.pct(0.99))}, {unit: "node-cpu-ms/commit", v: per(cpuSingle)}}},
 		{"commit/cluster", []metric{{unit: "p50-ms", v: ms(latCluster.pct(0.5))}, {unit: "p99-ms", v: ms(latCluster.pct(0.99))}, {unit: "node-cpu-ms/commit", v: per(cpuCluster)},
@@ -623,7 +640,10 @@ func benchCommitParts(b *testing.B, env *benchCluster, repoID string, count int)
 	}
 	defer m2.Close()
 
-	var open, total, publish, putPack, putIdx, ledgerTx, rest, singleTotal latencies
+	// Publish's phases, from the timed calls' ends: before the first
+	// upload (checks, pack-objects), the two uploads, the ledger
+	// transaction, and after it (the cache's refs, the state file).
+	var open, total, publish, pack, putPack, putIdx, ledgerTx, after, singleTotal latencies
 	for i := range count {
 		for turn := range 2 {
 			if (i+turn)%2 == 0 { // the single-node engine commit
@@ -636,7 +656,6 @@ func benchCommitParts(b *testing.B, env *benchCluster, repoID string, count int)
 				singleTotal = append(singleTotal, time.Since(start))
 				continue
 			}
-			record.reset()
 			start := time.Now()
 			rc, err := m.Open(ctx, key)
 			if err != nil {
@@ -645,16 +664,22 @@ func benchCommitParts(b *testing.B, env *benchCluster, repoID string, count int)
 			open = append(open, time.Since(start))
 			engineCommit(b, rc, fmt.Sprintf("bench/engine-cluster/%d.txt", i))
 			total = append(total, time.Since(start))
-			publish = append(publish, record.publish)
-			putPack = append(putPack, objects.last[".pack"])
-			putIdx = append(putIdx, objects.last[".idx"])
-			ledgerTx = append(ledgerTx, ledger.publish)
-			rest = append(rest, record.publish-objects.last[".pack"]-objects.last[".idx"]-ledger.publish)
+			pub := record.publish
+			pp, pi := objects.within(pub, ".pack"), objects.within(pub, ".idx")
+			if pp.start.IsZero() || pi.start.IsZero() {
+				b.Fatalf("commit %d: Publish uploaded no pack", i)
+			}
+			publish = append(publish, pub.dur())
+			pack = append(pack, pp.start.Sub(pub.start))
+			putPack = append(putPack, pp.dur())
+			putIdx = append(putIdx, pi.dur())
+			ledgerTx = append(ledgerTx, ledger.publish.dur())
+			after = append(after, pub.end.Sub(ledger.publish.end))
 		}
 	}
 	p50 := func(l latencies) float64 { return ms(l.pct(0.5)) }
-	b.Logf("engine commit p50: single-node %.2f ms, cluster %.2f ms (open/refresh %.2f, publish %.2f: PUT .pack %.2f, PUT .idx %.2f, ledger transaction %.2f, the rest %.2f)",
-		p50(singleTotal), p50(total), p50(open), p50(publish), p50(putPack), p50(putIdx), p50(ledgerTx), p50(rest))
+	b.Logf("engine commit p50: single-node %.2f ms, cluster %.2f ms (open/refresh %.2f, publish %.2f: checks and pack-objects %.2f, PUT .pack %.2f, PUT .idx %.2f, ledger transaction %.2f, cache refs and state %.2f)",
+		p50(singleTotal), p50(total), p50(open), p50(publish), p50(pack), p50(putPack), p50(putIdx), p50(ledgerTx), p50(after))
 	// What starting a git process costs on this machine now: fork, exec,
 	// git's start-up (the trace's elapsed times leave it out).
 	plain, err := git.NewFactory(git.FactoryOptions{})
@@ -678,8 +703,8 @@ func benchCommitParts(b *testing.B, env *benchCluster, repoID string, count int)
 			{unit: "git-procs/commit", v: float64(gitSingle.runs()) / float64(count)}}},
 		{"commit-engine/cluster", []metric{{unit: "p50-ms", v: p50(total)}, {unit: "p99-ms", v: ms(total.pct(0.99))},
 			{unit: "open-p50-ms", v: p50(open)}, {unit: "publish-p50-ms", v: p50(publish)}, {unit: "put-pack-p50-ms", v: p50(putPack)}, {unit: "put-idx-p50-ms", v: p50(putIdx)},
-			{unit: "ledger-p50-ms", v: p50(ledgerTx)}, {unit: "publish-rest-p50-ms", v: p50(rest)},
-			{unit: "pack-objects-p50-ms", v: gitCluster.p50("pack-objects")}, {unit: "cat-file-check-p50-ms", v: gitCluster.p50("cat-file --batch-check")},
+			{unit: "ledger-p50-ms", v: p50(ledgerTx)}, {unit: "prepack-p50-ms", v: p50(pack)}, {unit: "after-ledger-p50-ms", v: p50(after)},
+			{unit: "pack-objects-p50-ms", v: gitCluster.p50("pack-objects")},
 			{unit: "git-procs/commit", v: float64(gitCluster.runs()) / float64(count)}, {unit: "git-spawn-p50-ms", v: p50(spawn)}}},
 	}
 }
@@ -785,24 +810,36 @@ func engineCommit(b *testing.B, r *repo.Repo, path string) git.ObjectID {
 	return res.Old
 }
 
+// span is when a call started and ended.
+type span struct{ start, end time.Time }
+
+func (s span) dur() time.Duration { return s.end.Sub(s.start) }
+
 // timedLedger times the ledger transaction of the last Publish.
 type timedLedger struct {
 	metadata.Ledger
-	publish time.Duration
+	publish span
 }
 
 func (l *timedLedger) LedgerPublish(ctx context.Context, key string, changes []metadata.RefChange, pack *metadata.PackRecord, events []metadata.RefEvent) (metadata.Published, error) {
 	start := time.Now()
 	p, err := l.Ledger.LedgerPublish(ctx, key, changes, pack, events)
-	l.publish = time.Since(start)
+	l.publish = span{start, time.Now()}
 	return p, err
 }
 
-// timedObjects times the last upload of each kind (".pack", ".idx").
+// timedObjects records every upload (a compaction's too, in the
+// background: within keeps those of one Publish).
 type timedObjects struct {
 	cluster.Objects
 	mu   sync.Mutex
-	last map[string]time.Duration
+	puts []put
+}
+
+type put struct {
+	ext  string // ".pack", ".idx"
+	size int64
+	span
 }
 
 func (o *timedObjects) Put(ctx context.Context, key string, r io.Reader, size int64) error {
@@ -810,25 +847,37 @@ func (o *timedObjects) Put(ctx context.Context, key string, r io.Reader, size in
 	err := o.Objects.Put(ctx, key, r, size)
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.last == nil {
-		o.last = map[string]time.Duration{}
-	}
-	o.last[filepath.Ext(key)] = time.Since(start)
+	o.puts = append(o.puts, put{filepath.Ext(key), size, span{start, time.Now()}})
 	return err
+}
+
+// within returns the smallest upload of ext made inside w: the one of the
+// Publish w times, not of a compaction overlapping it.
+func (o *timedObjects) within(w span, ext string) span {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var best *put
+	for i, p := range o.puts {
+		if p.ext == ext && !p.start.Before(w.start) && !p.end.After(w.end) && (best == nil || p.size < best.size) {
+			best = &o.puts[i]
+		}
+	}
+	if best == nil {
+		return span{}
+	}
+	return best.span
 }
 
 // timedRecord times the last Publish.
 type timedRecord struct {
 	*cluster.Cluster
-	publish time.Duration
+	publish span
 }
-
-func (r *timedRecord) reset() { r.publish = 0 }
 
 func (r *timedRecord) Publish(ctx context.Context, key, gitDir string, log *refs.Reflog, updates []refs.Update) error {
 	start := time.Now()
 	err := r.Cluster.Publish(ctx, key, gitDir, log, updates)
-	r.publish = time.Since(start)
+	r.publish = span{start, time.Now()}
 	return err
 }
 
