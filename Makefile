@@ -1,5 +1,5 @@
 # Strata: the two commands the README promises, plus helpers.
-.PHONY: build serve test fuzz vet bench soak
+.PHONY: build serve cluster test fuzz vet bench soak
 
 build:
 	go build -o strata ./cmd/strata
@@ -7,6 +7,16 @@ build:
 # Run the server on embedded defaults (127.0.0.1:8080, ./strata-data, dev org).
 serve: build
 	./strata serve
+
+# Try the clustered mode (docs/scale-out.md) on loopback: a PostgreSQL, a
+# versitygw, three nodes built from this checkout and a round-robin proxy
+# on 127.0.0.1:8080 (tools/cluster). Ctrl-C stops everything. Flags go in
+# CLUSTER_FLAGS, e.g. CLUSTER_FLAGS='-dir ./strata-cluster' keeps the state.
+# Built and run rather than `go run`, which exits 1 after a Ctrl-C whatever
+# the program does (and make would report an error).
+cluster:
+	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT INT TERM; \
+	go build -o "$$d/cluster" ./tools/cluster && "$$d/cluster" $(CLUSTER_FLAGS)
 
 # The whole test suite: vet, unit and integration tests (real git, real
 # servers on loopback, the @pierre/storage SDK conformance suite), then a

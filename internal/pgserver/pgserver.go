@@ -70,6 +70,9 @@ type Options struct {
 	// Pdeathsig, when not 0, is the signal the kernel sends postgres when
 	// the process that started it dies (SIGQUIT: immediate shutdown).
 	Pdeathsig syscall.Signal
+	// Setpgid runs postgres in a process group of its own, so a
+	// terminal's Ctrl-C reaches only the caller, which stops it last.
+	Setpgid bool
 }
 
 // Server is a running postgres.
@@ -136,6 +139,7 @@ func Start(opts Options) (s *Server, err error) {
 	}
 	cmd := command(opts.Postgres, append([]string{"-D", data}, args...)...)
 	cmd.SysProcAttr.Pdeathsig = opts.Pdeathsig
+	cmd.SysProcAttr.Setpgid = opts.Setpgid
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
