@@ -499,20 +499,6 @@ func readLoad(b *testing.B, client *http.Client, nodes []*clusterNode, reqPath, 
 	return count.Load()
 }
 
-// dirBytes is the size of the files under dir.
-func dirBytes(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
-}
-
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // --- commit
@@ -536,7 +522,6 @@ func benchClusterCommits(b *testing.B, env *benchCluster, single, node *clusterN
 		b.Logf("pushed %d commits × 25 files to %s in %v", history, n.name, time.Since(start).Round(time.Millisecond))
 	}
 	pg, s3 := childNamed("postgres"), childNamed("versitygw")
-	stored0 := dirBytes(env.s3.Dir)
 	compactions0, uploaded0 := node.counter(b, "strata_cluster_compactions_total"), node.counter(b, "strata_cluster_uploaded_bytes_total")
 	content := bytes.Repeat([]byte("x"), 1000)
 	var latSingle, latCluster latencies
@@ -563,16 +548,16 @@ func benchClusterCommits(b *testing.B, env *benchCluster, single, node *clusterN
 		both[1]()
 	}
 	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(count) }
-	// What object storage gained (replaced packs stay for the garbage
-	// grace period, an hour by default, so nothing is deleted yet).
-	stored := dirBytes(env.s3.Dir) - stored0
-	b.Logf("object storage grew by %.1f MB over %d commits (%.0f KB per commit); the cluster node compacted %.0f times and uploaded %.1f MB",
-		mb(stored), count, float64(stored)/1e3/float64(count),
-		node.counter(b, "strata_cluster_compactions_total")-compactions0, mb(int64(node.counter(b, "strata_cluster_uploaded_bytes_total")-uploaded0)))
+	// What the node uploaded: each commit's pack, and every compaction's
+	// pack of the whole repository.
+	compactions := node.counter(b, "strata_cluster_compactions_total") - compactions0
+	uploaded := node.counter(b, "strata_cluster_uploaded_bytes_total") - uploaded0
+	b.Logf("the cluster node uploaded %.1f MB over %d commits (%.0f KB per commit) and compacted %.0f times",
+		uploaded/1e6, count, uploaded/1e3/float64(count), compactions)
 	out := []result{
 		{"commit/single-sqlite", []metric{{unit: "p50-ms", v: ms(latSingle.pct(0.5))}, {unit: "p99-ms", v: ms(latSingle.pct(0.99))}, {unit: "node-cpu-ms/commit", v: per(cpuSingle)}}},
 		{"commit/cluster", []metric{{unit: "p50-ms", v: ms(latCluster.pct(0.5))}, {unit: "p99-ms", v: ms(latCluster.pct(0.99))}, {unit: "node-cpu-ms/commit", v: per(cpuCluster)},
-			{unit: "pg-cpu-ms/commit", v: per(cpuPG)}, {unit: "s3-cpu-ms/commit", v: per(cpuS3)}, {unit: "s3-KB/commit", v: float64(stored) / 1e3 / float64(count)}}},
+			{unit: "pg-cpu-ms/commit", v: per(cpuPG)}, {unit: "s3-cpu-ms/commit", v: per(cpuS3)}, {unit: "uploaded-KB/commit", v: uploaded / 1e3 / float64(count)}, {unit: "compactions", v: compactions}}},
 	}
 	b.Logf("commit-pack p50: single %.2f ms, cluster %.2f ms: %+.2f ms", ms(latSingle.pct(0.5)), ms(latCluster.pct(0.5)), ms(latCluster.pct(0.5))-ms(latSingle.pct(0.5)))
 	return append(out, benchCommitParts(b, env, repoID, count/2)...)
