@@ -44,7 +44,7 @@ const (
 //     `git log -n 100 --format=<the API's fields> <tip> -- src/a03`, a new
 //     tip each run (Strata caches walks per tip); log-warm: the same page
 //     again; log-all: every page (following next_cursor) vs the whole
-//     `git log`.
+//     `git log`. For log and log-all, Strata's and git's runs alternate.
 //
 // Each runs STRATA_BENCH_QUERY_RUNS times (default 15) after one unmeasured
 // warm-up; Strata's time is the whole HTTP request with the body read,
@@ -198,22 +198,39 @@ func BenchmarkQueries(b *testing.B) {
 		}
 		return shas
 	}
-	// each runs fn once per measured run with a tip no earlier run used.
-	each := func(b *testing.B, tips []string, fn func(b *testing.B, tip string)) {
-		next := 0
-		measure(b, func(b *testing.B) {
-			fn(b, tips[next])
-			next++
+	// paired runs Strata's fn and git's alternately on the same tip, a tip
+	// no earlier run used, once unmeasured and then runs times, and
+	// reports each side as the sub-benchmarks strata and git: on a shared
+	// machine both then meet the same load, where running one side's runs
+	// after the other's compared two different loads.
+	paired := func(b *testing.B, tips []string, strata, git func(b *testing.B, tip string), metrics ...func(b *testing.B)) {
+		var ls, lg latencies
+		for i, tip := range tips[:runs+1] {
+			t0 := time.Now()
+			strata(b, tip)
+			t1 := time.Now()
+			git(b, tip)
+			if i > 0 {
+				ls, lg = append(ls, t1.Sub(t0)), append(lg, time.Since(t1))
+			}
+		}
+		b.Run("strata", func(b *testing.B) {
+			ls.report(b)
+			b.ReportMetric(float64(len(ls)), "runs")
+			for _, m := range metrics {
+				m(b)
+			}
+		})
+		b.Run("git", func(b *testing.B) {
+			lg.report(b)
+			b.ReportMetric(float64(len(lg)), "runs")
 		})
 	}
 	firstPages := map[string][]string{}
-	b.Run("log/strata", func(b *testing.B) {
-		each(b, tips[:runs+1], func(b *testing.B, tip string) {
+	b.Run("log", func(b *testing.B) {
+		paired(b, tips[:runs+1], func(b *testing.B, tip string) {
 			firstPages[tip], _ = logPage(b, get, tip, "")
-		})
-	})
-	b.Run("log/git", func(b *testing.B) {
-		each(b, tips[:runs+1], func(b *testing.B, tip string) {
+		}, func(b *testing.B, tip string) {
 			if out := gitLog(b, tip, 100); !slices.Equal(out, firstPages[tip]) {
 				b.Fatalf("git log and Strata disagree on the first page of %s (%d vs %d commits)", tip, len(out), len(firstPages[tip]))
 			}
@@ -222,9 +239,9 @@ func BenchmarkQueries(b *testing.B) {
 	b.Run("log-warm/strata", func(b *testing.B) {
 		measure(b, func(b *testing.B) { logPage(b, get, tips[0], "") })
 	})
-	histories := map[string][]string{}
-	b.Run("log-all/strata", func(b *testing.B) {
-		each(b, tips[runs+1:], func(b *testing.B, tip string) {
+	b.Run("log-all", func(b *testing.B) {
+		histories := map[string][]string{}
+		paired(b, tips[runs+1:], func(b *testing.B, tip string) {
 			var all []string
 			for cursor := ""; ; {
 				shas, next := logPage(b, get, tip, cursor)
@@ -235,15 +252,11 @@ func BenchmarkQueries(b *testing.B) {
 				cursor = next
 			}
 			histories[tip] = all
-		})
-		b.ReportMetric(float64(len(histories[tips[runs+1]])), "commits")
-	})
-	b.Run("log-all/git", func(b *testing.B) {
-		each(b, tips[runs+1:], func(b *testing.B, tip string) {
+		}, func(b *testing.B, tip string) {
 			if out := gitLog(b, tip, 0); !slices.Equal(out, histories[tip]) {
 				b.Fatalf("git log and Strata disagree on the history of %s (%d vs %d commits)", tip, len(out), len(histories[tip]))
 			}
-		})
+		}, func(b *testing.B) { b.ReportMetric(float64(len(histories[tips[runs+1]])), "commits") })
 	})
 }
 
