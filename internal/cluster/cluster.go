@@ -58,7 +58,7 @@ type Cluster struct {
 	opts    Options
 	count   counters
 	// started is when this process made the Cluster: a ref lock file in a
-	// cache older than that was left by a previous run (clearStaleLocks).
+	// cache older than that was left by a previous run (clearLeftovers).
 	started time.Time
 
 	mu         sync.Mutex
@@ -141,14 +141,14 @@ func (c *Cluster) entry(key string) *cached {
 
 // load reads the state file once; a missing or unreadable one means an
 // empty cache (nothing is lost by it but downloads). Being the first
-// touch of the cache by this process, it also clears the lock files a
-// previous run left in it.
+// touch of the cache by this process, it also clears the lock files and
+// temporary directories a previous run left in it.
 func (e *cached) load(gitDir string) {
 	if e.loaded {
 		return
 	}
 	e.loaded = true
-	e.c.clearStaleLocks(gitDir)
+	e.c.clearLeftovers(gitDir)
 	e.state = cacheState{Version: -1}
 	b, err := os.ReadFile(filepath.Join(gitDir, stateFile))
 	if err != nil {

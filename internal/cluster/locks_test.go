@@ -42,10 +42,12 @@ func (e *env) nodeAt(root string) *node {
 
 // A node killed in the middle of a ref transaction on its cache leaves
 // git's lock files there (test/cluster's TestCrash_killNodeMidWrites hit
-// refs/heads/pushed.lock). Restarted on that cache, the node must not
-// fail every Refresh of the repository on them: the locks of the previous
-// run go, a lock taken after the start stays.
-func TestCluster_staleLocksOfAPreviousRun(t *testing.T) {
+// refs/heads/pushed.lock), and killed in a Publish or a compaction, their
+// temporary directories with a pack in each. Restarted on that cache, the
+// node must not fail every Refresh of the repository on the locks, nor
+// keep the packs forever: what the previous run left goes, what this run
+// makes stays.
+func TestCluster_leftoversOfAPreviousRun(t *testing.T) {
 	e := newEnv(t)
 	root := t.TempDir()
 	a := e.nodeAt(root)
@@ -56,12 +58,18 @@ func TestCluster_staleLocksOfAPreviousRun(t *testing.T) {
 	}
 	gitDir := a.open(t, key).Path()
 	// The crash: a ref transaction and a HEAD change that never finished.
-	stale := []string{"refs/heads/main.lock", "HEAD.lock", "packed-refs.lock"}
+	stale := []string{"refs/heads/main.lock", "HEAD.lock", "packed-refs.lock", "publish-123/pack-1.pack", "compact-456/pack-2.pack"}
 	for _, p := range stale {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(gitDir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(gitDir, p), []byte(first+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// The directories' times are their last change, which is older than
+	// the restart.
+	stale = append(stale, "publish-123", "compact-456")
 	// Meanwhile another node moves main and HEAD.
 	b := e.node()
 	rb := b.open(t, key)
@@ -84,6 +92,10 @@ func TestCluster_staleLocksOfAPreviousRun(t *testing.T) {
 	if err := os.WriteFile(young, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	youngDir := filepath.Join(gitDir, "publish-789")
+	if err := os.Mkdir(youngDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	r := restarted.open(t, key)
 	if got, err := r.ResolveBranch(git.NormalNamespace, "main"); err != nil || got != second {
 		t.Fatalf("restarted node: main at %s (%v), want %s", got, err, second)
@@ -99,9 +111,11 @@ func TestCluster_staleLocksOfAPreviousRun(t *testing.T) {
 			t.Errorf("%s of the previous run is still there (%v)", p, err)
 		}
 	}
-	if _, err := os.Stat(young); err != nil {
-		t.Errorf("a lock taken after the start was removed: %v", err)
+	for _, p := range []string{young, youngDir} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s, made after the start, was removed: %v", p, err)
+		}
+		os.Remove(p)
 	}
-	os.Remove(young)
 	fsck(t, gitDir)
 }

@@ -187,13 +187,22 @@ func TestCrash_killNodeMidWrites(t *testing.T) {
 				t.Fatalf("round %d: fsck of node a's cache after the crash: %v\n%s", round, err, out)
 			}
 		}
+		left := a.leftovers()
 		checkAckedOn(t, b, token, list)
 		checkAckedOn(t, cn, token, list)
 		// Restarted on the cache the crash left, node a serves the state
-		// of record.
+		// of record, and clears what the crash left in it.
 		a.start()
 		checkAckedOn(t, a, token, list)
 		checkSameRefs(t, token, a, b, cn)
+		if now := a.leftovers(); len(left) > 0 || len(now) > 0 {
+			t.Logf("round %d: the crash left %q in node a's cache; after the restart: %q", round, left, now)
+		}
+		for _, p := range a.leftovers() {
+			if slices.Contains(left, p) {
+				t.Errorf("round %d: %s, left by the crash, is still in node a's cache after the restart", round, p)
+			}
+		}
 	}
 
 	d := c.newNode("fresh")

@@ -224,6 +224,26 @@ func (n *procNode) cacheRepos() []string {
 	return dirs
 }
 
+// leftovers lists what a killed node may leave in its caches besides the
+// repository itself: ref lock files and Publish's and compaction's
+// temporary directories.
+func (n *procNode) leftovers() []string {
+	var out []string
+	for _, d := range n.cacheRepos() {
+		for _, pattern := range []string{"publish-*", "compact-*", "HEAD.lock", "packed-refs.lock"} {
+			m, _ := filepath.Glob(filepath.Join(d, pattern))
+			out = append(out, m...)
+		}
+		filepath.WalkDir(filepath.Join(d, "refs"), func(path string, e os.DirEntry, err error) error {
+			if err == nil && !e.IsDir() && strings.HasSuffix(path, ".lock") {
+				out = append(out, path)
+			}
+			return nil
+		})
+	}
+	return out
+}
+
 // remote is the git URL of repo on the node.
 func (n *procNode) remote(token, repo string) string {
 	return strings.Replace(n.URL, "http://", "http://t:"+token+"@", 1) + "/" + repo + ".git"
