@@ -1,11 +1,14 @@
 package cluster
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,11 +40,14 @@ func (c *Cluster) compactLater(key, gitDir string) {
 	}()
 }
 
-// Compact replaces the packs the manifest lists by one pack holding all
-// their objects, on one node at a time (a cluster-wide lock per
+// Compact folds the manifest's small packs into one, geometrically: the
+// largest packs that are each at least twice all smaller ones together
+// stay, the rest are merged (git repack --geometric=2's rule), so a write
+// stream costs compactions in proportion to what it wrote, not to the
+// repository. It runs on one node at a time (a cluster-wide lock per
 // repository; a node that finds it taken does nothing). The new pack holds
-// every object of the cache, which holds every object of the listed packs:
-// nothing is dropped, so no ref of record, and no writer that counts an
+// exactly the objects of the packs it replaces, read from their indexes,
+// so nothing is dropped: no ref of record, and no writer that counts an
 // old object as stored, can lose an object to it. The version does not
 // move; the replaced packs are queued for deletion after GarbageGrace.
 func (c *Cluster) Compact(ctx context.Context, key, gitDir string) error {
@@ -58,7 +64,8 @@ func (c *Cluster) Compact(ctx context.Context, key, gitDir string) error {
 	if err != nil {
 		return err
 	}
-	if len(snap.Packs) < 2 {
+	merge := geometricMerge(snap.Packs)
+	if len(merge) < 2 {
 		return nil
 	}
 	// The cache must hold every listed pack before its objects are taken
@@ -80,20 +87,18 @@ func (c *Cluster) Compact(ctx context.Context, key, gitDir string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	name, bytes, err := c.packAll(ctx, gitDir, tmp)
+	name, size, err := c.packUnion(ctx, key, gitDir, tmp, merge)
 	if err != nil {
 		return err
 	}
-	for _, ext := range []string{".pack", ".idx"} {
-		if err := c.put(ctx, packKey(key, name, ext), filepath.Join(tmp, name+ext)); err != nil {
-			return c.unavailable("upload "+name+ext+" of", key, err)
-		}
+	if err := c.uploadPack(ctx, key, tmp, name, size); err != nil {
+		return err
 	}
-	old := make([]string, len(snap.Packs))
-	for i, p := range snap.Packs {
+	old := make([]string, len(merge))
+	for i, p := range merge {
 		old[i] = p.Name
 	}
-	err = c.ledger.LedgerReplacePacks(ctx, key, old, metadata.PackRecord{Name: name, Bytes: bytes, Replaces: old})
+	err = c.ledger.LedgerReplacePacks(ctx, key, old, metadata.PackRecord{Name: name, Bytes: size, Replaces: old})
 	if errors.Is(err, metadata.ErrNotFound) {
 		// Another compaction or a removal got there first; ours is garbage
 		// that no manifest lists.
@@ -111,26 +116,64 @@ func (c *Cluster) Compact(ctx context.Context, key, gitDir string) error {
 	}
 	e.mu.Unlock()
 	c.count.compactions.Add(1)
-	c.count.packsUploaded.Add(1)
-	c.count.bytesUploaded.Add(uint64(bytes))
-	c.log.Info("cluster: packs compacted", "repo", key, "packs", len(old), "pack", name, "bytes", bytes)
+	c.log.Info("cluster: packs compacted", "repo", key, "packs", len(old), "of", len(snap.Packs), "pack", name, "bytes", size)
 	return nil
 }
 
-// packAll writes every object of the cache at gitDir as one pack in dir.
-// pack-objects reuses the deltas it finds, so the cost is mostly I/O.
-func (c *Cluster) packAll(ctx context.Context, gitDir, dir string) (name string, size int64, err error) {
-	list, err := c.git.Start(ctx, gitDir, git.Command{Name: "cat-file", Flags: []string{"--batch-all-objects", "--batch-check=%(objectname)", "--unordered"}}, git.WithStdoutPipe())
-	if err != nil {
-		return "", 0, err
+// geometricMerge picks the packs to merge: from the largest down, a pack
+// at least twice the size of all smaller packs together stays, and the
+// first one that is not ends the run: it and every smaller pack merge.
+func geometricMerge(packs []metadata.PackRecord) []metadata.PackRecord {
+	sorted := slices.Clone(packs)
+	slices.SortStableFunc(sorted, func(a, b metadata.PackRecord) int { return cmp.Compare(b.Bytes, a.Bytes) })
+	var below int64
+	for _, p := range sorted {
+		below += p.Bytes
+	}
+	for i, p := range sorted {
+		below -= p.Bytes
+		if p.Bytes < 2*below {
+			return sorted[i:]
+		}
+	}
+	return nil
+}
+
+// packUnion writes the objects of packs as one pack in dir, with git
+// pack-objects run in the cache (which holds them all, reusing their
+// deltas) on the object ids their indexes list. An index the cache does
+// not have as a file (the pack was written here, or repacked since) is
+// downloaded: indexes are small.
+func (c *Cluster) packUnion(ctx context.Context, key, gitDir, dir string, packs []metadata.PackRecord) (name string, size int64, err error) {
+	var ids bytes.Buffer
+	for _, p := range packs {
+		idx := filepath.Join(gitDir, "objects", "pack", p.Name+".idx")
+		if _, err := os.Stat(idx); err != nil {
+			idx = filepath.Join(dir, p.Name+".idx")
+			if err := c.objects.Download(ctx, packKey(key, p.Name, ".idx"), idx); err != nil {
+				return "", 0, c.unavailable("download "+p.Name+".idx of", key, err)
+			}
+		}
+		f, err := os.Open(idx)
+		if err != nil {
+			return "", 0, err
+		}
+		out, err := c.git.Output(ctx, gitDir, git.Command{Name: "show-index"}, git.WithStdin(f))
+		f.Close()
+		if err != nil {
+			return "", 0, fmt.Errorf("list objects of %s: %w", p.Name, err)
+		}
+		// "<offset> <object id> (<crc>)" per object.
+		for _, line := range strings.Split(string(out), "\n") {
+			if fields := strings.Fields(line); len(fields) >= 2 {
+				ids.WriteString(fields[1] + "\n")
+			}
+		}
 	}
 	out, err := c.git.Output(ctx, gitDir, git.Command{Name: "pack-objects", Flags: []string{"--delta-base-offset", "-q"}, Args: []string{filepath.Join(dir, "pack")}},
-		git.WithStdin(list.Stdout))
-	if werr := list.Wait(); err == nil && werr != nil {
-		err = werr
-	}
+		git.WithStdin(&ids))
 	if err != nil {
-		return "", 0, fmt.Errorf("pack all objects: %w", err)
+		return "", 0, fmt.Errorf("pack the objects of %d packs: %w", len(packs), err)
 	}
 	name = "pack-" + strings.TrimSpace(string(out))
 	fi, err := os.Stat(filepath.Join(dir, name+".pack"))

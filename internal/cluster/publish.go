@@ -15,6 +15,7 @@ import (
 	"github.com/strata-storage/strata/internal/git/refs"
 	"github.com/strata-storage/strata/internal/metadata"
 	"github.com/strata-storage/strata/internal/repo"
+	"golang.org/x/sync/errgroup"
 )
 
 // Publish is the clustered mode's ref transaction:
@@ -175,16 +176,31 @@ func (c *Cluster) packNew(ctx context.Context, key, gitDir string, updates []ref
 	if fi.Size() <= emptyPackBytes {
 		return nil, nil
 	}
-	// The pack before its index: a reader of the manifest never sees the
-	// row before both are stored, and the order is only for tidiness.
+	if err := c.uploadPack(ctx, key, tmp, name, fi.Size()); err != nil {
+		return nil, err
+	}
+	return &metadata.PackRecord{Name: name, Bytes: fi.Size()}, nil
+}
+
+// uploadPack stores the pack name and its index from dir, both at once: a
+// reader of the manifest never sees the pack's row before both are
+// stored, so their order does not matter.
+func (c *Cluster) uploadPack(ctx context.Context, key, dir, name string, size int64) error {
+	var g errgroup.Group
 	for _, ext := range []string{".pack", ".idx"} {
-		if err := c.put(ctx, packKey(key, name, ext), filepath.Join(tmp, name+ext)); err != nil {
-			return nil, c.unavailable("upload "+name+ext+" of", key, err)
-		}
+		g.Go(func() error {
+			if err := c.put(ctx, packKey(key, name, ext), filepath.Join(dir, name+ext)); err != nil {
+				return c.unavailable("upload "+name+ext+" of", key, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	c.count.packsUploaded.Add(1)
-	c.count.bytesUploaded.Add(uint64(fi.Size()))
-	return &metadata.PackRecord{Name: name, Bytes: fi.Size()}, nil
+	c.count.bytesUploaded.Add(uint64(size))
+	return nil
 }
 
 func (c *Cluster) put(ctx context.Context, objectKey, path string) error {
