@@ -171,7 +171,7 @@ func (c *Cluster) packUnion(ctx context.Context, key, gitDir, dir string, packs 
 		}
 	}
 	out, err := c.git.Output(ctx, gitDir, git.Command{Name: "pack-objects", Flags: []string{"--delta-base-offset", "-q"}, Args: []string{filepath.Join(dir, "pack")}},
-		git.WithStdin(&ids))
+		git.WithStdin(&ids), git.WithConfig("core.fsync=none")) // durable once uploaded
 	if err != nil {
 		return "", 0, fmt.Errorf("pack the objects of %d packs: %w", len(packs), err)
 	}

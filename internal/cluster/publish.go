@@ -162,8 +162,10 @@ func (c *Cluster) packNew(ctx context.Context, key, gitDir string, updates []ref
 		return nil, fmt.Errorf("pack new objects of %s: %w", key, err)
 	}
 	defer os.RemoveAll(tmp)
+	// No fsync: the pack is durable once object storage has acknowledged
+	// it, and this copy is deleted after the upload.
 	out, err := c.git.Output(ctx, gitDir, git.Command{Name: "pack-objects", Flags: []string{"--revs", "--delta-base-offset", "-q"}, Args: []string{filepath.Join(tmp, "pack")}},
-		git.WithStdin(strings.NewReader(in.String())))
+		git.WithStdin(strings.NewReader(in.String())), git.WithConfig("core.fsync=none"))
 	if err != nil {
 		return nil, fmt.Errorf("pack new objects of %s: %w", key, err)
 	}
