@@ -62,8 +62,9 @@ type Cluster struct {
 	started time.Time
 
 	mu         sync.Mutex
-	repos      map[string]*cached  // by storage key
-	compacting map[string]struct{} // storage keys with a compaction running here
+	repos      map[string]*cached       // by storage key
+	compacting map[string]struct{}      // storage keys with a compaction running here
+	versions   map[string]*versionQuery // version queries in flight, by storage key
 
 	// stop ends background work (compactions, garbage collection); wg
 	// waits for it.
@@ -87,7 +88,7 @@ func New(ledger metadata.Ledger, objects Objects, f *git.Factory, cache *catfile
 	stop, stopped := context.WithCancel(context.Background())
 	return &Cluster{
 		ledger: ledger, objects: objects, git: f, cache: cache, updater: updater, log: log, opts: opts,
-		repos: make(map[string]*cached), compacting: make(map[string]struct{}),
+		repos: make(map[string]*cached), compacting: make(map[string]struct{}), versions: make(map[string]*versionQuery),
 		stop: stop, stopped: stopped, started: time.Now(),
 	}
 }

@@ -17,13 +17,14 @@ import (
 )
 
 // Refresh makes the cache at gitDir current. When the ledger's version is
-// the cache's, it costs one indexed query; otherwise it reads the whole
+// the cache's, it costs one indexed query (shared with concurrent reads of
+// the repository, see version); otherwise it reads the whole
 // state in one transaction, downloads the packs the cache lacks (each
 // .pack before its .idx, since git finds a pack by its index), and then
 // moves the cache's refs and HEAD to the state of record in one ref
 // transaction.
 func (c *Cluster) Refresh(ctx context.Context, key, gitDir string) error {
-	version, _, err := c.ledger.LedgerVersion(ctx, key)
+	version, err := c.version(ctx, key)
 	if errors.Is(err, metadata.ErrNotFound) {
 		return fmt.Errorf("repository %s: %w", key, repo.ErrNotFound)
 	}
