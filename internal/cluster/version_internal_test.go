@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,6 +53,8 @@ func TestVersion_sharedButFresh(t *testing.T) {
 		})
 	}
 	for i := range 200 {
+		// At a random point of the query in flight, not just after one.
+		time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
 		l.value.Store(int64(i + 1)) // the write is acknowledged
 		v, err := c.version(ctx, "k")
 		if err != nil {
