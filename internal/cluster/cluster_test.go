@@ -490,3 +490,44 @@ func TestCluster_refusesWhatGitWould(t *testing.T) {
 		t.Fatalf("refused updates changed the record: %+v", st)
 	}
 }
+
+// Two nodes commit to one branch in loops without an expected head: each
+// commit is rebuilt on the other node's until it lands, none gives up
+// with a conflict, and all of them are in the history.
+func TestCluster_contendedBranchCommitsLand(t *testing.T) {
+	e := newEnv(t)
+	nodes := []*node{e.node(), e.node()}
+	key := e.create(nodes[0], "r")
+	var mu sync.Mutex
+	var acked []git.ObjectID
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() {
+			for j := range 12 {
+				r, err := n.m.Open(t.Context(), key)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				c, err := commit(t.Context(), r, fmt.Sprintf("n%d/f%d", i, j), "x\n", "")
+				if err != nil {
+					t.Errorf("node %d commit %d: %v", i, j, err)
+					return
+				}
+				mu.Lock()
+				acked = append(acked, c)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	fresh := e.node().open(t, key)
+	head, _ := fresh.ResolveBranch(git.NormalNamespace, "main")
+	out, err := exec.Command("git", "--git-dir", fresh.Path(), "rev-list", string(head)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(out), "\n"); n != 24 || len(acked) != 24 {
+		t.Fatalf("%d commits in main, %d acknowledged, want 24", n, len(acked))
+	}
+}

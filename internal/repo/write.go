@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -123,7 +124,7 @@ func (r *Repo) ResolveTarget(ctx context.Context, req CommitRequest) (Target, er
 
 // maxCommitRetries bounds how often a commit without an expected head is
 // rebuilt on a tip that moved underneath it.
-const maxCommitRetries = 5
+const maxCommitRetries = 8
 
 // CommitChanges makes a commit from w's blobs and req's changes and moves
 // the branch to it with a compare-and-swap. Objects are durable before the
@@ -211,6 +212,24 @@ func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (
 		if !errors.Is(err, ErrConflict) || req.ExpectedHead != "" || attempt >= maxCommitRetries {
 			return nil, err
 		}
+		if err := retryPause(ctx, attempt); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// retryPause waits a random time below 2^attempt ms before the next try at
+// a contended ref, so that writers who keep losing to the same rival (on
+// one node, or a slower round trip on another node of a cluster) stop
+// retrying in step with it.
+func retryPause(ctx context.Context, attempt int) error {
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(time.Millisecond) << attempt)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
