@@ -14,7 +14,7 @@ trap 'rm -f "$out"' EXIT
 # Per-request benchmarks loop b.N times; the others (clones, pushes,
 # queries) do their own runs and ignore b.N, so they run once (1x).
 light='^Benchmark(CommitPack|FileRead|VFSWrite|VFSRead)$'
-heavy='^Benchmark(GitTransport|CloneAfterPush|ConcurrentClones|PackCache|Queries|VFSCopyAndSync|VFSLog)$'
+heavy='^Benchmark(GitTransport|CloneAfterPush|ConcurrentClones|PackCache|Queries|VFSCopyAndSync|VFSLog|Cluster)$'
 go test -run '^$' -bench "$pattern" -skip "$heavy" -benchtime "${BENCHTIME:-200x}" -timeout 60m ./bench/ | tee "$out"
 go test -run '^$' -bench "$pattern" -skip "$light" -benchtime 1x -timeout 60m ./bench/ | tee -a "$out"
 
