@@ -531,3 +531,44 @@ func TestCluster_contendedBranchCommitsLand(t *testing.T) {
 		t.Fatalf("%d commits in main, %d acknowledged, want 24", n, len(acked))
 	}
 }
+
+// An engine commit's own pack goes to object storage as it is; when the
+// commit reuses an object that exists only loose in the cache (here made by
+// hand, as a push that lost its race leaves them), the pack would lack it,
+// so the objects are packed anew, and a fresh node still reads everything.
+func TestCluster_commitUploadsItsOwnPack(t *testing.T) {
+	e := newEnv(t)
+	a := e.node()
+	key := e.create(a, "r")
+	r := a.open(t, key)
+	if _, err := commit(t.Context(), r, "f", "one\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.store.LedgerSnapshot(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(r.Path(), "objects", "pack", st.Packs[0].Name+".pack")); err != nil {
+		t.Fatalf("the uploaded pack %s is not the commit's own: %v", st.Packs[0].Name, err)
+	}
+
+	cmd := exec.Command("git", "--git-dir", r.Path(), "hash-object", "-w", "--stdin")
+	cmd.Stdin = strings.NewReader("loose only\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if _, err := commit(t.Context(), r, "g", "loose only\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = e.store.LedgerSnapshot(t.Context(), key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(r.Path(), "objects", "pack", st.Packs[1].Name+".pack")); err == nil {
+		t.Fatalf("the commit's own pack %s was uploaded though it lacks the reused blob", st.Packs[1].Name)
+	}
+	fresh := e.node().open(t, key)
+	if got := readFile(t, fresh, "g"); got != "loose only\n" {
+		t.Fatalf("fresh node reads %q", got)
+	}
+	fsck(t, fresh.Path())
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,7 @@ import (
 // The write is acknowledged after 3: a crash before it leaves at most an
 // unlisted pack in object storage (garbage, never visible), a crash after
 // it leaves a cache that the next Refresh corrects.
-func (c *Cluster) Publish(ctx context.Context, key, gitDir string, log *refs.Reflog, updates []refs.Update) error {
+func (c *Cluster) Publish(ctx context.Context, key, gitDir string, log *refs.Reflog, updates []refs.Update, written string) error {
 	if len(updates) == 0 {
 		return nil
 	}
@@ -49,7 +50,10 @@ func (c *Cluster) Publish(ctx context.Context, key, gitDir string, log *refs.Ref
 	}
 	e.mu.Unlock()
 
-	pack, err := c.packNew(ctx, key, gitDir, updates, known)
+	pack, err := c.uploadWritten(ctx, key, written)
+	if errors.Is(err, errNoWritten) {
+		pack, err = c.packNew(ctx, key, gitDir, updates, known)
+	}
 	if err != nil {
 		return err
 	}
@@ -184,6 +188,37 @@ func (c *Cluster) packNew(ctx context.Context, key, gitDir string, updates []ref
 	return &metadata.PackRecord{Name: name, Bytes: fi.Size()}, nil
 }
 
+// errNoWritten: the engine's pack cannot be used as it is (none, or gone
+// from the cache already), so Publish packs the new objects itself.
+var errNoWritten = errors.New("no written pack")
+
+// uploadWritten uploads the pack the engine wrote (Record.Publish's
+// written) as it is: an API commit's objects need no pack-objects run,
+// which was half of what the clustered mode added to a commit
+// (docs/benchmarks.md, "Clustered mode").
+func (c *Cluster) uploadWritten(ctx context.Context, key, written string) (*metadata.PackRecord, error) {
+	if written == "" {
+		return nil, errNoWritten
+	}
+	dir, file := filepath.Split(written)
+	name, ok := strings.CutSuffix(file, ".pack")
+	if !ok || !strings.HasPrefix(name, "pack-") {
+		return nil, errNoWritten
+	}
+	fi, err := os.Stat(written)
+	if err != nil {
+		// Local maintenance folded it into another pack meanwhile.
+		return nil, errNoWritten
+	}
+	if err := c.uploadPack(ctx, key, dir, name, fi.Size()); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errNoWritten
+		}
+		return nil, err
+	}
+	return &metadata.PackRecord{Name: name, Bytes: fi.Size()}, nil
+}
+
 // uploadPack stores the pack name and its index from dir, both at once: a
 // reader of the manifest never sees the pack's row before both are
 // stored, so their order does not matter.
@@ -191,7 +226,11 @@ func (c *Cluster) uploadPack(ctx context.Context, key, dir, name string, size in
 	var g errgroup.Group
 	for _, ext := range []string{".pack", ".idx"} {
 		g.Go(func() error {
-			if err := c.put(ctx, packKey(key, name, ext), filepath.Join(dir, name+ext)); err != nil {
+			err := c.put(ctx, packKey(key, name, ext), filepath.Join(dir, name+ext))
+			if errors.Is(err, fs.ErrNotExist) {
+				return err // the local file, not the store
+			}
+			if err != nil {
 				return c.unavailable("upload "+name+ext+" of", key, err)
 			}
 			return nil

@@ -393,7 +393,7 @@ func (r *Repo) commitNotesOnce(ctx context.Context, nc notesCommit, change notes
 	if nc.reflog != "" {
 		log = &refs.Reflog{Message: nc.reflog, Name: nc.author.Name, Email: nc.author.Email}
 	}
-	if err := r.updateRefsLogged(ctx, log, []refs.Update{{Ref: nc.ref, Old: old, New: commit}}); err != nil {
+	if err := r.updateRefsLogged(ctx, log, "", []refs.Update{{Ref: nc.ref, Old: old, New: commit}}); err != nil {
 		if isRefNameClash(err) {
 			return nil, invalidf("notes ref %s clashes with an existing notes ref", nc.ref)
 		}

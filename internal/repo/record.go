@@ -32,8 +32,11 @@ type Record interface {
 	// are stored with it, then moves the cache's refs to match. A ref not
 	// at its Old value in the record fails the whole transaction with a
 	// *refs.MismatchError, exactly as refs.Updater.Apply does; log, when
-	// not nil, is the cache's reflog entry.
-	Publish(ctx context.Context, key, gitDir string, log *refs.Reflog, updates []refs.Update) error
+	// not nil, is the cache's reflog entry. written, when not empty, is a
+	// pack in the cache that holds every object the new values reach and
+	// the old ones do not (the engine wrote them all in one transaction),
+	// so the record can store it as it is instead of packing again.
+	Publish(ctx context.Context, key, gitDir string, log *refs.Reflog, updates []refs.Update, written string) error
 	// SetHead points HEAD of record, and then the cache's, at branch.
 	SetHead(ctx context.Context, key, gitDir, branch string) error
 	// Remove forgets the repository and schedules its objects for deletion.

@@ -268,16 +268,18 @@ func listRefs(ctx context.Context, f *git.Factory, gitDir, prefix string) ([]Ref
 // UpdateRefs applies updates atomically through the single ref-update path
 // and tells the observer. Every ref change Strata makes goes through here.
 func (r *Repo) UpdateRefs(ctx context.Context, updates ...refs.Update) error {
-	return r.updateRefsLogged(ctx, nil, updates)
+	return r.updateRefsLogged(ctx, nil, "", updates)
 }
 
 // UpdateRefsLogged is UpdateRefs that also writes the reflog entry log for
 // every ref it moves (see refs.Updater.ApplyLogged).
 func (r *Repo) UpdateRefsLogged(ctx context.Context, log refs.Reflog, updates ...refs.Update) error {
-	return r.updateRefsLogged(ctx, &log, updates)
+	return r.updateRefsLogged(ctx, &log, "", updates)
 }
 
-func (r *Repo) updateRefsLogged(ctx context.Context, log *refs.Reflog, updates []refs.Update) error {
+// updateRefsLogged is the ref-update path; written is Record.Publish's
+// hint (the clustered mode), "" when the caller cannot vouch for one.
+func (r *Repo) updateRefsLogged(ctx context.Context, log *refs.Reflog, written string, updates []refs.Update) error {
 	if r.order != nil {
 		defer r.order.lock(r.key, updates)()
 	}
@@ -285,7 +287,7 @@ func (r *Repo) updateRefsLogged(ctx context.Context, log *refs.Reflog, updates [
 	switch {
 	case r.record != nil:
 		apply = func(ctx context.Context, gitDir string, updates ...refs.Update) error {
-			return r.record.Publish(ctx, r.key, gitDir, log, updates)
+			return r.record.Publish(ctx, r.key, gitDir, log, updates, written)
 		}
 	case log != nil:
 		apply = func(ctx context.Context, gitDir string, updates ...refs.Update) error {

@@ -205,7 +205,7 @@ func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (
 			blobs = n
 		}
 		packBytes += written
-		err = r.UpdateRefs(ctx, refs.Update{Ref: target.Ref, Old: target.Old, New: commit})
+		err = r.updateRefsLogged(ctx, nil, writtenPack(tx, attempt, req), []refs.Update{{Ref: target.Ref, Old: target.Old, New: commit}})
 		if err == nil {
 			return &CommitResult{Commit: commit, Tree: tree, Old: target.Old, PackBytes: packBytes, BlobCount: blobs}, nil
 		}
@@ -216,6 +216,25 @@ func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (
 			return nil, err
 		}
 	}
+}
+
+// writtenPack is the pack of tx when it holds every object the commit adds
+// to what its parent reaches, "" otherwise. That holds for a first attempt
+// that built its tree from the parent's (not a given Tree, which may name
+// anything), wrote every blob it names (not one found elsewhere) and found
+// none of its objects already stored loose: then each object of the new
+// commit is either in tx's pack or reached from the parent. A retry writes
+// a second pack (its trees and commit beside the first's blobs).
+func writtenPack(tx *odb.Transaction, attempt int, req CommitRequest) string {
+	if attempt > 0 || req.Tree != "" || tx.Reused() {
+		return ""
+	}
+	for _, c := range req.Changes {
+		if !c.Delete && c.Mode != "160000" && !tx.Holds(c.OID) {
+			return ""
+		}
+	}
+	return tx.Pack()
 }
 
 // retryPause waits a random time below 2^attempt ms before the next try at

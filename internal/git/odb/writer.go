@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -158,6 +160,28 @@ func (t *Transaction) WriteObject(typ git.ObjectType, data []byte) (git.ObjectID
 // that already existed as loose objects are not counted.
 func (t *Transaction) Stats() (objects int, blobs int, bytes int64) {
 	return t.objects, t.blobCount, t.bytes
+}
+
+// Holds reports whether the transaction's pack holds oid: the
+// transaction wrote it, rather than finding it already stored loose.
+func (t *Transaction) Holds(oid git.ObjectID) bool {
+	if _, ok := t.seen[oid]; !ok {
+		return false
+	}
+	return !slices.Contains(t.present, oid)
+}
+
+// Reused reports whether an object the transaction was given existed
+// already as a loose object, and so is not in its pack.
+func (t *Transaction) Reused() bool { return len(t.present) > 0 }
+
+// Pack is the path of the pack the transaction published, once Commit has
+// succeeded; "" if it wrote no object.
+func (t *Transaction) Pack() string {
+	if t.pack == nil || !t.pack.published {
+		return ""
+	}
+	return filepath.Join(t.pack.dir, "pack-"+hex.EncodeToString(t.pack.sum)+".pack")
 }
 
 // add stores an object whose id is already known, reading its size bytes
