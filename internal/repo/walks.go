@@ -143,8 +143,8 @@ const (
 	// stdio buffer are full, and a reader that is slow to be scheduled
 	// lets git run ahead as far. With 64 KiB, a first page of
 	// BenchmarkQueries' path (100 commits) cost git 17-22 ms of CPU
-	// against 6-7 ms for `git log --max-count=101`, and first pages
-	// served back to back took 1.5-3× as long; with 4 KiB, 0.5-1.5 ms
+	// against 6-8 ms for `git log --max-count=101`, and first pages
+	// served back to back took 1.2-2.6× as long; with 4 KiB, 0.5-1.8 ms
 	// more than --max-count. (Also stopping git with SIGSTOP at each
 	// pause measured no better.)
 	walkPipeBytes = 4096
