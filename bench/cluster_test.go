@@ -859,9 +859,9 @@ type timedRecord struct {
 	publish span
 }
 
-func (r *timedRecord) Publish(ctx context.Context, key, gitDir string, log *refs.Reflog, updates []refs.Update) error {
+func (r *timedRecord) Publish(ctx context.Context, key, gitDir string, log *refs.Reflog, updates []refs.Update, written string) error {
 	start := time.Now()
-	err := r.Cluster.Publish(ctx, key, gitDir, log, updates)
+	err := r.Cluster.Publish(ctx, key, gitDir, log, updates, written)
 	r.publish = span{start, time.Now()}
 	return err
 }
