@@ -258,9 +258,13 @@ func (m *Manager) removeDir(key, p string) error {
 	return nil
 }
 
-// Close ends the git processes the Manager keeps for ref updates; the
-// Manager must not be used afterwards.
-func (m *Manager) Close() { m.updater.Close() }
+// Close ends the git processes the Manager keeps: the running history
+// walks and the ref-update sessions. The Manager must not be used
+// afterwards.
+func (m *Manager) Close() {
+	m.memo.walks.close()
+	m.updater.Close()
+}
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
