@@ -63,14 +63,18 @@ type node struct {
 	c *cluster.Cluster
 }
 
-func (e *env) node() *node {
+func (e *env) node() *node { return e.nodeAt(e.t.TempDir()) }
+
+// nodeAt is a node on the cache directory root, as a node restarted on its
+// old cache is.
+func (e *env) nodeAt(root string) *node {
 	t := e.t
 	f, err := git.NewFactory(git.FactoryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cache := catfile.NewCache(f, catfile.Options{})
-	m, err := repo.NewManager(t.TempDir(), f, cache, nil)
+	m, err := repo.NewManager(root, f, cache, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,53 +229,72 @@ func TestCluster_racingNodesLoseNothing(t *testing.T) {
 	e := newEnv(t)
 	nodes := []*node{e.node(), e.node()}
 	key := e.create(nodes[0], "r")
+	acked := commitLoops(t, nodes, key, 15, true)
+	if len(acked) == 0 {
+		t.Fatal("no commit won")
+	}
+	history := historyOf(t, e.node(), key)
+	for _, c := range acked {
+		if !slices.Contains(history, string(c)) {
+			t.Errorf("acknowledged commit %s is not in the history of record", c)
+		}
+	}
+	if len(history) != len(acked) {
+		t.Errorf("history has %d commits, %d were acknowledged", len(history), len(acked))
+	}
+}
+
+// commitLoops has each node commit rounds files to main at once and
+// returns the acknowledged commits. With expect, each commit names the
+// head its node saw, and one that loses the race is skipped; without, a
+// commit must land (it is rebuilt on the new tip) and a failure fails the
+// test.
+func commitLoops(t *testing.T, nodes []*node, key string, rounds int, expect bool) []git.ObjectID {
 	var mu sync.Mutex
 	var acked []git.ObjectID
 	var wg sync.WaitGroup
 	for i, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range 15 {
+		wg.Go(func() {
+			for j := range rounds {
 				r, err := n.m.Open(t.Context(), key)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				head, _ := r.ResolveBranch(git.NormalNamespace, "main")
+				var head git.ObjectID
+				if expect {
+					head, _ = r.ResolveBranch(git.NormalNamespace, "main")
+				}
 				c, err := commit(t.Context(), r, fmt.Sprintf("n%d/f%d", i, j), "x\n", head)
-				if errors.Is(err, repo.ErrConflict) || errors.Is(err, repo.ErrPrecondition) {
+				if expect && (errors.Is(err, repo.ErrConflict) || errors.Is(err, repo.ErrPrecondition)) {
 					continue
 				}
 				if err != nil {
-					t.Error(err)
+					t.Errorf("node %d commit %d: %v", i, j, err)
 					return
 				}
 				mu.Lock()
 				acked = append(acked, c)
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	if len(acked) == 0 {
-		t.Fatal("no commit won")
-	}
-	fresh := e.node().open(t, key)
-	fsck(t, fresh.Path())
-	head, _ := fresh.ResolveBranch(git.NormalNamespace, "main")
-	out, err := exec.Command("git", "--git-dir", fresh.Path(), "rev-list", string(head)).Output()
+	return acked
+}
+
+// historyOf is main's history as a node with an empty cache serves it,
+// after git fsck of that cache.
+func historyOf(t *testing.T, fresh *node, key string) []string {
+	t.Helper()
+	r := fresh.open(t, key)
+	fsck(t, r.Path())
+	head, _ := r.ResolveBranch(git.NormalNamespace, "main")
+	out, err := exec.Command("git", "--git-dir", r.Path(), "rev-list", string(head)).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range acked {
-		if !strings.Contains(string(out), string(c)) {
-			t.Errorf("acknowledged commit %s is not in the history of record", c)
-		}
-	}
-	if n := strings.Count(string(out), "\n"); n != len(acked) {
-		t.Errorf("history has %d commits, %d were acknowledged", n, len(acked))
-	}
+	return strings.Fields(string(out))
 }
 
 // With the object store down, a write fails with ErrUnavailable and
@@ -498,36 +521,8 @@ func TestCluster_contendedBranchCommitsLand(t *testing.T) {
 	e := newEnv(t)
 	nodes := []*node{e.node(), e.node()}
 	key := e.create(nodes[0], "r")
-	var mu sync.Mutex
-	var acked []git.ObjectID
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Go(func() {
-			for j := range 12 {
-				r, err := n.m.Open(t.Context(), key)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				c, err := commit(t.Context(), r, fmt.Sprintf("n%d/f%d", i, j), "x\n", "")
-				if err != nil {
-					t.Errorf("node %d commit %d: %v", i, j, err)
-					return
-				}
-				mu.Lock()
-				acked = append(acked, c)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	fresh := e.node().open(t, key)
-	head, _ := fresh.ResolveBranch(git.NormalNamespace, "main")
-	out, err := exec.Command("git", "--git-dir", fresh.Path(), "rev-list", string(head)).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(string(out), "\n"); n != 24 || len(acked) != 24 {
+	acked := commitLoops(t, nodes, key, 12, false)
+	if n := len(historyOf(t, e.node(), key)); n != 24 || len(acked) != 24 {
 		t.Fatalf("%d commits in main, %d acknowledged, want 24", n, len(acked))
 	}
 }

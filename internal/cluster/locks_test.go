@@ -1,44 +1,14 @@
 package cluster_test
 
 import (
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/strata-storage/strata/internal/cluster"
 	"github.com/strata-storage/strata/internal/git"
-	"github.com/strata-storage/strata/internal/git/catfile"
 	"github.com/strata-storage/strata/internal/git/refs"
-	"github.com/strata-storage/strata/internal/repo"
 )
-
-// nodeAt is env.node on the cache directory root, as a node restarted on
-// its old cache is.
-func (e *env) nodeAt(root string) *node {
-	t := e.t
-	f, err := git.NewFactory(git.FactoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := catfile.NewCache(f, catfile.Options{})
-	m, err := repo.NewManager(root, f, cache, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := refs.NewUpdater(f)
-	c := cluster.New(e.store, e.bucket, f, cache, up, slog.New(slog.NewTextHandler(io.Discard, nil)), e.opts)
-	m.SetRecord(c)
-	t.Cleanup(func() {
-		c.Close()
-		up.Close()
-		m.Close()
-		cache.Stop()
-	})
-	return &node{m: m, c: c}
-}
 
 // A node killed in the middle of a ref transaction on its cache leaves
 // git's lock files there (test/cluster's TestCrash_killNodeMidWrites hit
