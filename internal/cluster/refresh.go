@@ -86,6 +86,15 @@ func (c *Cluster) fetchPacks(ctx context.Context, key, gitDir string, e *cached,
 		c.count.packsFetched.Add(1)
 		c.count.bytesFetched.Add(uint64(p.Bytes))
 	}
+	// A replaced pack never comes back into the manifest: forget it, so
+	// the state stays the size of the manifest.
+	for _, p := range packs {
+		if e.state.Packs[p.Name] {
+			for _, r := range p.Replaces {
+				delete(e.state.Packs, r)
+			}
+		}
+	}
 	return nil
 }
 
