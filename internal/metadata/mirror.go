@@ -92,3 +92,56 @@ type MirrorStore interface {
 	// and returns how many.
 	PruneMirrorPushes(ctx context.Context, before time.Time) (int64, error)
 }
+
+// mirrorColumns is the select list scanMirrorPush reads (alias m).
+const mirrorColumns = `m.id, m.storage_key, m.org, m.repo_id, m.event_seq, m.ref, m.before_oid, m.after_oid, m.status,
+	m.attempts, m.created_at, m.next_attempt_at, m.last_attempt_at, m.last_error, m.completed_at`
+
+// scanMirrorPush reads a row of mirrorColumns. Times never set are
+// stored as 0 and read as zero.
+func scanMirrorPush(sc scanner) (MirrorPush, error) {
+	var p MirrorPush
+	var status string
+	var created, next, last, completed int64
+	if err := sc.Scan(&p.ID, &p.StorageKey, &p.Org, &p.RepoID, &p.EventSeq, &p.Ref, &p.Before, &p.After, &status,
+		&p.Attempts, &created, &next, &last, &p.LastError, &completed); err != nil {
+		return MirrorPush{}, err
+	}
+	p.Status = MirrorStatus(status)
+	p.CreatedAt, p.NextAttemptAt = fromNanos(created), fromNanos(next)
+	if last != 0 {
+		p.LastAttemptAt = fromNanos(last)
+	}
+	if completed != 0 {
+		p.CompletedAt = fromNanos(completed)
+	}
+	return p, nil
+}
+
+// newMirrorPush returns p as EnqueueMirrorPushes stores it, but for ID,
+// Org and RepoID: pending, never attempted, CreatedAt now if zero,
+// NextAttemptAt CreatedAt if zero, both as stored.
+func newMirrorPush(p MirrorPush, now time.Time) MirrorPush {
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = now
+	}
+	if p.NextAttemptAt.IsZero() {
+		p.NextAttemptAt = p.CreatedAt
+	}
+	p.CreatedAt, p.NextAttemptAt = fromNanos(p.CreatedAt.UnixNano()), fromNanos(p.NextAttemptAt.UnixNano())
+	p.Status, p.Attempts = MirrorPending, 0
+	p.LastAttemptAt, p.LastError, p.CompletedAt = time.Time{}, "", time.Time{}
+	return p
+}
+
+// mirrorAttemptValues returns what RecordMirrorAttempt writes for a: the
+// increment of attempts (0 if a.NotAttempted), and next_attempt_at and
+// completed_at as stored (see attemptTimes).
+func mirrorAttemptValues(a MirrorAttempt) (attempted int, next, completed int64) {
+	attempted = 1
+	if a.NotAttempted {
+		attempted = 0
+	}
+	next, completed = attemptTimes(a.At, a.NextAttemptAt, a.Status != MirrorPending)
+	return attempted, next, completed
+}

@@ -1,7 +1,12 @@
 package metadata
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -59,4 +64,55 @@ type OrgStore interface {
 	// OrgsVersion returns a number that grows with every change made by
 	// the methods above, in any process sharing the store.
 	OrgsVersion(ctx context.Context) (int64, error)
+}
+
+// newOrg checks o for CreateOrg and returns it as Org will return it:
+// CreatedAt now if zero, each key's CreatedAt the organisation's if zero,
+// times as stored (UTC, nanoseconds), keys copied, owned by o.Name and in
+// Org's order.
+func newOrg(o Org) (Org, error) {
+	if o.Name == "" {
+		return Org{}, errors.New("create org: name must not be empty")
+	}
+	if o.CreatedAt.IsZero() {
+		o.CreatedAt = time.Now()
+	}
+	o.CreatedAt = fromNanos(o.CreatedAt.UnixNano())
+	keys := make([]OrgKey, len(o.Keys))
+	for i, k := range o.Keys {
+		if k.ID == "" || len(k.PublicKey) == 0 {
+			return Org{}, fmt.Errorf("create org %s: key id and public key must not be empty", o.Name)
+		}
+		if k.CreatedAt.IsZero() {
+			k.CreatedAt = o.CreatedAt
+		}
+		keys[i] = OrgKey{Org: o.Name, ID: k.ID, PublicKey: bytes.Clone(k.PublicKey), CreatedAt: fromNanos(k.CreatedAt.UnixNano())}
+	}
+	o.Keys = sortKeys(keys)
+	return o, nil
+}
+
+// newOrgKey checks k for AddOrgKey and returns it as Org will return it:
+// CreatedAt now if zero and as stored, PublicKey copied.
+func newOrgKey(k OrgKey) (OrgKey, error) {
+	if k.Org == "" || k.ID == "" || len(k.PublicKey) == 0 {
+		return OrgKey{}, fmt.Errorf("add key %q to org %s: org, key id and public key must not be empty", k.ID, k.Org)
+	}
+	if k.CreatedAt.IsZero() {
+		k.CreatedAt = time.Now()
+	}
+	k.CreatedAt = fromNanos(k.CreatedAt.UnixNano())
+	k.PublicKey = bytes.Clone(k.PublicKey)
+	return k, nil
+}
+
+// sortKeys orders keys as Org returns them.
+func sortKeys(keys []OrgKey) []OrgKey {
+	slices.SortFunc(keys, func(a, b OrgKey) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return keys
 }

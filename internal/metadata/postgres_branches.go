@@ -37,19 +37,13 @@ func (s *PostgresStore) ForgetBranch(ctx context.Context, storageKey, namespace,
 }
 
 func (s *PostgresStore) Branches(ctx context.Context, storageKey, namespace string) ([]BranchRecord, error) {
-	rows, err := s.pool.Query(ctx, `SELECT name, created_at, seq FROM branches
+	rows, err := s.pool.Query(ctx, `SELECT `+branchColumns+` FROM branches
 		WHERE storage_key = $1 AND namespace = $2
 		ORDER BY created_at, seq`, storageKey, namespace)
 	if err != nil {
 		return nil, fmt.Errorf("list branches of %s (namespace %q): %w", storageKey, namespace, err)
 	}
-	bs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (BranchRecord, error) {
-		var b BranchRecord
-		var created int64
-		err := row.Scan(&b.Name, &created, &b.Seq)
-		b.CreatedAt = fromNanos(created)
-		return b, err
-	})
+	bs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (BranchRecord, error) { return scanBranch(row) })
 	if err != nil {
 		return nil, fmt.Errorf("list branches of %s (namespace %q): %w", storageKey, namespace, err)
 	}

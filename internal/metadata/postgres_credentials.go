@@ -9,27 +9,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-func scanPGCredential(row pgx.Row) (GitCredential, error) {
-	var c GitCredential
-	var created, updated int64
-	if err := row.Scan(&c.ID, &c.Org, &c.RepoID, &c.StorageKey, &c.Username, &c.Secret, &created, &updated); err != nil {
+func (s *PostgresStore) CreateGitCredential(ctx context.Context, c GitCredential) (GitCredential, error) {
+	c, err := newGitCredential(c)
+	if err != nil {
 		return GitCredential{}, err
 	}
-	c.CreatedAt, c.UpdatedAt = fromNanos(created), fromNanos(updated)
-	return c, nil
-}
-
-func (s *PostgresStore) CreateGitCredential(ctx context.Context, c GitCredential) (GitCredential, error) {
-	if c.ID == "" || len(c.Secret) == 0 {
-		return GitCredential{}, fmt.Errorf("create git credential for %s/%s: id and secret must not be empty", c.Org, c.RepoID)
-	}
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = time.Now()
-	}
-	c.CreatedAt = fromNanos(c.CreatedAt.UnixNano())
-	c.UpdatedAt = c.CreatedAt
-	c.Secret = append([]byte(nil), c.Secret...)
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err = s.tx(ctx, func(tx pgx.Tx) error {
 		// The repository must be live and still the incarnation the secret
 		// was sealed for. FOR SHARE holds the row against a concurrent
 		// DeleteRepo until this transaction ends: the delete then removes
@@ -63,7 +48,7 @@ func (s *PostgresStore) GitCredential(ctx context.Context, org, id string) (GitC
 	if !pgStorable(org, id) {
 		return GitCredential{}, fmt.Errorf("get git credential %q of %q: %w", id, org, ErrNotFound)
 	}
-	c, err := scanPGCredential(s.pool.QueryRow(ctx, `SELECT `+credentialColumns+`
+	c, err := scanCredential(s.pool.QueryRow(ctx, `SELECT `+credentialColumns+`
 		FROM git_credentials c JOIN repos r ON r.storage_key = c.storage_key
 		WHERE c.id = $1 AND r.org = $2 AND r.deleted_at IS NULL`, id, org))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -76,7 +61,7 @@ func (s *PostgresStore) GitCredential(ctx context.Context, org, id string) (GitC
 }
 
 func (s *PostgresStore) GitCredentialForRepo(ctx context.Context, storageKey string) (GitCredential, error) {
-	c, err := scanPGCredential(s.pool.QueryRow(ctx, `SELECT `+credentialColumns+`
+	c, err := scanCredential(s.pool.QueryRow(ctx, `SELECT `+credentialColumns+`
 		FROM git_credentials c JOIN repos r ON r.storage_key = c.storage_key
 		WHERE c.storage_key = $1 AND r.deleted_at IS NULL`, storageKey))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -89,15 +74,15 @@ func (s *PostgresStore) GitCredentialForRepo(ctx context.Context, storageKey str
 }
 
 func (s *PostgresStore) UpdateGitCredential(ctx context.Context, c GitCredential) (GitCredential, error) {
-	if len(c.Secret) == 0 {
-		return GitCredential{}, fmt.Errorf("update git credential %q of %s: secret must not be empty", c.ID, c.Org)
+	if err := checkGitCredentialUpdate(c); err != nil {
+		return GitCredential{}, err
 	}
 	if !pgStorable(c.Org, c.ID, c.StorageKey) {
 		return GitCredential{}, fmt.Errorf("update git credential %q of %q: %w", c.ID, c.Org, ErrNotFound)
 	}
 	// UPDATE … FROM joins the repository, which must be live and of
 	// c.Org, and RETURNING reads its org and id in the same statement.
-	out, err := scanPGCredential(s.pool.QueryRow(ctx, `UPDATE git_credentials c
+	out, err := scanCredential(s.pool.QueryRow(ctx, `UPDATE git_credentials c
 		SET username = $1, secret = $2, updated_at = $3
 		FROM repos r
 		WHERE c.id = $4 AND c.storage_key = $5

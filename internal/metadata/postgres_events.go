@@ -37,11 +37,7 @@ func (s *PostgresStore) AppendRefEvents(ctx context.Context, events []RefEvent) 
 		b := &pgx.Batch{}
 		b.Queue(`SELECT pg_advisory_xact_lock($1)`, lockRefEvents)
 		for i, e := range events {
-			at := e.At
-			if at.IsZero() {
-				at = now
-			}
-			e.At = fromNanos(at.UnixNano())
+			e = newRefEvent(e, now)
 			out[i] = e
 			// INSERT … SELECT takes org and id from the registry, so an
 			// event cannot name a repository its key isn't.
@@ -106,11 +102,5 @@ func (s *PostgresStore) LastRefStates(ctx context.Context, storageKey string) ([
 }
 
 func collectPGRefEvents(rows pgx.Rows) ([]RefEvent, error) {
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (RefEvent, error) {
-		var e RefEvent
-		var at int64
-		err := row.Scan(&e.Seq, &e.Org, &e.RepoID, &e.StorageKey, &e.Namespace, &e.Ref, &e.Before, &e.After, &at)
-		e.At = fromNanos(at)
-		return e, err
-	})
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (RefEvent, error) { return scanRefEvent(row) })
 }

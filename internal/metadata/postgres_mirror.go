@@ -9,25 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-func scanPGMirrorPush(row pgx.Row) (MirrorPush, error) {
-	var p MirrorPush
-	var status string
-	var created, next, last, completed int64
-	if err := row.Scan(&p.ID, &p.StorageKey, &p.Org, &p.RepoID, &p.EventSeq, &p.Ref, &p.Before, &p.After, &status,
-		&p.Attempts, &created, &next, &last, &p.LastError, &completed); err != nil {
-		return MirrorPush{}, err
-	}
-	p.Status = MirrorStatus(status)
-	p.CreatedAt, p.NextAttemptAt = fromNanos(created), fromNanos(next)
-	if last != 0 {
-		p.LastAttemptAt = fromNanos(last)
-	}
-	if completed != 0 {
-		p.CompletedAt = fromNanos(completed)
-	}
-	return p, nil
-}
-
 // EnqueueMirrorPushes takes the advisory lock lockMirror until it
 // commits, so push ids, which order a repository's pushes, commit in the
 // order they are drawn (see EnqueueDeliveries).
@@ -50,16 +31,7 @@ func (s *PostgresStore) EnqueueMirrorPushes(ctx context.Context, move CursorMove
 		// INSERT … SELECT: a repository deleted meanwhile gets no row.
 		b := &pgx.Batch{}
 		for i := range ps {
-			p := ps[i]
-			if p.CreatedAt.IsZero() {
-				p.CreatedAt = now
-			}
-			if p.NextAttemptAt.IsZero() {
-				p.NextAttemptAt = p.CreatedAt
-			}
-			p.CreatedAt, p.NextAttemptAt = fromNanos(p.CreatedAt.UnixNano()), fromNanos(p.NextAttemptAt.UnixNano())
-			p.Status, p.Attempts = MirrorPending, 0
-			p.LastAttemptAt, p.LastError, p.CompletedAt = time.Time{}, "", time.Time{}
+			p := newMirrorPush(ps[i], now)
 			b.Queue(`INSERT INTO mirror_pushes
 					(storage_key, org, repo_id, event_seq, ref, before_oid, after_oid, status, created_at, next_attempt_at)
 				SELECT storage_key, org, id, $1, $2, $3, $4, 'pending', $5, $6
@@ -85,9 +57,6 @@ func (s *PostgresStore) EnqueueMirrorPushes(ctx context.Context, move CursorMove
 	return out, nil
 }
 
-const pgMirrorColumns = `m.id, m.storage_key, m.org, m.repo_id, m.event_seq, m.ref, m.before_oid, m.after_oid, m.status,
-	m.attempts, m.created_at, m.next_attempt_at, m.last_attempt_at, m.last_error, m.completed_at`
-
 // MirrorHeads returns the heads as SQLite's does and leases the due ones
 // to this store, exactly as DeliveryHeads does for webhooks: one process
 // at a time pushes a repository's updates.
@@ -110,19 +79,19 @@ func (s *PostgresStore) MirrorHeads(ctx context.Context, limit int, skip []strin
 			FROM mine WHERE m.id = mine.id
 			RETURNING m.*
 		)
-		SELECT `+pgMirrorColumns+`
+		SELECT `+mirrorColumns+`
 		FROM leased m
 		ORDER BY m.next_attempt_at, m.id`,
 		nonNilStrings(skip), s.owner, limitArg(limit), s.lease.Microseconds())
 }
 
 func (s *PostgresStore) MirrorQueue(ctx context.Context, storageKey string, limit int) ([]MirrorPush, error) {
-	return s.mirrorPushes(ctx, "read the mirror queue of "+storageKey, `SELECT `+pgMirrorColumns+` FROM mirror_pushes m
+	return s.mirrorPushes(ctx, "read the mirror queue of "+storageKey, `SELECT `+mirrorColumns+` FROM mirror_pushes m
 		WHERE m.storage_key = $1 AND m.status = 'pending' ORDER BY m.id LIMIT $2`, storageKey, limitArg(limit))
 }
 
 func (s *PostgresStore) MirrorPushes(ctx context.Context, storageKey string, limit int) ([]MirrorPush, error) {
-	return s.mirrorPushes(ctx, "list mirror pushes of "+storageKey, `SELECT `+pgMirrorColumns+` FROM mirror_pushes m
+	return s.mirrorPushes(ctx, "list mirror pushes of "+storageKey, `SELECT `+mirrorColumns+` FROM mirror_pushes m
 		WHERE m.storage_key = $1 ORDER BY m.id DESC LIMIT $2`, storageKey, limitArg(limit))
 }
 
@@ -131,7 +100,7 @@ func (s *PostgresStore) mirrorPushes(ctx context.Context, what, query string, ar
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (MirrorPush, error) { return scanPGMirrorPush(row) })
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (MirrorPush, error) { return scanMirrorPush(row) })
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -140,18 +109,7 @@ func (s *PostgresStore) mirrorPushes(ctx context.Context, what, query string, ar
 
 // RecordMirrorAttempt records the outcome and ends the pushes' leases.
 func (s *PostgresStore) RecordMirrorAttempt(ctx context.Context, ids []int64, a MirrorAttempt) error {
-	var completed int64
-	if a.Status != MirrorPending {
-		completed = a.At.UnixNano()
-	}
-	next := a.NextAttemptAt
-	if next.IsZero() {
-		next = a.At
-	}
-	attempted := 1
-	if a.NotAttempted {
-		attempted = 0
-	}
+	attempted, next, completed := mirrorAttemptValues(a)
 	if ids == nil {
 		ids = []int64{}
 	}
@@ -161,7 +119,7 @@ func (s *PostgresStore) RecordMirrorAttempt(ctx context.Context, ids []int64, a 
 			last_error = $5, next_attempt_at = $6, completed_at = $7,
 			lease_owner = NULL, lease_until = NULL
 		WHERE id = ANY($8) AND status = 'pending'`,
-		string(a.Status), attempted, attempted == 1, a.At.UnixNano(), a.Error, next.UnixNano(), completed, ids)
+		string(a.Status), attempted, attempted == 1, a.At.UnixNano(), a.Error, next, completed, ids)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = ErrNotFound
 	}

@@ -1,11 +1,8 @@
 package metadata
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,25 +17,11 @@ func pgBumpOrgsVersion(ctx context.Context, tx pgx.Tx) error {
 }
 
 func (s *PostgresStore) CreateOrg(ctx context.Context, o Org) (Org, error) {
-	if o.Name == "" {
-		return Org{}, errors.New("create org: name must not be empty")
+	o, err := newOrg(o)
+	if err != nil {
+		return Org{}, err
 	}
-	if o.CreatedAt.IsZero() {
-		o.CreatedAt = time.Now()
-	}
-	o.CreatedAt = fromNanos(o.CreatedAt.UnixNano())
-	keys := make([]OrgKey, len(o.Keys))
-	for i, k := range o.Keys {
-		if k.ID == "" || len(k.PublicKey) == 0 {
-			return Org{}, fmt.Errorf("create org %s: key id and public key must not be empty", o.Name)
-		}
-		if k.CreatedAt.IsZero() {
-			k.CreatedAt = o.CreatedAt
-		}
-		keys[i] = OrgKey{Org: o.Name, ID: k.ID, PublicKey: bytes.Clone(k.PublicKey), CreatedAt: fromNanos(k.CreatedAt.UnixNano())}
-	}
-	o.Keys = sortKeys(keys)
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err = s.tx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO orgs (name, jwks_url, created_at) VALUES ($1, $2, $3)`,
 			o.Name, o.JWKSURL, o.CreatedAt.UnixNano())
 		if pgCode(err, pgUniqueViolation) {
@@ -154,15 +137,11 @@ func (s *PostgresStore) SetOrgJWKSURL(ctx context.Context, name, url string) err
 }
 
 func (s *PostgresStore) AddOrgKey(ctx context.Context, k OrgKey) (OrgKey, error) {
-	if k.Org == "" || k.ID == "" || len(k.PublicKey) == 0 {
-		return OrgKey{}, fmt.Errorf("add key %q to org %s: org, key id and public key must not be empty", k.ID, k.Org)
+	k, err := newOrgKey(k)
+	if err != nil {
+		return OrgKey{}, err
 	}
-	if k.CreatedAt.IsZero() {
-		k.CreatedAt = time.Now()
-	}
-	k.CreatedAt = fromNanos(k.CreatedAt.UnixNano())
-	k.PublicKey = bytes.Clone(k.PublicKey)
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err = s.tx(ctx, func(tx pgx.Tx) error {
 		if err := pgInsertOrgKey(ctx, tx, k); err != nil {
 			return err
 		}

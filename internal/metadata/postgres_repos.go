@@ -9,33 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// scanPGRepo reads a row of repoColumns.
-func scanPGRepo(row pgx.Row) (Repo, error) {
-	var (
-		r        Repo
-		created  int64
-		deleted  *int64
-		provider *string
-		b        BaseRepo
-	)
-	if err := row.Scan(&r.Org, &r.ID, &r.StorageKey, &r.DefaultBranch, &created, &deleted, &r.Seq,
-		&provider, &b.Owner, &b.Name, &b.DefaultBranch,
-		&b.Operation, &b.Ref, &b.SHA, &b.UpstreamHost, &b.AuthType); err != nil {
-		return Repo{}, err
-	}
-	r.CreatedAt = fromNanos(created)
-	if deleted != nil {
-		r.DeletedAt = fromNanos(*deleted)
-	}
-	if provider != nil {
-		b.Provider = *provider
-		r.BaseRepo = &b
-	}
-	return r, nil
-}
-
 func collectPGRepos(rows pgx.Rows) ([]Repo, error) {
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Repo, error) { return scanPGRepo(row) })
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Repo, error) { return scanRepo(row) })
 }
 
 // CreateRepo inserts the row under an advisory lock held until commit, so
@@ -44,24 +19,17 @@ func collectPGRepos(rows pgx.Rows) ([]Repo, error) {
 // smaller seq (the reasoning of AppendRefEvents). Creation is rare; the
 // lock costs nothing that matters.
 func (s *PostgresStore) CreateRepo(ctx context.Context, r Repo) (Repo, error) {
-	if r.Org == "" || r.ID == "" {
-		return Repo{}, fmt.Errorf("create repo %q/%q: org and id must not be empty", r.Org, r.ID)
+	r, err := newRepo(r)
+	if err != nil {
+		return Repo{}, err
 	}
-	if r.CreatedAt.IsZero() {
-		r.CreatedAt = time.Now()
-	}
-	r.CreatedAt = fromNanos(r.CreatedAt.UnixNano())
-	r.StorageKey = newStorageKey()
-	r.DeletedAt = time.Time{}
 	var provider *string
 	var b BaseRepo
 	if r.BaseRepo != nil {
-		// Copy, so the result does not alias the caller's value.
 		b = *r.BaseRepo
-		r.BaseRepo = &b
 		provider = &b.Provider
 	}
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err = s.tx(ctx, func(tx pgx.Tx) error {
 		if err := lockXact(ctx, tx, lockRepoSeq); err != nil {
 			return err
 		}
@@ -92,7 +60,7 @@ func (s *PostgresStore) Repo(ctx context.Context, org, id string) (Repo, error) 
 		return Repo{}, fmt.Errorf("get repo %q/%q: %w", org, id, ErrNotFound)
 	}
 	// The live row if any, else the newest tombstone.
-	r, err := scanPGRepo(s.pool.QueryRow(ctx, `SELECT `+repoColumns+` FROM repos
+	r, err := scanRepo(s.pool.QueryRow(ctx, `SELECT `+repoColumns+` FROM repos
 		WHERE org = $1 AND id = $2
 		ORDER BY deleted_at IS NOT NULL, seq DESC
 		LIMIT 1`, org, id))
@@ -117,7 +85,7 @@ func (s *PostgresStore) DeleteRepo(ctx context.Context, org, id string) (Repo, e
 		// A concurrent delete holds the row: this one waits, then finds it
 		// tombstoned and reports ErrDeleted.
 		var err error
-		r, err = scanPGRepo(tx.QueryRow(ctx, `UPDATE repos SET deleted_at = $1
+		r, err = scanRepo(tx.QueryRow(ctx, `UPDATE repos SET deleted_at = $1
 			WHERE org = $2 AND id = $3 AND deleted_at IS NULL
 			RETURNING `+repoColumns, time.Now().UnixNano(), org, id))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -211,10 +179,8 @@ func (s *PostgresStore) ListRepos(ctx context.Context, org string, opt ListRepos
 	if err != nil {
 		return nil, false, fmt.Errorf("list repos of %s: %w", org, err)
 	}
-	if opt.Limit > 0 && len(repos) > opt.Limit {
-		return repos[:opt.Limit], true, nil
-	}
-	return repos, false, nil
+	repos, hasMore := pageRepos(repos, opt.Limit)
+	return repos, hasMore, nil
 }
 
 func (s *PostgresStore) DeletedRepos(ctx context.Context) ([]Repo, error) {

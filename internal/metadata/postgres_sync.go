@@ -36,25 +36,21 @@ func (s *PostgresStore) EnqueueSync(ctx context.Context, storageKey, ref string)
 // is passed over.
 func (s *PostgresStore) ClaimSync(ctx context.Context) (SyncJob, bool, error) {
 	s.leased.Store(true)
-	var job SyncJob
-	var queued int64
-	err := s.pool.QueryRow(ctx, `UPDATE sync_jobs SET running = true, claimed = requested,
+	job, err := scanSyncJob(s.pool.QueryRow(ctx, `UPDATE sync_jobs SET running = true, claimed = requested,
 			lease_owner = $1, lease_until = now() + $2 * interval '1 microsecond'
 		WHERE storage_key = (SELECT storage_key FROM sync_jobs
 			WHERE NOT running OR lease_until < now()
 			ORDER BY queued_at, storage_key
 			LIMIT 1
 			FOR UPDATE SKIP LOCKED)
-		RETURNING storage_key, org, repo_id, ref, requested, claimed, queued_at`,
-		s.owner, s.lease.Microseconds()).
-		Scan(&job.StorageKey, &job.Org, &job.RepoID, &job.Ref, &job.Requested, &job.Claimed, &queued)
+		RETURNING `+syncJobColumns,
+		s.owner, s.lease.Microseconds()))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SyncJob{}, false, nil
 	}
 	if err != nil {
 		return SyncJob{}, false, fmt.Errorf("claim sync: %w", err)
 	}
-	job.QueuedAt = fromNanos(queued)
 	return job, true, nil
 }
 
@@ -128,12 +124,9 @@ func (s *PostgresStore) SyncState(ctx context.Context, storageKey string) (SyncS
 }
 
 func (s *PostgresStore) SaveSyncState(ctx context.Context, st SyncState) error {
-	refs, err := json.Marshal(st.SyncedRefs)
+	refs, err := syncedRefsJSON(st.SyncedRefs)
 	if err != nil {
 		return err
-	}
-	if st.SyncedRefs == nil {
-		refs = []byte("{}")
 	}
 	var success *int64
 	if !st.LastSuccess.IsZero() {

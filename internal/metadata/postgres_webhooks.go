@@ -9,9 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// pgWebhookColumns is the select list scanPGWebhook reads.
-const pgWebhookColumns = `w.id, w.org, w.url, w.events, COALESCE(w.repo_id, ''), w.secret, w.created_at`
-
 func scanPGWebhook(row pgx.Row) (Webhook, error) {
 	var w Webhook
 	var created int64
@@ -23,16 +20,11 @@ func scanPGWebhook(row pgx.Row) (Webhook, error) {
 }
 
 func (s *PostgresStore) CreateWebhook(ctx context.Context, w Webhook) (Webhook, error) {
-	if w.ID == "" || w.Org == "" || w.URL == "" || len(w.Events) == 0 || len(w.Secret) == 0 {
-		return Webhook{}, fmt.Errorf("create webhook of %s: id, org, url, events and secret must not be empty", w.Org)
+	w, err := newWebhook(w)
+	if err != nil {
+		return Webhook{}, err
 	}
-	if w.CreatedAt.IsZero() {
-		w.CreatedAt = time.Now()
-	}
-	w.CreatedAt = fromNanos(w.CreatedAt.UnixNano())
-	w.Events = append([]string(nil), w.Events...)
-	w.Secret = append([]byte(nil), w.Secret...)
-	_, err := s.pool.Exec(ctx, `INSERT INTO webhooks (id, org, url, events, repo_id, secret, created_at)
+	_, err = s.pool.Exec(ctx, `INSERT INTO webhooks (id, org, url, events, repo_id, secret, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		w.ID, w.Org, w.URL, w.Events, nullIfEmpty(w.RepoID), w.Secret, w.CreatedAt.UnixNano())
 	if pgCode(err, pgUniqueViolation) {
@@ -48,7 +40,7 @@ func (s *PostgresStore) Webhook(ctx context.Context, org, id string) (Webhook, e
 	if !pgStorable(org, id) {
 		return Webhook{}, fmt.Errorf("webhook %q of %q: %w", id, org, ErrNotFound)
 	}
-	w, err := scanPGWebhook(s.pool.QueryRow(ctx, `SELECT `+pgWebhookColumns+` FROM webhooks w
+	w, err := scanPGWebhook(s.pool.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks w
 		WHERE w.org = $1 AND w.id = $2`, org, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = ErrNotFound
@@ -60,7 +52,7 @@ func (s *PostgresStore) Webhook(ctx context.Context, org, id string) (Webhook, e
 }
 
 func (s *PostgresStore) Webhooks(ctx context.Context, org string) ([]Webhook, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+pgWebhookColumns+` FROM webhooks w
+	rows, err := s.pool.Query(ctx, `SELECT `+webhookColumns+` FROM webhooks w
 		WHERE $1 = '' OR w.org = $1 ORDER BY w.created_at, w.id`, org)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks of %q: %w", org, err)
@@ -153,17 +145,10 @@ func (s *PostgresStore) EnqueueDeliveries(ctx context.Context, move CursorMove, 
 		// rather than failing the whole batch on the foreign key.
 		b := &pgx.Batch{}
 		for i := range ds {
-			d := ds[i]
-			if d.CreatedAt.IsZero() {
-				d.CreatedAt = now
+			d := newDelivery(ds[i], now)
+			if d.Payload == nil {
+				d.Payload = []byte{} // pgx sends nil as NULL; payload is NOT NULL
 			}
-			if d.NextAttemptAt.IsZero() {
-				d.NextAttemptAt = d.CreatedAt
-			}
-			d.CreatedAt, d.NextAttemptAt = fromNanos(d.CreatedAt.UnixNano()), fromNanos(d.NextAttemptAt.UnixNano())
-			d.Status, d.Attempts = DeliveryPending, 0
-			d.LastAttemptAt, d.LastStatusCode, d.LastError, d.CompletedAt = time.Time{}, 0, "", time.Time{}
-			d.Payload = append([]byte{}, d.Payload...)
 			b.Queue(`INSERT INTO webhook_deliveries
 					(webhook_id, event, payload, status, created_at, next_attempt_at)
 				SELECT id, $1, $2, 'pending', $3, $4 FROM webhooks WHERE id = $5 FOR KEY SHARE
@@ -185,29 +170,6 @@ func (s *PostgresStore) EnqueueDeliveries(ctx context.Context, move CursorMove, 
 		return nil, fmt.Errorf("enqueue %d webhook deliveries: %w", len(ds), err)
 	}
 	return out, nil
-}
-
-const pgDeliveryColumns = `d.id, d.webhook_id, d.event, d.payload, d.status, d.attempts, d.created_at,
-	d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.completed_at`
-
-func scanPGDelivery(row pgx.Row, extra ...any) (WebhookDelivery, error) {
-	var d WebhookDelivery
-	var status string
-	var created, next, last, completed int64
-	dest := append([]any{&d.ID, &d.WebhookID, &d.Event, &d.Payload, &status, &d.Attempts, &created,
-		&next, &last, &d.LastStatusCode, &d.LastError, &completed}, extra...)
-	if err := row.Scan(dest...); err != nil {
-		return WebhookDelivery{}, err
-	}
-	d.Status = DeliveryStatus(status)
-	d.CreatedAt, d.NextAttemptAt = fromNanos(created), fromNanos(next)
-	if last != 0 {
-		d.LastAttemptAt = fromNanos(last)
-	}
-	if completed != 0 {
-		d.CompletedAt = fromNanos(completed)
-	}
-	return d, nil
 }
 
 // DeliveryHeads returns the heads as SQLite's does, and leases them to
@@ -245,7 +207,7 @@ func (s *PostgresStore) DeliveryHeads(ctx context.Context, limit int, skip []str
 			FROM mine WHERE d.id = mine.id
 			RETURNING d.*
 		)
-		SELECT `+pgDeliveryColumns+`, `+pgWebhookColumns+`
+		SELECT `+deliveryColumns+`, `+webhookColumns+`
 		FROM leased d JOIN webhooks w ON w.id = d.webhook_id
 		ORDER BY d.next_attempt_at, d.id`,
 		nonNilStrings(skip), s.owner, limitArg(limit), s.lease.Microseconds())
@@ -256,7 +218,7 @@ func (s *PostgresStore) DeliveryHeads(ctx context.Context, limit int, skip []str
 		var due DueDelivery
 		var created int64
 		w := &due.Webhook
-		d, err := scanPGDelivery(row, &w.ID, &w.Org, &w.URL, &w.Events, &w.RepoID, &w.Secret, &created)
+		d, err := scanDelivery(row, &w.ID, &w.Org, &w.URL, &w.Events, &w.RepoID, &w.Secret, &created)
 		due.WebhookDelivery = d
 		w.CreatedAt = fromNanos(created)
 		return due, err
@@ -279,20 +241,13 @@ func nonNilStrings(ss []string) []string {
 // RecordAttempt records the outcome and ends the lease: a delivery left
 // pending is handed out again when it is due, to any process.
 func (s *PostgresStore) RecordAttempt(ctx context.Context, id int64, a DeliveryAttempt) error {
-	var completed int64
-	if a.Status != DeliveryPending {
-		completed = a.At.UnixNano()
-	}
-	next := a.NextAttemptAt
-	if next.IsZero() {
-		next = a.At
-	}
+	next, completed := attemptTimes(a.At, a.NextAttemptAt, a.Status != DeliveryPending)
 	tag, err := s.pool.Exec(ctx, `UPDATE webhook_deliveries SET
 			status = $1, attempts = attempts + 1, last_attempt_at = $2, last_status_code = $3,
 			last_error = $4, next_attempt_at = $5, completed_at = $6,
 			lease_owner = NULL, lease_until = NULL
 		WHERE id = $7 AND status = 'pending'`,
-		string(a.Status), a.At.UnixNano(), a.StatusCode, a.Error, next.UnixNano(), completed, id)
+		string(a.Status), a.At.UnixNano(), a.StatusCode, a.Error, next, completed, id)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = ErrNotFound
 	}
@@ -306,12 +261,12 @@ func (s *PostgresStore) WebhookDeliveries(ctx context.Context, org, id string, l
 	if _, err := s.Webhook(ctx, org, id); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+pgDeliveryColumns+` FROM webhook_deliveries d
+	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries d
 		WHERE d.webhook_id = $1 ORDER BY d.id DESC LIMIT $2`, id, limitArg(limit))
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries of webhook %s: %w", id, err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (WebhookDelivery, error) { return scanPGDelivery(row) })
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (WebhookDelivery, error) { return scanDelivery(row) })
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries of webhook %s: %w", id, err)
 	}

@@ -2,9 +2,7 @@ package metadata
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -146,12 +144,4 @@ func isUniqueViolation(err error) bool {
 
 func isForeignKeyViolation(err error) bool {
 	return constraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY)
-}
-
-// newStorageKey returns 128 random bits in hex: filesystem-safe on every
-// platform, case-insensitive filesystems included, and unrelated to the ID.
-func newStorageKey() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails (crypto/rand since Go 1.24)
-	return hex.EncodeToString(b[:])
 }

@@ -35,7 +35,7 @@ func (s *SQLiteStore) ForgetBranch(ctx context.Context, storageKey, namespace, b
 }
 
 func (s *SQLiteStore) Branches(ctx context.Context, storageKey, namespace string) ([]BranchRecord, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT name, created_at, seq FROM branches
+	rows, err := s.r.QueryContext(ctx, `SELECT `+branchColumns+` FROM branches
 		WHERE storage_key = ? AND namespace = ?
 		ORDER BY created_at, seq`, storageKey, namespace)
 	if err != nil {
@@ -44,12 +44,10 @@ func (s *SQLiteStore) Branches(ctx context.Context, storageKey, namespace string
 	defer rows.Close()
 	var bs []BranchRecord
 	for rows.Next() {
-		var b BranchRecord
-		var created int64
-		if err := rows.Scan(&b.Name, &created, &b.Seq); err != nil {
+		b, err := scanBranch(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list branches of %s (namespace %q): %w", storageKey, namespace, err)
 		}
-		b.CreatedAt = fromNanos(created)
 		bs = append(bs, b)
 	}
 	if err := rows.Err(); err != nil {

@@ -8,31 +8,12 @@ import (
 	"time"
 )
 
-// credentialColumns is the select list scanCredential reads: a credential
-// joined with its repository (alias r), which supplies org and id.
-const credentialColumns = `c.id, r.org, r.id, c.storage_key, c.username, c.secret, c.created_at, c.updated_at`
-
-func scanCredential(sc scanner) (GitCredential, error) {
-	var c GitCredential
-	var created, updated int64
-	if err := sc.Scan(&c.ID, &c.Org, &c.RepoID, &c.StorageKey, &c.Username, &c.Secret, &created, &updated); err != nil {
+func (s *SQLiteStore) CreateGitCredential(ctx context.Context, c GitCredential) (GitCredential, error) {
+	c, err := newGitCredential(c)
+	if err != nil {
 		return GitCredential{}, err
 	}
-	c.CreatedAt, c.UpdatedAt = fromNanos(created), fromNanos(updated)
-	return c, nil
-}
-
-func (s *SQLiteStore) CreateGitCredential(ctx context.Context, c GitCredential) (GitCredential, error) {
-	if c.ID == "" || len(c.Secret) == 0 {
-		return GitCredential{}, fmt.Errorf("create git credential for %s/%s: id and secret must not be empty", c.Org, c.RepoID)
-	}
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = time.Now()
-	}
-	c.CreatedAt = fromNanos(c.CreatedAt.UnixNano())
-	c.UpdatedAt = c.CreatedAt
-	c.Secret = append([]byte(nil), c.Secret...)
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		// The repository must be live and still the incarnation the secret
 		// was sealed for.
 		var live bool
@@ -86,8 +67,8 @@ func (s *SQLiteStore) GitCredentialForRepo(ctx context.Context, storageKey strin
 }
 
 func (s *SQLiteStore) UpdateGitCredential(ctx context.Context, c GitCredential) (GitCredential, error) {
-	if len(c.Secret) == 0 {
-		return GitCredential{}, fmt.Errorf("update git credential %q of %s: secret must not be empty", c.ID, c.Org)
+	if err := checkGitCredentialUpdate(c); err != nil {
+		return GitCredential{}, err
 	}
 	var out GitCredential
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {

@@ -29,11 +29,7 @@ func (s *SQLiteStore) AppendRefEvents(ctx context.Context, events []RefEvent) ([
 		}
 		defer stmt.Close()
 		for i, e := range events {
-			at := e.At
-			if at.IsZero() {
-				at = now
-			}
-			e.At = fromNanos(at.UnixNano())
+			e = newRefEvent(e, now)
 			err := stmt.QueryRowContext(ctx, e.Namespace, e.Ref, e.Before, e.After, e.At.UnixNano(), e.StorageKey).
 				Scan(&e.Seq, &e.Org, &e.RepoID)
 			if errors.Is(err, sql.ErrNoRows) {
@@ -89,19 +85,14 @@ func (s *SQLiteStore) LastRefStates(ctx context.Context, storageKey string) ([]R
 // repository (the storage key is its parameter).
 const lastRefSeqs = `SELECT MAX(seq) FROM ref_events WHERE storage_key = ? GROUP BY namespace, ref`
 
-// refEventColumns is the select list collectRefEvents reads.
-const refEventColumns = `seq, org, repo_id, storage_key, namespace, ref, before_oid, after_oid, at`
-
 func collectRefEvents(rows *sql.Rows) ([]RefEvent, error) {
 	defer rows.Close()
 	var events []RefEvent
 	for rows.Next() {
-		var e RefEvent
-		var at int64
-		if err := rows.Scan(&e.Seq, &e.Org, &e.RepoID, &e.StorageKey, &e.Namespace, &e.Ref, &e.Before, &e.After, &at); err != nil {
+		e, err := scanRefEvent(rows)
+		if err != nil {
 			return nil, err
 		}
-		e.At = fromNanos(at)
 		events = append(events, e)
 	}
 	return events, rows.Err()

@@ -9,26 +9,6 @@ import (
 	"time"
 )
 
-const mirrorColumns = `m.id, m.storage_key, m.org, m.repo_id, m.event_seq, m.ref, m.before_oid, m.after_oid, m.status,
-	m.attempts, m.created_at, m.next_attempt_at, m.last_attempt_at, m.last_error, m.completed_at`
-
-func scanMirrorPush(sc scanner) (MirrorPush, error) {
-	var p MirrorPush
-	var created, next, last, completed int64
-	if err := sc.Scan(&p.ID, &p.StorageKey, &p.Org, &p.RepoID, &p.EventSeq, &p.Ref, &p.Before, &p.After, &p.Status,
-		&p.Attempts, &created, &next, &last, &p.LastError, &completed); err != nil {
-		return MirrorPush{}, err
-	}
-	p.CreatedAt, p.NextAttemptAt = fromNanos(created), fromNanos(next)
-	if last != 0 {
-		p.LastAttemptAt = fromNanos(last)
-	}
-	if completed != 0 {
-		p.CompletedAt = fromNanos(completed)
-	}
-	return p, nil
-}
-
 func (s *SQLiteStore) EnqueueMirrorPushes(ctx context.Context, move CursorMove, ps []MirrorPush) ([]MirrorPush, error) {
 	now := time.Now()
 	var out []MirrorPush
@@ -50,15 +30,7 @@ func (s *SQLiteStore) EnqueueMirrorPushes(ctx context.Context, move CursorMove, 
 		}
 		defer stmt.Close()
 		for _, p := range ps {
-			if p.CreatedAt.IsZero() {
-				p.CreatedAt = now
-			}
-			if p.NextAttemptAt.IsZero() {
-				p.NextAttemptAt = p.CreatedAt
-			}
-			p.CreatedAt, p.NextAttemptAt = fromNanos(p.CreatedAt.UnixNano()), fromNanos(p.NextAttemptAt.UnixNano())
-			p.Status, p.Attempts = MirrorPending, 0
-			p.LastAttemptAt, p.LastError, p.CompletedAt = time.Time{}, "", time.Time{}
+			p = newMirrorPush(p, now)
 			err := stmt.QueryRowContext(ctx, p.EventSeq, p.Ref, p.Before, p.After, p.CreatedAt.UnixNano(),
 				p.NextAttemptAt.UnixNano(), p.StorageKey).Scan(&p.ID, &p.Org, &p.RepoID)
 			if errors.Is(err, sql.ErrNoRows) {
@@ -155,18 +127,7 @@ func (s *SQLiteStore) mirrorPushes(ctx context.Context, what, query string, args
 }
 
 func (s *SQLiteStore) RecordMirrorAttempt(ctx context.Context, ids []int64, a MirrorAttempt) error {
-	var completed int64
-	if a.Status != MirrorPending {
-		completed = a.At.UnixNano()
-	}
-	next := a.NextAttemptAt
-	if next.IsZero() {
-		next = a.At
-	}
-	attempted := 1
-	if a.NotAttempted {
-		attempted = 0
-	}
+	attempted, next, completed := mirrorAttemptValues(a)
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE mirror_pushes SET
 				status = ?, attempts = attempts + ?,
@@ -180,7 +141,7 @@ func (s *SQLiteStore) RecordMirrorAttempt(ctx context.Context, ids []int64, a Mi
 		var n int64
 		for _, id := range ids {
 			res, err := stmt.ExecContext(ctx, string(a.Status), attempted, attempted == 1, a.At.UnixNano(),
-				a.Error, next.UnixNano(), completed, id)
+				a.Error, next, completed, id)
 			if err != nil {
 				return err
 			}

@@ -1,14 +1,9 @@
 package metadata
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"slices"
-	"strings"
-	"time"
 )
 
 // bumpOrgsVersion moves the version a server polls; every write to orgs or
@@ -19,25 +14,11 @@ func bumpOrgsVersion(ctx context.Context, tx *sql.Tx) error {
 }
 
 func (s *SQLiteStore) CreateOrg(ctx context.Context, o Org) (Org, error) {
-	if o.Name == "" {
-		return Org{}, errors.New("create org: name must not be empty")
+	o, err := newOrg(o)
+	if err != nil {
+		return Org{}, err
 	}
-	if o.CreatedAt.IsZero() {
-		o.CreatedAt = time.Now()
-	}
-	o.CreatedAt = fromNanos(o.CreatedAt.UnixNano())
-	keys := make([]OrgKey, len(o.Keys))
-	for i, k := range o.Keys {
-		if k.ID == "" || len(k.PublicKey) == 0 {
-			return Org{}, fmt.Errorf("create org %s: key id and public key must not be empty", o.Name)
-		}
-		if k.CreatedAt.IsZero() {
-			k.CreatedAt = o.CreatedAt
-		}
-		keys[i] = OrgKey{Org: o.Name, ID: k.ID, PublicKey: bytes.Clone(k.PublicKey), CreatedAt: fromNanos(k.CreatedAt.UnixNano())}
-	}
-	o.Keys = sortKeys(keys)
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO orgs (name, jwks_url, created_at) VALUES (?, ?, ?)`,
 			o.Name, o.JWKSURL, o.CreatedAt.UnixNano())
 		if isUniqueViolation(err) {
@@ -69,17 +50,6 @@ func insertOrgKey(ctx context.Context, tx *sql.Tx, k OrgKey) error {
 		return ErrNotFound
 	}
 	return err
-}
-
-// sortKeys orders keys as Org returns them.
-func sortKeys(keys []OrgKey) []OrgKey {
-	slices.SortFunc(keys, func(a, b OrgKey) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return keys
 }
 
 func (s *SQLiteStore) Org(ctx context.Context, name string) (Org, error) {
@@ -182,15 +152,11 @@ func (s *SQLiteStore) SetOrgJWKSURL(ctx context.Context, name, url string) error
 }
 
 func (s *SQLiteStore) AddOrgKey(ctx context.Context, k OrgKey) (OrgKey, error) {
-	if k.Org == "" || k.ID == "" || len(k.PublicKey) == 0 {
-		return OrgKey{}, fmt.Errorf("add key %q to org %s: org, key id and public key must not be empty", k.ID, k.Org)
+	k, err := newOrgKey(k)
+	if err != nil {
+		return OrgKey{}, err
 	}
-	if k.CreatedAt.IsZero() {
-		k.CreatedAt = time.Now()
-	}
-	k.CreatedAt = fromNanos(k.CreatedAt.UnixNano())
-	k.PublicKey = bytes.Clone(k.PublicKey)
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		if err := insertOrgKey(ctx, tx, k); err != nil {
 			return err
 		}

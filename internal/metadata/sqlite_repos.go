@@ -8,60 +8,18 @@ import (
 	"time"
 )
 
-// repoColumns is the select list scanRepo reads.
-const repoColumns = `org, id, storage_key, default_branch, created_at, deleted_at, seq,
-	base_provider, base_owner, base_name, base_default_branch,
-	base_operation, base_ref, base_sha, base_upstream_host, base_auth_type`
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanRepo(sc scanner) (Repo, error) {
-	var (
-		r        Repo
-		created  int64
-		deleted  sql.NullInt64
-		provider sql.NullString
-		b        BaseRepo
-	)
-	if err := sc.Scan(&r.Org, &r.ID, &r.StorageKey, &r.DefaultBranch, &created, &deleted, &r.Seq,
-		&provider, &b.Owner, &b.Name, &b.DefaultBranch,
-		&b.Operation, &b.Ref, &b.SHA, &b.UpstreamHost, &b.AuthType); err != nil {
+func (s *SQLiteStore) CreateRepo(ctx context.Context, r Repo) (Repo, error) {
+	r, err := newRepo(r)
+	if err != nil {
 		return Repo{}, err
 	}
-	r.CreatedAt = fromNanos(created)
-	if deleted.Valid {
-		r.DeletedAt = fromNanos(deleted.Int64)
-	}
-	if provider.Valid {
-		b.Provider = provider.String
-		r.BaseRepo = &b
-	}
-	return r, nil
-}
-
-func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
-
-func (s *SQLiteStore) CreateRepo(ctx context.Context, r Repo) (Repo, error) {
-	if r.Org == "" || r.ID == "" {
-		return Repo{}, fmt.Errorf("create repo %q/%q: org and id must not be empty", r.Org, r.ID)
-	}
-	if r.CreatedAt.IsZero() {
-		r.CreatedAt = time.Now()
-	}
-	// Round trip through nanoseconds now, so the result equals what Repo
-	// returns later (UTC, no monotonic reading).
-	r.CreatedAt = fromNanos(r.CreatedAt.UnixNano())
-	r.StorageKey = newStorageKey()
-	r.DeletedAt = time.Time{}
 	var provider sql.NullString
 	var b BaseRepo
 	if r.BaseRepo != nil {
-		// Copy, so the result does not alias the caller's value.
 		b = *r.BaseRepo
-		r.BaseRepo = &b
 		provider = sql.NullString{String: b.Provider, Valid: true}
 	}
-	err := s.w.QueryRowContext(ctx, `INSERT INTO repos (
+	err = s.w.QueryRowContext(ctx, `INSERT INTO repos (
 			org, id, id_fold, storage_key, default_branch, created_at,
 			base_provider, base_owner, base_name, base_default_branch,
 			base_operation, base_ref, base_sha, base_upstream_host, base_auth_type)
@@ -196,10 +154,8 @@ func (s *SQLiteStore) ListRepos(ctx context.Context, org string, opt ListReposOp
 	if err != nil {
 		return nil, false, fmt.Errorf("list repos of %s: %w", org, err)
 	}
-	if opt.Limit > 0 && len(repos) > opt.Limit {
-		return repos[:opt.Limit], true, nil
-	}
-	return repos, false, nil
+	repos, hasMore := pageRepos(repos, opt.Limit)
+	return repos, hasMore, nil
 }
 
 func (s *SQLiteStore) DeletedRepos(ctx context.Context) ([]Repo, error) {

@@ -30,19 +30,15 @@ func (s *SQLiteStore) EnqueueSync(ctx context.Context, storageKey, ref string) e
 }
 
 func (s *SQLiteStore) ClaimSync(ctx context.Context) (SyncJob, bool, error) {
-	var job SyncJob
-	var queued int64
-	err := s.w.QueryRowContext(ctx, `UPDATE sync_jobs SET running = 1, claimed = requested
+	job, err := scanSyncJob(s.w.QueryRowContext(ctx, `UPDATE sync_jobs SET running = 1, claimed = requested
 		WHERE storage_key = (SELECT storage_key FROM sync_jobs WHERE running = 0 ORDER BY queued_at, storage_key LIMIT 1)
-		RETURNING storage_key, org, repo_id, ref, requested, claimed, queued_at`).
-		Scan(&job.StorageKey, &job.Org, &job.RepoID, &job.Ref, &job.Requested, &job.Claimed, &queued)
+		RETURNING `+syncJobColumns))
 	if errors.Is(err, sql.ErrNoRows) {
 		return SyncJob{}, false, nil
 	}
 	if err != nil {
 		return SyncJob{}, false, fmt.Errorf("claim sync: %w", err)
 	}
-	job.QueuedAt = fromNanos(queued)
 	return job, true, nil
 }
 
@@ -107,12 +103,9 @@ func (s *SQLiteStore) SyncState(ctx context.Context, storageKey string) (SyncSta
 }
 
 func (s *SQLiteStore) SaveSyncState(ctx context.Context, st SyncState) error {
-	refs, err := json.Marshal(st.SyncedRefs)
+	refs, err := syncedRefsJSON(st.SyncedRefs)
 	if err != nil {
 		return err
-	}
-	if st.SyncedRefs == nil {
-		refs = []byte("{}")
 	}
 	var success sql.NullInt64
 	if !st.LastSuccess.IsZero() {

@@ -10,8 +10,6 @@ import (
 	"time"
 )
 
-const webhookColumns = `w.id, w.org, w.url, w.events, COALESCE(w.repo_id, ''), w.secret, w.created_at`
-
 func scanWebhook(sc scanner) (Webhook, error) {
 	var w Webhook
 	var events string
@@ -27,15 +25,10 @@ func scanWebhook(sc scanner) (Webhook, error) {
 }
 
 func (s *SQLiteStore) CreateWebhook(ctx context.Context, w Webhook) (Webhook, error) {
-	if w.ID == "" || w.Org == "" || w.URL == "" || len(w.Events) == 0 || len(w.Secret) == 0 {
-		return Webhook{}, fmt.Errorf("create webhook of %s: id, org, url, events and secret must not be empty", w.Org)
+	w, err := newWebhook(w)
+	if err != nil {
+		return Webhook{}, err
 	}
-	if w.CreatedAt.IsZero() {
-		w.CreatedAt = time.Now()
-	}
-	w.CreatedAt = fromNanos(w.CreatedAt.UnixNano())
-	w.Events = append([]string(nil), w.Events...)
-	w.Secret = append([]byte(nil), w.Secret...)
 	events, err := json.Marshal(w.Events)
 	if err != nil {
 		return Webhook{}, err
@@ -149,16 +142,7 @@ func (s *SQLiteStore) EnqueueDeliveries(ctx context.Context, move CursorMove, ds
 		}
 		defer stmt.Close()
 		for _, d := range ds {
-			if d.CreatedAt.IsZero() {
-				d.CreatedAt = now
-			}
-			if d.NextAttemptAt.IsZero() {
-				d.NextAttemptAt = d.CreatedAt
-			}
-			d.CreatedAt, d.NextAttemptAt = fromNanos(d.CreatedAt.UnixNano()), fromNanos(d.NextAttemptAt.UnixNano())
-			d.Status, d.Attempts = DeliveryPending, 0
-			d.LastAttemptAt, d.LastStatusCode, d.LastError, d.CompletedAt = time.Time{}, 0, "", time.Time{}
-			d.Payload = append([]byte(nil), d.Payload...)
+			d = newDelivery(d, now)
 			err := stmt.QueryRowContext(ctx, d.Event, d.Payload, d.CreatedAt.UnixNano(), d.NextAttemptAt.UnixNano(), d.WebhookID).Scan(&d.ID)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
@@ -174,27 +158,6 @@ func (s *SQLiteStore) EnqueueDeliveries(ctx context.Context, move CursorMove, ds
 		return nil, fmt.Errorf("enqueue %d webhook deliveries: %w", len(ds), err)
 	}
 	return out, nil
-}
-
-const deliveryColumns = `d.id, d.webhook_id, d.event, d.payload, d.status, d.attempts, d.created_at,
-	d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.completed_at`
-
-func scanDelivery(sc scanner, extra ...any) (WebhookDelivery, error) {
-	var d WebhookDelivery
-	var created, next, last, completed int64
-	dest := append([]any{&d.ID, &d.WebhookID, &d.Event, &d.Payload, &d.Status, &d.Attempts, &created,
-		&next, &last, &d.LastStatusCode, &d.LastError, &completed}, extra...)
-	if err := sc.Scan(dest...); err != nil {
-		return WebhookDelivery{}, err
-	}
-	d.CreatedAt, d.NextAttemptAt = fromNanos(created), fromNanos(next)
-	if last != 0 {
-		d.LastAttemptAt = fromNanos(last)
-	}
-	if completed != 0 {
-		d.CompletedAt = fromNanos(completed)
-	}
-	return d, nil
 }
 
 func (s *SQLiteStore) DeliveryHeads(ctx context.Context, limit int, skip []string) ([]DueDelivery, error) {
@@ -244,20 +207,13 @@ func (s *SQLiteStore) DeliveryHeads(ctx context.Context, limit int, skip []strin
 }
 
 func (s *SQLiteStore) RecordAttempt(ctx context.Context, id int64, a DeliveryAttempt) error {
-	var completed int64
-	if a.Status != DeliveryPending {
-		completed = a.At.UnixNano()
-	}
-	next := a.NextAttemptAt
-	if next.IsZero() {
-		next = a.At
-	}
+	next, completed := attemptTimes(a.At, a.NextAttemptAt, a.Status != DeliveryPending)
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET
 				status = ?, attempts = attempts + 1, last_attempt_at = ?, last_status_code = ?,
 				last_error = ?, next_attempt_at = ?, completed_at = ?
 			WHERE id = ? AND status = 'pending'`,
-			string(a.Status), a.At.UnixNano(), a.StatusCode, a.Error, next.UnixNano(), completed, id)
+			string(a.Status), a.At.UnixNano(), a.StatusCode, a.Error, next, completed, id)
 		if err != nil {
 			return err
 		}

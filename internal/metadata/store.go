@@ -2,7 +2,10 @@ package metadata
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -211,4 +214,161 @@ type Store interface {
 // ever changes.
 func foldCase(s string) string {
 	return strings.ToLower(strings.ToUpper(s))
+}
+
+// fromNanos turns a stored time (Unix nanoseconds) into the UTC time,
+// without a monotonic reading, that every Store returns.
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// scanner is a result row of either driver (*sql.Row, *sql.Rows, pgx.Row,
+// pgx.CollectableRow): the scan functions below read plain Go values, which
+// both drivers convert alike.
+type scanner interface{ Scan(dest ...any) error }
+
+// repoColumns is the select list scanRepo reads.
+const repoColumns = `org, id, storage_key, default_branch, created_at, deleted_at, seq,
+	base_provider, base_owner, base_name, base_default_branch,
+	base_operation, base_ref, base_sha, base_upstream_host, base_auth_type`
+
+// scanRepo reads a row of repoColumns. deleted_at and base_provider are
+// NULL for a live repository and one without a base repository.
+func scanRepo(sc scanner) (Repo, error) {
+	var (
+		r        Repo
+		created  int64
+		deleted  *int64
+		provider *string
+		b        BaseRepo
+	)
+	if err := sc.Scan(&r.Org, &r.ID, &r.StorageKey, &r.DefaultBranch, &created, &deleted, &r.Seq,
+		&provider, &b.Owner, &b.Name, &b.DefaultBranch,
+		&b.Operation, &b.Ref, &b.SHA, &b.UpstreamHost, &b.AuthType); err != nil {
+		return Repo{}, err
+	}
+	r.CreatedAt = fromNanos(created)
+	if deleted != nil {
+		r.DeletedAt = fromNanos(*deleted)
+	}
+	if provider != nil {
+		b.Provider = *provider
+		r.BaseRepo = &b
+	}
+	return r, nil
+}
+
+// newRepo checks r for CreateRepo and returns it as Repo will return it,
+// but for Seq: a new StorageKey, no DeletedAt, CreatedAt now if zero and
+// as stored, BaseRepo copied.
+func newRepo(r Repo) (Repo, error) {
+	if r.Org == "" || r.ID == "" {
+		return Repo{}, fmt.Errorf("create repo %q/%q: org and id must not be empty", r.Org, r.ID)
+	}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = time.Now()
+	}
+	// Round trip through nanoseconds now, so the result equals what Repo
+	// returns later (UTC, no monotonic reading).
+	r.CreatedAt = fromNanos(r.CreatedAt.UnixNano())
+	r.StorageKey = newStorageKey()
+	r.DeletedAt = time.Time{}
+	if r.BaseRepo != nil {
+		// Copy, so the result does not alias the caller's value.
+		b := *r.BaseRepo
+		r.BaseRepo = &b
+	}
+	return r, nil
+}
+
+// newStorageKey returns 128 random bits in hex: filesystem-safe on every
+// platform, case-insensitive filesystems included, and unrelated to the ID.
+func newStorageKey() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand since Go 1.24)
+	return hex.EncodeToString(b[:])
+}
+
+// pageRepos cuts a ListRepos result read with one row beyond limit (when
+// limit > 0) to limit, and reports whether there was more.
+func pageRepos(repos []Repo, limit int) ([]Repo, bool) {
+	if limit > 0 && len(repos) > limit {
+		return repos[:limit], true
+	}
+	return repos, false
+}
+
+// newRefEvent returns e as AppendRefEvents stores it, but for Seq, Org and
+// RepoID: At now if zero, and as stored.
+func newRefEvent(e RefEvent, now time.Time) RefEvent {
+	if e.At.IsZero() {
+		e.At = now
+	}
+	e.At = fromNanos(e.At.UnixNano())
+	return e
+}
+
+// branchColumns is the select list scanBranch reads.
+const branchColumns = `name, created_at, seq`
+
+// scanBranch reads a row of branchColumns.
+func scanBranch(sc scanner) (BranchRecord, error) {
+	var b BranchRecord
+	var created int64
+	if err := sc.Scan(&b.Name, &created, &b.Seq); err != nil {
+		return BranchRecord{}, err
+	}
+	b.CreatedAt = fromNanos(created)
+	return b, nil
+}
+
+// refEventColumns is the select list scanRefEvent reads.
+const refEventColumns = `seq, org, repo_id, storage_key, namespace, ref, before_oid, after_oid, at`
+
+// scanRefEvent reads a row of refEventColumns.
+func scanRefEvent(sc scanner) (RefEvent, error) {
+	var e RefEvent
+	var at int64
+	if err := sc.Scan(&e.Seq, &e.Org, &e.RepoID, &e.StorageKey, &e.Namespace, &e.Ref, &e.Before, &e.After, &at); err != nil {
+		return RefEvent{}, err
+	}
+	e.At = fromNanos(at)
+	return e, nil
+}
+
+// credentialColumns is the select list scanCredential reads: a credential
+// joined with its repository (alias r), which supplies org and id.
+const credentialColumns = `c.id, r.org, r.id, c.storage_key, c.username, c.secret, c.created_at, c.updated_at`
+
+// scanCredential reads a row of credentialColumns.
+func scanCredential(sc scanner) (GitCredential, error) {
+	var c GitCredential
+	var created, updated int64
+	if err := sc.Scan(&c.ID, &c.Org, &c.RepoID, &c.StorageKey, &c.Username, &c.Secret, &created, &updated); err != nil {
+		return GitCredential{}, err
+	}
+	c.CreatedAt, c.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return c, nil
+}
+
+// newGitCredential checks c for CreateGitCredential and returns it as
+// GitCredential will return it: CreatedAt now if zero and as stored,
+// UpdatedAt = CreatedAt, Secret copied.
+func newGitCredential(c GitCredential) (GitCredential, error) {
+	if c.ID == "" || len(c.Secret) == 0 {
+		return GitCredential{}, fmt.Errorf("create git credential for %s/%s: id and secret must not be empty", c.Org, c.RepoID)
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = time.Now()
+	}
+	c.CreatedAt = fromNanos(c.CreatedAt.UnixNano())
+	c.UpdatedAt = c.CreatedAt
+	c.Secret = append([]byte(nil), c.Secret...)
+	return c, nil
+}
+
+// checkGitCredentialUpdate checks c for UpdateGitCredential.
+func checkGitCredentialUpdate(c GitCredential) error {
+	if len(c.Secret) == 0 {
+		return fmt.Errorf("update git credential %q of %s: secret must not be empty", c.ID, c.Org)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -56,4 +57,27 @@ type SyncStore interface {
 	SyncState(ctx context.Context, storageKey string) (SyncState, error)
 	// SaveSyncState replaces the repository's sync state.
 	SaveSyncState(ctx context.Context, st SyncState) error
+}
+
+// syncJobColumns is the select list scanSyncJob reads.
+const syncJobColumns = `storage_key, org, repo_id, ref, requested, claimed, queued_at`
+
+// scanSyncJob reads a row of syncJobColumns.
+func scanSyncJob(sc scanner) (SyncJob, error) {
+	var job SyncJob
+	var queued int64
+	if err := sc.Scan(&job.StorageKey, &job.Org, &job.RepoID, &job.Ref, &job.Requested, &job.Claimed, &queued); err != nil {
+		return SyncJob{}, err
+	}
+	job.QueuedAt = fromNanos(queued)
+	return job, nil
+}
+
+// syncedRefsJSON encodes SyncState.SyncedRefs as stored: a JSON object,
+// empty for nil.
+func syncedRefsJSON(refs map[string]string) ([]byte, error) {
+	if refs == nil {
+		return []byte("{}"), nil
+	}
+	return json.Marshal(refs)
 }

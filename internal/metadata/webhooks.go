@@ -3,6 +3,7 @@ package metadata
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -121,4 +122,81 @@ type WebhookStore interface {
 	// PruneDeliveries removes delivered and failed deliveries completed
 	// before before, and returns how many.
 	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
+}
+
+// newWebhook checks w for CreateWebhook and returns it as Webhook will
+// return it: CreatedAt now if zero and as stored, Events and Secret copied.
+func newWebhook(w Webhook) (Webhook, error) {
+	if w.ID == "" || w.Org == "" || w.URL == "" || len(w.Events) == 0 || len(w.Secret) == 0 {
+		return Webhook{}, fmt.Errorf("create webhook of %s: id, org, url, events and secret must not be empty", w.Org)
+	}
+	if w.CreatedAt.IsZero() {
+		w.CreatedAt = time.Now()
+	}
+	w.CreatedAt = fromNanos(w.CreatedAt.UnixNano())
+	w.Events = append([]string(nil), w.Events...)
+	w.Secret = append([]byte(nil), w.Secret...)
+	return w, nil
+}
+
+// webhookColumns is the select list of a webhook (alias w) that each
+// backend's scanner reads; events is JSON text in SQLite, text[] in
+// PostgreSQL.
+const webhookColumns = `w.id, w.org, w.url, w.events, COALESCE(w.repo_id, ''), w.secret, w.created_at`
+
+// deliveryColumns is the select list scanDelivery reads (alias d).
+const deliveryColumns = `d.id, d.webhook_id, d.event, d.payload, d.status, d.attempts, d.created_at,
+	d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.completed_at`
+
+// scanDelivery reads a row of deliveryColumns followed by the columns
+// extra scans into. Times never set are stored as 0 and read as zero.
+func scanDelivery(sc scanner, extra ...any) (WebhookDelivery, error) {
+	var d WebhookDelivery
+	var status string
+	var created, next, last, completed int64
+	dest := append([]any{&d.ID, &d.WebhookID, &d.Event, &d.Payload, &status, &d.Attempts, &created,
+		&next, &last, &d.LastStatusCode, &d.LastError, &completed}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return WebhookDelivery{}, err
+	}
+	d.Status = DeliveryStatus(status)
+	d.CreatedAt, d.NextAttemptAt = fromNanos(created), fromNanos(next)
+	if last != 0 {
+		d.LastAttemptAt = fromNanos(last)
+	}
+	if completed != 0 {
+		d.CompletedAt = fromNanos(completed)
+	}
+	return d, nil
+}
+
+// newDelivery returns d as EnqueueDeliveries stores it, but for ID:
+// pending, never attempted, CreatedAt now if zero, NextAttemptAt
+// CreatedAt if zero, both as stored, Payload copied (nil if empty).
+func newDelivery(d WebhookDelivery, now time.Time) WebhookDelivery {
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = now
+	}
+	if d.NextAttemptAt.IsZero() {
+		d.NextAttemptAt = d.CreatedAt
+	}
+	d.CreatedAt, d.NextAttemptAt = fromNanos(d.CreatedAt.UnixNano()), fromNanos(d.NextAttemptAt.UnixNano())
+	d.Status, d.Attempts = DeliveryPending, 0
+	d.LastAttemptAt, d.LastStatusCode, d.LastError, d.CompletedAt = time.Time{}, 0, "", time.Time{}
+	d.Payload = append([]byte(nil), d.Payload...)
+	return d
+}
+
+// attemptTimes returns, in stored form, the next_attempt_at and
+// completed_at an attempt at at writes, for deliveries and mirror pushes
+// alike: next is at when zero, and completed is at if the attempt
+// finished the row, else 0 (still pending).
+func attemptTimes(at, next time.Time, finished bool) (nextNanos, completedNanos int64) {
+	if next.IsZero() {
+		next = at
+	}
+	if finished {
+		completedNanos = at.UnixNano()
+	}
+	return next.UnixNano(), completedNanos
 }
