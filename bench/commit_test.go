@@ -20,7 +20,7 @@ import (
 
 // BenchmarkCommitPack compares one small commit through Strata's API with
 // the same commit made by git plumbing, on a repository of ≥100k objects
-// (4000 commits × 25 files ≈ 112k objects).
+// (4000 commits × 25 files: 308k objects with the trees).
 func BenchmarkCommitPack(b *testing.B) {
 	f := newFixture(b, benchCommits(4000), 25)
 	b.Logf("repository: %s", strings.ReplaceAll(f.objectCount(b), "\n", ", "))

@@ -1,0 +1,89 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-storage/strata/internal/auth"
+)
+
+// BenchmarkCommitPackAB compares the commit path of two strata binaries,
+// STRATA_BENCH_AB_A and STRATA_BENCH_AB_B (e.g. before and after a change
+// to it; skipped unless both are set): each runs `strata serve` over HTTPS
+// on its own copy of the CommitPack fixture, and STRATA_BENCH_AB_COMMITS
+// (400) commit-packs go to them alternately, the order swapped every
+// other pair, so that the machine's other load meets both alike. The 60
+// commits before are a warm-up that takes both past their first scheduled
+// maintenance run, which is waited out. It ignores b.N.
+func BenchmarkCommitPackAB(b *testing.B) {
+	bins := []string{os.Getenv("STRATA_BENCH_AB_A"), os.Getenv("STRATA_BENCH_AB_B")}
+	if bins[0] == "" || bins[1] == "" {
+		b.Skip("set STRATA_BENCH_AB_A and STRATA_BENCH_AB_B to two strata binaries")
+	}
+	type side struct {
+		name, bin string
+		s         *strataProcess
+		token     string
+		dir       string
+		lat       latencies
+	}
+	var sides []*side
+	for i, bin := range bins {
+		b.Setenv("STRATA_BENCH_BINARY", bin)
+		sd := &side{name: string(rune('A' + i)), bin: bin, s: startStrataProcess(b)}
+		sd.token = sd.s.token(b, "bench/ab", auth.ScopeRepoWrite, auth.ScopeGitWrite)
+		sd.s.createRepo(b, sd.token)
+		dirs, _ := filepath.Glob(filepath.Join(sd.s.dataDir, "repos", "*", "*.git"))
+		sd.dir = dirs[0]
+		fillRepo(b, sd.dir, benchCommits(4000), 25)
+		sides = append(sides, sd)
+	}
+	content := bytes.Repeat([]byte("x"), 1024)
+	commit := func(sd *side, path string, i int) time.Duration {
+		body := commitPackBody(path, append(content[:1000:1000], []byte(fmt.Sprint(i))...))
+		req, _ := http.NewRequest("POST", "https://"+sd.s.addr+"/api/v1/repos/commit-pack", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+sd.token)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		start := time.Now()
+		resp, err := sd.s.client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mustOK(b, resp, 201)
+		return time.Since(start)
+	}
+	for i := range 60 {
+		for _, sd := range sides {
+			commit(sd, fmt.Sprintf("warm/%d.txt", i), i)
+		}
+	}
+	for _, sd := range sides {
+		quiet, last := time.Now(), ""
+		for time.Since(quiet) < 10*time.Second {
+			time.Sleep(200 * time.Millisecond)
+			if st := packDirState(b, sd.dir); st != last {
+				last, quiet = st, time.Now()
+			}
+		}
+	}
+	n := envInt("STRATA_BENCH_AB_COMMITS", 400)
+	for i := range n {
+		for j := range sides {
+			sd := sides[(i/2+j)%2]
+			sd.lat = append(sd.lat, commit(sd, fmt.Sprintf("bench/ab/%d.txt", i), i))
+		}
+	}
+	for _, sd := range sides {
+		b.Logf("%s (%s): p50 %v p90 %v p99 %v; %s", sd.name, sd.bin, sd.lat.pct(0.5).Round(10*time.Microsecond),
+			sd.lat.pct(0.9).Round(10*time.Microsecond), sd.lat.pct(0.99).Round(10*time.Microsecond), packDirSummary(b, sd.dir))
+		b.ReportMetric(sd.lat.pct(0.5).Seconds()*1000, sd.name+"-p50-ms")
+		b.ReportMetric(sd.lat.pct(0.99).Seconds()*1000, sd.name+"-p99-ms")
+	}
+	b.ReportMetric(float64(sides[1].lat.pct(0.5))/float64(sides[0].lat.pct(0.5)), "B/A-p50")
+}
