@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/strata-storage/strata/internal/auth"
+	"github.com/strata-storage/strata/internal/gittest"
 	"github.com/strata-storage/strata/internal/servertest"
 )
 
@@ -76,17 +75,8 @@ func remote(srv *servertest.Server, token, id string) string {
 	return strings.Replace(srv.URL, "http://", "http://t:"+token+"@", 1) + "/" + id + ".git"
 }
 
-var gitEnv = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
-	"GIT_AUTHOR_NAME=T", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=T", "GIT_COMMITTER_EMAIL=t@example.com")
-
 // git runs git in dir and returns its trimmed output.
-func git(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = gitEnv
-	out, err := cmd.CombinedOutput()
-	return strings.TrimSpace(string(out)), err
-}
+func git(dir string, args ...string) (string, error) { return gittest.Run(dir, args...) }
 
 // gitOK is git that fails the test on error.
 func gitOK(t *testing.T, dir string, args ...string) string {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/strata-storage/strata/internal/auth"
+	"github.com/strata-storage/strata/internal/gittest"
 	"github.com/strata-storage/strata/internal/servertest"
 	"github.com/strata-storage/strata/vfs"
 )
@@ -266,14 +266,5 @@ func createRepo(t *testing.T, srv *servertest.Server, id string) (token, dir str
 	return "", ""
 }
 
-var gitEnv = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
-	"GIT_AUTHOR_NAME=T", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=T", "GIT_COMMITTER_EMAIL=t@example.com")
-
 // git runs git in dir and returns its trimmed output.
-func git(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = gitEnv
-	out, err := cmd.CombinedOutput()
-	return strings.TrimSpace(string(out)), err
-}
+func git(dir string, args ...string) (string, error) { return gittest.Run(dir, args...) }
