@@ -33,7 +33,7 @@ func StartCluster(t *testing.T, n int, opts ...Option) *Cluster {
 	for k, v := range s3.Env {
 		t.Setenv(k, v)
 	}
-	signer, pub := newKey(t)
+	signer, pub := NewKey(t)
 	secret := filepath.Join(t.TempDir(), "secret.key")
 	b := make([]byte, 32)
 	rand.Read(b)

@@ -46,12 +46,13 @@ type Option func(*config.Config)
 // holds with `git fsck --strict`.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	signer, pub := newKey(t)
+	signer, pub := NewKey(t)
 	return start(t, signer, pub, opts)
 }
 
-// newKey makes an ES256 organisation key and writes its public half.
-func newKey(t testing.TB) (crypto.Signer, string) {
+// NewKey makes an ES256 organisation key and writes its public half to a
+// file of the test's; it returns the key and that file (for --org).
+func NewKey(t testing.TB) (crypto.Signer, string) {
 	t.Helper()
 	signer, err := auth.GenerateKey("ES256")
 	if err != nil {
@@ -218,6 +219,7 @@ func (s *Server) FsckAll() {
 // Main is the TestMain of a package whose servers accept git pushes: the
 // servers install `<os.Executable()> hook proc-receive` as receive-pack's
 // hook, so the test binary must act as the strata binary when git calls it.
+// It also removes the binary Binary built, and stops PostgreSQL.
 func Main(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "hook" {
 		if err := githttp.RunHook(os.Args[2:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
@@ -227,5 +229,7 @@ func Main(m *testing.M) {
 		os.Exit(0)
 	}
 	// pgtest.Run stops the PostgreSQL server a test started, if any.
-	os.Exit(pgtest.Run(m))
+	code := pgtest.Run(m)
+	removeBinary()
+	os.Exit(code)
 }

@@ -9,13 +9,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -46,37 +43,15 @@ func startProcCluster(t *testing.T) *procCluster {
 	t.Helper()
 	dsn := pgtest.New(t)
 	s3 := s3test.Start(t)
-	dir := t.TempDir()
-	signer, err := auth.GenerateKey("ES256")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, pub, err := auth.WriteKeyPair(filepath.Join(dir, "keys"), "test", signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := filepath.Join(dir, "secret.key")
+	signer, pub := servertest.NewKey(t)
+	secret := filepath.Join(t.TempDir(), "secret.key")
 	b := make([]byte, 32)
 	rand.Read(b)
 	if err := os.WriteFile(secret, []byte(hex.EncodeToString(b)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &procCluster{t: t, bin: buildStrata(t), dsn: dsn, s3: s3, pub: pub, secret: secret,
+	return &procCluster{t: t, bin: servertest.Binary(t), dsn: dsn, s3: s3, pub: pub, secret: secret,
 		tokens: servertest.Attach(t, "", "acme", signer)}
-}
-
-// buildStrata builds ./cmd/strata into the test's temporary directory.
-// Only one test of this package runs processes, so this is once per test
-// binary (and cheap again from the build cache if that changes).
-func buildStrata(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "strata")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/strata")
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // token mints a token for repo with every repository scope; any node
@@ -100,11 +75,10 @@ func (c *procCluster) ledger() *metadata.PostgresStore {
 // procNode is one node: a data dir and a cache dir of its own, which a
 // restart keeps.
 type procNode struct {
+	*servertest.Process
 	c    *procCluster
 	name string
 	dir  string // data/, cache/, node.log
-	cmd  *exec.Cmd
-	URL  string
 	log  *os.File
 }
 
@@ -117,8 +91,13 @@ func (c *procCluster) newNode(name string) *procNode {
 		c.t.Fatal(err)
 	}
 	n := &procNode{c: c, name: name, dir: dir, log: log}
+	n.Process = &servertest.Process{Name: "node " + name, Bin: c.bin, Log: log, Marks: true,
+		Args: []string{"--data-dir", filepath.Join(dir, "data"), "--cache-dir", n.cacheDir(),
+			"--metadata", c.dsn, "--objects", c.s3.URL,
+			"--org", "acme=" + c.pub, "--secret-key-file", c.secret,
+			"--log-level", "warn", "--maintenance=false"}}
 	c.t.Cleanup(func() {
-		n.stop()
+		n.Stop()
 		log.Close()
 		if c.t.Failed() {
 			n.logTail()
@@ -132,76 +111,14 @@ func (n *procNode) cacheDir() string { return filepath.Join(n.dir, "cache") }
 // start runs `strata serve` in the clustered mode on a fresh loopback
 // port and waits until /healthz answers.
 func (n *procNode) start() {
-	t := n.c.t
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(n.c.bin, "serve", "--addr", addr,
-		"--data-dir", filepath.Join(n.dir, "data"), "--cache-dir", n.cacheDir(),
-		"--metadata", n.c.dsn, "--objects", n.c.s3.URL,
-		"--org", "acme="+n.c.pub, "--secret-key-file", n.c.secret,
-		"--log-level", "warn", "--maintenance=false")
+	n.c.t.Helper()
 	// The bucket's endpoint and credentials, as an operator gives them.
-	cmd.Env = append(os.Environ(), n.c.s3.Environ()...)
-	fmt.Fprintf(n.log, "--- start on %s\n", addr)
-	cmd.Stdout, cmd.Stderr = n.log, n.log
-	// Its own process group, so that a kill takes its git children too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	n.cmd = cmd
-	n.URL = "http://" + addr
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Get(n.URL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node %s did not become healthy: %v", n.name, err)
-		}
-	}
+	n.Env = n.c.s3.Environ()
+	n.Start(n.c.t)
 }
 
-// kill is a crash: SIGKILL to the node, then to what is left of its
-// process group (the git processes it was running).
-func (n *procNode) kill() {
-	if n.cmd == nil {
-		return
-	}
-	pid := n.cmd.Process.Pid
-	syscall.Kill(pid, syscall.SIGKILL)
-	n.cmd.Wait()
-	syscall.Kill(-pid, syscall.SIGKILL)
-	n.cmd = nil
-	fmt.Fprintln(n.log, "--- killed")
-}
-
-// stop shuts the node down with SIGTERM, killing it after 30 s.
-func (n *procNode) stop() {
-	if n.cmd == nil {
-		return
-	}
-	pid := n.cmd.Process.Pid
-	syscall.Kill(pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { n.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		syscall.Kill(pid, syscall.SIGKILL)
-		<-done
-	}
-	syscall.Kill(-pid, syscall.SIGKILL)
-	n.cmd = nil
-}
+// kill is a crash: SIGKILL to the node and to its git processes.
+func (n *procNode) kill() { n.Kill() }
 
 func (n *procNode) logTail() {
 	data, _ := os.ReadFile(n.log.Name())

@@ -2,27 +2,24 @@ package resilience
 
 import (
 	"bytes"
-	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/strata-storage/strata/internal/auth"
+	"github.com/strata-storage/strata/internal/gittest"
 	"github.com/strata-storage/strata/internal/servertest"
 )
 
@@ -31,53 +28,14 @@ var soakFlag = flag.Bool("soak", false, "run the long forms of the resilience te
 // soak reports whether the long forms were asked for.
 func soak() bool { return *soakFlag || os.Getenv("STRATA_SOAK") == "1" }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// strataBinary builds ./cmd/strata once per test binary.
-func strataBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "strata-resilience-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "strata")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/strata")
-		cmd.Dir = filepath.Join("..", "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
+// Main removes the strata binary (servertest.Binary) when the tests end.
+func TestMain(m *testing.M) { servertest.Main(m) }
 
 // strata is a strata binary run on one data dir, restartable.
 type strata struct {
+	*servertest.Process
 	t       testing.TB
-	bin     string
-	dir     string // holds keys/, data/, server.log
-	signer  crypto.Signer
-	pub     string
-	args    []string // extra serve flags
-	cmd     *exec.Cmd
-	URL     string
+	dir     string             // holds data/, server.log
 	api     *servertest.Server // for tokens
 	logFile *os.File
 }
@@ -87,21 +45,18 @@ type strata struct {
 func newStrata(t testing.TB, args ...string) *strata {
 	t.Helper()
 	dir := t.TempDir()
-	signer, err := auth.GenerateKey("ES256")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, pub, err := auth.WriteKeyPair(filepath.Join(dir, "keys"), "test", signer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer, pub := servertest.NewKey(t)
 	log, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &strata{t: t, bin: strataBinary(t), dir: dir, signer: signer, pub: pub, args: args, logFile: log}
+	s := &strata{t: t, dir: dir, logFile: log}
+	s.Process = &servertest.Process{Name: "strata", Bin: servertest.Binary(t), Log: log,
+		Args: append([]string{"--data-dir", s.dataDir(), "--org", "acme=" + pub,
+			"--log-level", "warn", "--maintenance=false"}, args...)}
+	s.api = servertest.Attach(t, "", "acme", signer)
 	t.Cleanup(func() {
-		s.stop()
+		s.Stop()
 		log.Close()
 		if t.Failed() {
 			s.logTail()
@@ -116,74 +71,15 @@ func (s *strata) dataDir() string { return filepath.Join(s.dir, "data") }
 // answers 200 (crash reconciliation runs before that).
 func (s *strata) start() {
 	s.t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	args := append([]string{"serve", "--addr", addr, "--data-dir", s.dataDir(), "--org", "acme=" + s.pub,
-		"--log-level", "warn", "--maintenance=false"}, s.args...)
-	cmd := exec.Command(s.bin, args...)
-	cmd.Stdout, cmd.Stderr = s.logFile, s.logFile
-	// Its own process group, so a crash can take its git children too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.cmd = cmd
-	s.URL = "http://" + addr
-	s.api = servertest.Attach(s.t, s.URL, "acme", s.signer)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		resp, err := http.Get(s.URL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("strata did not become healthy: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.Start(s.t)
 }
 
-// kill is a crash: SIGKILL to the server, then to what is left of its
-// process group (git children it had running), and reaps it.
-func (s *strata) kill() {
-	if s.cmd == nil {
-		return
-	}
-	pid := s.cmd.Process.Pid
-	syscall.Kill(pid, syscall.SIGKILL)
-	s.cmd.Wait()
-	syscall.Kill(-pid, syscall.SIGKILL)
-	s.cmd = nil
-}
-
-// stop shuts the server down cleanly (SIGTERM), killing it after 30 s.
-func (s *strata) stop() {
-	if s.cmd == nil {
-		return
-	}
-	pid := s.cmd.Process.Pid
-	syscall.Kill(pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		syscall.Kill(pid, syscall.SIGKILL)
-		<-done
-	}
-	syscall.Kill(-pid, syscall.SIGKILL)
-	s.cmd = nil
-}
+// kill is a crash: SIGKILL to the server and to the git children it had
+// running.
+func (s *strata) kill() { s.Kill() }
 
 // pid is the running server's process id.
-func (s *strata) pid() int { return s.cmd.Process.Pid }
+func (s *strata) pid() int { return s.Pid() }
 
 func (s *strata) logTail() {
 	data, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
@@ -288,20 +184,14 @@ func (s *strata) remote(repo string) string {
 	return strings.Replace(s.URL, "http://", "http://t:"+s.token(repo)+"@", 1) + "/" + repo + ".git"
 }
 
-// gitEnv isolates git from the user's configuration.
-var gitEnv = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
-	"GIT_AUTHOR_NAME=T", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=T", "GIT_COMMITTER_EMAIL=t@example.com")
-
-// git runs git in dir and returns its trimmed output.
+// git runs git in dir and returns its trimmed output; the error holds
+// the command (tokens redacted) and git's output.
 func git(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = gitEnv
-	out, err := cmd.CombinedOutput()
+	out, err := gittest.Run(dir, args...)
 	if err != nil {
-		return string(out), fmt.Errorf("git %s: %v\n%s", strings.Join(redact(args), " "), err, out)
+		return out, fmt.Errorf("git %s: %v\n%s", strings.Join(redact(args), " "), err, out)
 	}
-	return strings.TrimSpace(string(out)), nil
+	return out, nil
 }
 
 // redact drops tokens from URLs in git's arguments for messages.
