@@ -16,11 +16,17 @@ import (
 	"github.com/strata-storage/strata/internal/metadata"
 )
 
+// maxCompactions bounds the compactions one node runs at once, whatever
+// the number of repositories written to: each is a pack-objects run
+// competing with requests for the node's cores.
+const maxCompactions = 2
+
 // compactLater starts a compaction of the repository's packs in the
-// background, unless one already runs on this node.
+// background, unless one already runs on this node or the node runs
+// maxCompactions already; the next write past the limit tries again.
 func (c *Cluster) compactLater(key, gitDir string) {
 	c.mu.Lock()
-	if _, ok := c.compacting[key]; ok || c.stop.Err() != nil {
+	if _, ok := c.compacting[key]; ok || len(c.compacting) >= maxCompactions || c.stop.Err() != nil {
 		c.mu.Unlock()
 		return
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -49,4 +50,15 @@ func sortString(s string) string {
 	b := []byte(s)
 	slices.Sort(b)
 	return string(b)
+}
+
+// A node starts at most maxCompactions at once, and one per repository.
+func TestCompactLater_bounded(t *testing.T) {
+	c := &Cluster{compacting: make(map[string]struct{}), stop: context.Background()}
+	c.compacting["busy1"] = struct{}{}
+	c.compacting["busy2"] = struct{}{}
+	c.compactLater("other", t.TempDir())
+	if _, started := c.compacting["other"]; started || len(c.compacting) != maxCompactions {
+		t.Fatalf("a compaction started past the limit: %v", c.compacting)
+	}
 }
