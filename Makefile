@@ -40,6 +40,7 @@ fuzz:
 	go test -run='^$$' -fuzz='^FuzzCheckRefFormat$$' -fuzztime=$(FUZZN_SLOW) ./internal/git
 	go test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZN) ./internal/auth
 	go test -run='^$$' -fuzz='^FuzzParseTree$$' -fuzztime=$(FUZZN) ./internal/git/odb
+	go test -run='^$$' -fuzz='^FuzzSpliceTree$$' -fuzztime=$(FUZZN) ./internal/git/odb
 	go test -run='^$$' -fuzz='^FuzzChunkFastPath$$' -fuzztime=$(FUZZN) ./internal/commitpack
 	go test -run='^$$' -fuzz='^FuzzReadPushCommands$$' -fuzztime=$(FUZZN) ./internal/githttp
 	go test -run='^$$' -fuzz='^FuzzParseRoute$$' -fuzztime=$(FUZZN) ./internal/githttp

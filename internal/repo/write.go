@@ -320,10 +320,7 @@ func (w *Write) Commit() error {
 // new root tree ("" when it stayed empty and nothing was written).
 func editTree(ctx context.Context, rd *catfile.Reader, tx *odb.Transaction, base git.ObjectID, changes []FileChange) (git.ObjectID, error) {
 	var err error
-	root := &treeNode{loaded: true, entries: map[string]*treeEntry{}}
-	if base != "" {
-		root = &treeNode{oid: base}
-	}
+	root := &treeNode{oid: base, loaded: base == ""}
 	ed := &treeEditor{ctx: ctx, rd: rd, tx: tx}
 	for _, ch := range changes {
 		if ch.Delete {
@@ -340,12 +337,17 @@ func editTree(ctx context.Context, rd *catfile.Reader, tx *odb.Transaction, base
 
 const treeMode = "40000"
 
-// treeNode is a directory being edited; entries load lazily, so a commit
-// touching one file reads only the trees on that file's path.
+// treeNode is a directory being edited. It keeps its stored content as it
+// is and only the entries looked at or changed apart, so a commit touching
+// one file reads only the trees on that file's path, decodes one entry in
+// each, and copies the others as they are (odb.SpliceTree).
 type treeNode struct {
-	oid     git.ObjectID
-	loaded  bool
-	dirty   bool
+	oid    git.ObjectID
+	raw    []byte // the stored tree's content, once loaded
+	loaded bool
+	dirty  bool
+	// entries are the entries looked up or changed: a nil entry is
+	// removed. Only a dirty node's are written.
 	entries map[string]*treeEntry
 }
 
@@ -353,6 +355,9 @@ type treeEntry struct {
 	mode string
 	oid  git.ObjectID
 	sub  *treeNode // set once a directory is descended into
+	// stored: the entry is as the node's stored content has it, unless
+	// sub has changed since.
+	stored bool
 }
 
 type treeEditor struct {
@@ -374,31 +379,50 @@ func (ed *treeEditor) load(n *treeNode) error {
 	if info.Type != git.TreeObject {
 		return fmt.Errorf("read tree %s: object is a %s", n.oid, info.Type)
 	}
-	list, err := odb.ParseTree(data)
-	if err != nil {
-		return fmt.Errorf("parse tree %s: %w", n.oid, err)
-	}
-	n.entries = make(map[string]*treeEntry, len(list))
-	for _, e := range list {
-		n.entries[e.Name] = &treeEntry{mode: e.Mode, oid: e.OID}
-	}
-	n.loaded = true
+	n.raw, n.loaded = data, true
 	return nil
+}
+
+// entry returns n's entry called name, nil when there is none.
+func (ed *treeEditor) entry(n *treeNode, name string) (*treeEntry, error) {
+	if err := ed.load(n); err != nil {
+		return nil, err
+	}
+	if e, ok := n.entries[name]; ok {
+		return e, nil
+	}
+	found, ok, err := odb.LookupTree(n.raw, name)
+	if err != nil {
+		return nil, fmt.Errorf("read tree %s: %w", n.oid, err)
+	}
+	var e *treeEntry
+	if ok {
+		e = &treeEntry{mode: found.Mode, oid: found.OID, stored: true}
+	}
+	n.set(name, e)
+	return e, nil
+}
+
+func (n *treeNode) set(name string, e *treeEntry) {
+	if n.entries == nil {
+		n.entries = map[string]*treeEntry{}
+	}
+	n.entries[name] = e
 }
 
 // dir returns the subdirectory name of n, creating it (replacing a file of
 // that name) when create is set; nil when absent and !create.
 func (ed *treeEditor) dir(n *treeNode, name string, create bool) (*treeNode, error) {
-	if err := ed.load(n); err != nil {
+	e, err := ed.entry(n, name)
+	if err != nil {
 		return nil, err
 	}
-	e := n.entries[name]
 	if e == nil || e.mode != treeMode {
 		if !create {
 			return nil, nil
 		}
-		e = &treeEntry{mode: treeMode, sub: &treeNode{loaded: true, entries: map[string]*treeEntry{}}}
-		n.entries[name] = e
+		e = &treeEntry{mode: treeMode, sub: &treeNode{loaded: true}}
+		n.set(name, e)
 	}
 	if e.sub == nil {
 		e.sub = &treeNode{oid: e.oid}
@@ -419,7 +443,7 @@ func (ed *treeEditor) upsert(n *treeNode, parts []string, mode string, oid git.O
 		return err
 	}
 	n.dirty = true
-	n.entries[parts[len(parts)-1]] = &treeEntry{mode: mode, oid: oid}
+	n.set(parts[len(parts)-1], &treeEntry{mode: mode, oid: oid})
 	return nil
 }
 
@@ -434,13 +458,11 @@ func (ed *treeEditor) remove(n *treeNode, parts []string) error {
 		n = sub
 		path = append(path, n)
 	}
-	if err := ed.load(n); err != nil {
+	name := parts[len(parts)-1]
+	if e, err := ed.entry(n, name); err != nil || e == nil {
 		return err
 	}
-	if _, ok := n.entries[parts[len(parts)-1]]; !ok {
-		return nil
-	}
-	delete(n.entries, parts[len(parts)-1])
+	n.set(name, nil)
 	for _, p := range path {
 		p.dirty = true
 	}
@@ -453,24 +475,32 @@ func (ed *treeEditor) write(n *treeNode) (git.ObjectID, error) {
 	if !n.dirty {
 		return n.oid, nil
 	}
-	list := make([]odb.TreeEntry, 0, len(n.entries))
+	var remove []string
+	add := make([]odb.TreeEntry, 0, len(n.entries))
 	for name, e := range n.entries {
-		if e.sub != nil {
+		if e != nil && e.stored && (e.sub == nil || !e.sub.dirty) {
+			continue // unchanged: SpliceTree keeps it as stored
+		}
+		if e != nil && e.sub != nil {
 			oid, err := ed.write(e.sub)
 			if err != nil {
 				return "", err
 			}
-			if e.sub.loaded && len(e.sub.entries) == 0 {
+			if e.sub.dirty && len(e.sub.raw) == 0 {
 				// Emptied: drop it here too, so the parent sees it gone and
 				// can vanish in turn.
-				delete(n.entries, name)
-				continue
+				e = nil
+			} else {
+				e.oid = oid
 			}
-			e.oid = oid
 		}
-		list = append(list, odb.TreeEntry{Mode: e.mode, Name: name, OID: e.oid})
+		if e == nil {
+			remove = append(remove, name)
+			continue
+		}
+		add = append(add, odb.TreeEntry{Mode: e.mode, Name: name, OID: e.oid})
 	}
-	raw, err := odb.EncodeTree(list)
+	raw, err := odb.SpliceTree(n.raw, remove, add)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
@@ -478,6 +508,6 @@ func (ed *treeEditor) write(n *treeNode) (git.ObjectID, error) {
 	if err != nil {
 		return "", fmt.Errorf("write tree: %w", err)
 	}
-	n.oid = oid
+	n.oid, n.raw = oid, raw
 	return oid, nil
 }

@@ -2,7 +2,7 @@ package odb
 
 import (
 	"bytes"
-	"compress/zlib"
+	stdzlib "compress/zlib"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zlib"
 
 	"github.com/strata-storage/strata/internal/git"
 )
@@ -170,28 +172,53 @@ func BenchmarkFsync(b *testing.B) {
 	})
 }
 
-// BenchmarkCompression compares zlib levels on source-like text, the
-// choice behind compressionLevel. ratio = compressed/original.
+// BenchmarkCompression compares zlib implementations and levels on
+// source-like text and on a tree of 500 entries, the choices behind
+// compressionLevel and the klauspost/compress import. ratio =
+// compressed/original.
 func BenchmarkCompression(b *testing.B) {
 	corpus := goSource(b, 10<<20)
-	for _, size := range []int{1 << 10, 10 << 20} {
-		data := corpus[:size]
-		for _, level := range []struct {
-			name  string
-			level int
-		}{{"BestSpeed", zlib.BestSpeed}, {"Default", zlib.DefaultCompression}} {
-			b.Run(fmt.Sprintf("%s/%dKiB", level.name, size>>10), func(b *testing.B) {
-				var out bytes.Buffer
-				zw, _ := zlib.NewWriterLevel(&out, level.level)
-				b.SetBytes(int64(size))
-				for b.Loop() {
-					out.Reset()
-					zw.Reset(&out)
-					zw.Write(data)
-					zw.Close()
-				}
-				b.ReportMetric(float64(out.Len())/float64(size), "ratio")
-			})
+	var entries []TreeEntry
+	for i := range 500 {
+		entries = append(entries, TreeEntry{ModeTree, fmt.Sprintf("d%03d", i), HashObject(git.BlobObject, []byte(fmt.Sprint(i)))})
+	}
+	tree, err := EncodeTree(entries)
+	if err != nil {
+		b.Fatal(err)
+	}
+	type writer interface {
+		io.WriteCloser
+		Reset(io.Writer)
+	}
+	impls := []struct {
+		name string
+		new  func(level int) writer
+	}{
+		{"std", func(level int) writer { zw, _ := stdzlib.NewWriterLevel(nil, level); return zw }},
+		{"klauspost", func(level int) writer { zw, _ := zlib.NewWriterLevel(nil, level); return zw }},
+	}
+	for _, in := range []struct {
+		name string
+		data []byte
+	}{{"source/1KiB", corpus[:1<<10]}, {"source/10MiB", corpus}, {"tree/500", tree}} {
+		for _, impl := range impls {
+			for _, level := range []struct {
+				name  string
+				level int
+			}{{"BestSpeed", zlib.BestSpeed}, {"Default", zlib.DefaultCompression}} {
+				b.Run(fmt.Sprintf("%s/%s/%s", in.name, impl.name, level.name), func(b *testing.B) {
+					var out bytes.Buffer
+					zw := impl.new(level.level)
+					b.SetBytes(int64(len(in.data)))
+					for b.Loop() {
+						out.Reset()
+						zw.Reset(&out)
+						zw.Write(in.data)
+						zw.Close()
+					}
+					b.ReportMetric(float64(out.Len())/float64(len(in.data)), "ratio")
+				})
+			}
 		}
 	}
 }

@@ -2,7 +2,6 @@ package odb
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -56,11 +55,7 @@ func EncodeTree(entries []TreeEntry) ([]byte, error) {
 
 	buf := make([]byte, 0, size)
 	for _, e := range sorted {
-		buf = append(buf, e.Mode...)
-		buf = append(buf, ' ')
-		buf = append(buf, e.Name...)
-		buf = append(buf, 0)
-		buf, _ = hex.AppendDecode(buf, []byte(e.OID)) // checked by checkEntry
+		buf = appendTreeEntry(buf, e) // checked above
 	}
 	return buf, nil
 }
@@ -129,21 +124,7 @@ func canonicalMode(b []byte) (string, bool) {
 // compareEntries is git's tree order (base_name_compare): bytewise by name,
 // where a subtree's name compares as if followed by '/'.
 func compareEntries(a, b TreeEntry) int {
-	n := min(len(a.Name), len(b.Name))
-	if c := strings.Compare(a.Name[:n], b.Name[:n]); c != 0 {
-		return c
-	}
-	return cmp.Compare(nameByteAt(a, n), nameByteAt(b, n))
-}
-
-func nameByteAt(e TreeEntry, i int) byte {
-	if i < len(e.Name) {
-		return e.Name[i]
-	}
-	if e.Mode == ModeTree {
-		return '/'
-	}
-	return 0
+	return compareTreeNames(a.Name, a.Mode == ModeTree, b.Name, b.Mode == ModeTree)
 }
 
 func checkDuplicateNames(entries []TreeEntry) error {
