@@ -82,3 +82,62 @@ func TestDispatch(t *testing.T) {
 		t.Errorf("started %v, want [x y]", started)
 	}
 }
+
+// TestRunner_spacesFanOuts: a stream of notifications is fanned out in a
+// few rounds, not one per notification, and a lone one at once.
+func TestRunner_spacesFanOuts(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var rounds []time.Time
+	r := NewRunner(Consumer{
+		FanOut: func(context.Context) error {
+			mu.Lock()
+			rounds = append(rounds, time.Now())
+			mu.Unlock()
+			return nil
+		},
+		Dispatch:    func(context.Context) (time.Duration, error) { return time.Hour, nil },
+		Prune:       func(context.Context, time.Time) (int64, error) { return 0, nil },
+		Poll:        time.Hour,
+		Concurrency: 1,
+		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	r.Start()
+	defer r.Stop()
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(rounds)
+	}
+	waitFor := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); count() < n; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d fan-outs, want %d", count(), n)
+			}
+		}
+	}
+	waitFor(1) // the start
+	start := time.Now()
+	for time.Since(start) < 200*time.Millisecond {
+		r.Notify()
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(2 * minFanOutInterval)
+	mu.Lock()
+	stream := len(rounds) - 1
+	for i := 2; i < len(rounds); i++ {
+		if gap := rounds[i].Sub(rounds[i-1]); gap < minFanOutInterval {
+			t.Errorf("fan-outs %d and %d %v apart, want at least %v", i-1, i, gap, minFanOutInterval)
+		}
+	}
+	mu.Unlock()
+	// ~150 notifications over 200 ms: about 200/50 rounds, however slow the machine.
+	if stream < 1 || stream > 6 {
+		t.Errorf("%d fan-outs for a 200 ms stream of notifications, want 1 to 6", stream)
+	}
+	// Quiet for longer than the interval: the next notification goes at once.
+	before := count()
+	r.Notify()
+	waitFor(before + 1)
+}
