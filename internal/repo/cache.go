@@ -125,6 +125,11 @@ type caches struct {
 	paths   *lru[blobRef]
 	blobs   *lru[[]byte]
 	walks   *walks
+	// written holds the trees and commits this process wrote (content by
+	// id), so the next commit on a branch edits its parent from memory:
+	// the parent is in the newest pack, which every git process would
+	// first have to find by re-scanning the pack directory.
+	written *lru[[]byte]
 }
 
 // blobRef is what a path names in a commit.
@@ -144,5 +149,6 @@ func newCaches() *caches {
 		paths:   newLRU[blobRef](1 << 16),
 		blobs:   newLRU[[]byte](64 << 20),
 		walks:   newWalks(32<<20, maxLiveWalks),
+		written: newLRU[[]byte](16 << 20),
 	}
 }

@@ -280,18 +280,35 @@ func (r *Repo) UpdateRefsLogged(ctx context.Context, log refs.Reflog, updates ..
 // updateRefsLogged is the ref-update path; written is Record.Publish's
 // hint (the clustered mode), "" when the caller cannot vouch for one.
 func (r *Repo) updateRefsLogged(ctx context.Context, log *refs.Reflog, written string, updates []refs.Update) error {
+	return r.updateRefsWhen(ctx, log, written, nil, updates)
+}
+
+// updateRefsWhen is updateRefsLogged for objects whose durability ready
+// reports (odb.Transaction.CommitVisible): git prepares the ref update
+// while they are being synced, and commits it only after ready returns nil.
+func (r *Repo) updateRefsWhen(ctx context.Context, log *refs.Reflog, written string, ready func() error, updates []refs.Update) error {
 	if r.order != nil {
 		defer r.order.lock(r.key, updates)()
 	}
-	apply := r.updater.Apply
+	apply := func(ctx context.Context, gitDir string, updates ...refs.Update) error {
+		return r.updater.ApplyWhen(ctx, gitDir, ready, updates...)
+	}
+	readyFirst := func(apply func() error) error {
+		if ready != nil {
+			if err := ready(); err != nil {
+				return err
+			}
+		}
+		return apply()
+	}
 	switch {
 	case r.record != nil:
 		apply = func(ctx context.Context, gitDir string, updates ...refs.Update) error {
-			return r.record.Publish(ctx, r.key, gitDir, log, updates, written)
+			return readyFirst(func() error { return r.record.Publish(ctx, r.key, gitDir, log, updates, written) })
 		}
 	case log != nil:
 		apply = func(ctx context.Context, gitDir string, updates ...refs.Update) error {
-			return r.updater.ApplyLogged(ctx, gitDir, *log, updates...)
+			return readyFirst(func() error { return r.updater.ApplyLogged(ctx, gitDir, *log, updates...) })
 		}
 	}
 	if err := apply(ctx, r.path, updates...); err != nil {

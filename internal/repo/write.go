@@ -192,12 +192,15 @@ func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (
 		if err != nil {
 			return nil, fmt.Errorf("write commit: %w", err)
 		}
+		r.remember(commit, raw)
 		if attempt == 0 { // the git fsck rules a push gets (fsck.go)
 			if err := r.checkWrite(ctx, req, target.Parent, tree, tx); err != nil {
 				return nil, err
 			}
 		}
-		if err := tx.Commit(); err != nil {
+		// The objects' last sync runs while git prepares the ref update.
+		durable, err := tx.CommitVisible()
+		if err != nil {
 			return nil, fmt.Errorf("write commit: %w", err)
 		}
 		_, n, written := tx.Stats()
@@ -205,7 +208,7 @@ func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (
 			blobs = n
 		}
 		packBytes += written
-		err = r.updateRefsLogged(ctx, nil, writtenPack(tx, attempt, req), []refs.Update{{Ref: target.Ref, Old: target.Old, New: commit}})
+		err = r.updateRefsWhen(ctx, nil, writtenPack(tx, attempt, req), durable, []refs.Update{{Ref: target.Ref, Old: target.Old, New: commit}})
 		if err == nil {
 			return &CommitResult{Commit: commit, Tree: tree, Old: target.Old, PackBytes: packBytes, BlobCount: blobs}, nil
 		}
@@ -261,14 +264,37 @@ func (r *Repo) buildTree(ctx context.Context, tx *odb.Transaction, parent git.Ob
 	defer release()
 	base := git.ObjectID("")
 	if !parent.IsZero() {
-		c, err := readCommitWith(ctx, rd, parent)
+		c, err := r.readParent(ctx, rd, parent)
 		if err != nil {
 			return "", err
 		}
 		base = c.Tree
 	}
-	return editTree(ctx, rd, tx, base, changes)
+	return r.editTree(ctx, rd, tx, base, changes)
 }
+
+// readParent reads the commit a new one builds on, from memory when this
+// process wrote it.
+func (r *Repo) readParent(ctx context.Context, rd *catfile.Reader, oid git.ObjectID) (*Commit, error) {
+	if raw, ok := r.memo.written.get(r.key + "\x00" + string(oid)); ok {
+		return ParseCommit(oid, raw)
+	}
+	return readCommitWith(ctx, rd, oid)
+}
+
+// remember keeps a tree or commit just written for the next commit to
+// edit. Being content-addressed, the entry is true whether or not the
+// write completes; and it is only ever asked for ids reached from a ref,
+// which exist in the repository.
+func (r *Repo) remember(oid git.ObjectID, raw []byte) {
+	if len(raw) <= maxRememberedObject {
+		r.memo.written.put(r.key+"\x00"+string(oid), raw, int64(len(raw)))
+	}
+}
+
+// maxRememberedObject bounds what remember keeps: the trees of a few
+// commits' paths, not a huge directory.
+const maxRememberedObject = 1 << 20
 
 // BuildTree applies changes to the tree base (zero: the empty tree) and
 // writes the new trees into w, reading only the trees on the changed
@@ -284,7 +310,7 @@ func (r *Repo) BuildTree(ctx context.Context, w *Write, base git.ObjectID, chang
 	if base == git.EmptyTreeOID {
 		base = ""
 	}
-	tree, err := editTree(ctx, rd, w.tx, base, changes)
+	tree, err := r.editTree(ctx, rd, w.tx, base, changes)
 	if err != nil {
 		return "", err
 	}
@@ -318,10 +344,10 @@ func (w *Write) Commit() error {
 
 // editTree applies changes to the tree base ("" = empty) and returns the
 // new root tree ("" when it stayed empty and nothing was written).
-func editTree(ctx context.Context, rd *catfile.Reader, tx *odb.Transaction, base git.ObjectID, changes []FileChange) (git.ObjectID, error) {
+func (r *Repo) editTree(ctx context.Context, rd *catfile.Reader, tx *odb.Transaction, base git.ObjectID, changes []FileChange) (git.ObjectID, error) {
 	var err error
 	root := &treeNode{oid: base, loaded: base == ""}
-	ed := &treeEditor{ctx: ctx, rd: rd, tx: tx}
+	ed := &treeEditor{ctx: ctx, rd: rd, tx: tx, repo: r}
 	for _, ch := range changes {
 		if ch.Delete {
 			err = ed.remove(root, strings.Split(ch.Path, "/"))
@@ -361,15 +387,20 @@ type treeEntry struct {
 }
 
 type treeEditor struct {
-	ctx context.Context
-	rd  *catfile.Reader
-	tx  *odb.Transaction
+	ctx  context.Context
+	rd   *catfile.Reader
+	tx   *odb.Transaction
+	repo *Repo
 }
 
 const maxTreeSize = 64 << 20
 
 func (ed *treeEditor) load(n *treeNode) error {
 	if n.loaded {
+		return nil
+	}
+	if raw, ok := ed.repo.memo.written.get(ed.repo.key + "\x00" + string(n.oid)); ok {
+		n.raw, n.loaded = raw, true
 		return nil
 	}
 	info, data, err := ed.rd.ReadObject(ed.ctx, string(n.oid), maxTreeSize)
@@ -508,6 +539,7 @@ func (ed *treeEditor) write(n *treeNode) (git.ObjectID, error) {
 	if err != nil {
 		return "", fmt.Errorf("write tree: %w", err)
 	}
+	ed.repo.remember(oid, raw)
 	n.oid, n.raw = oid, raw
 	return oid, nil
 }

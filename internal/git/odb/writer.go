@@ -312,8 +312,22 @@ func (t *Transaction) compress(f *os.File, typ git.ObjectType, size int64, src i
 // Transaction for the protocol. Nothing refers to them until a ref is
 // updated after Commit returns.
 func (t *Transaction) Commit() error {
+	durable, err := t.CommitVisible()
+	if err != nil {
+		return err
+	}
+	return durable()
+}
+
+// CommitVisible is Commit up to its last step: when it returns, the
+// objects are complete and visible to git, and the sync that makes their
+// names durable is under way. durable waits for it; nothing may refer to
+// the objects until it has returned nil. This lets a caller overlap that
+// sync with work that must precede the reference, such as git locking
+// and preparing the ref (refs.Updater.ApplyWhen).
+func (t *Transaction) CommitVisible() (durable func() error, err error) {
 	if t.done {
-		return errDone
+		return nil, errDone
 	}
 	t.done = true
 	t.abortBlobs()
@@ -323,12 +337,12 @@ func (t *Transaction) Commit() error {
 		t.pack = nil
 	}
 	if t.pack == nil && len(t.present) == 0 {
-		return nil
+		return noWait, nil
 	}
 	if t.pack != nil {
 		if err := t.pack.finish(); err != nil {
 			t.discard()
-			return fmt.Errorf("commit objects: finish pack: %w", err)
+			return nil, fmt.Errorf("commit objects: finish pack: %w", err)
 		}
 	}
 
@@ -356,7 +370,7 @@ func (t *Transaction) Commit() error {
 			}
 		}
 	}
-	err := parallel(len(files)+len(paths), func(i int) error {
+	err = parallel(len(files)+len(paths), func(i int) error {
 		if i < len(files) {
 			f := *files[i]
 			*files[i] = nil
@@ -375,24 +389,30 @@ func (t *Transaction) Commit() error {
 	}
 	if err != nil {
 		t.discard()
-		return fmt.Errorf("commit objects: %w", err)
+		return nil, fmt.Errorf("commit objects: %w", err)
 	}
 	if t.pack == nil {
-		return nil
+		return noWait, nil
 	}
 
 	// 2. Publish: the pack, then its index.
 	if err := t.pack.publish(); err != nil {
 		t.discard()
-		return fmt.Errorf("commit objects: publish pack: %w", err)
+		return nil, fmt.Errorf("commit objects: publish pack: %w", err)
 	}
 
 	// 3. The new names.
-	if err := syncPath(t.pack.dir); err != nil {
-		return fmt.Errorf("commit objects: %w", err)
-	}
-	return nil
+	synced := make(chan error, 1)
+	go func() { synced <- syncPath(t.pack.dir) }()
+	return sync.OnceValue(func() error {
+		if err := <-synced; err != nil {
+			return fmt.Errorf("commit objects: %w", err)
+		}
+		return nil
+	}), nil
 }
+
+func noWait() error { return nil }
 
 // Abort discards the objects not yet committed and removes their temp
 // files. It is a no-op after Commit or Abort.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"sync"
@@ -107,6 +108,16 @@ func NewUpdater(f *git.Factory) *Updater {
 // atomic transaction applied. git bounds the transaction itself by its
 // lock timeouts.
 func (u *Updater) Apply(ctx context.Context, gitDir string, updates ...Update) error {
+	return u.ApplyWhen(ctx, gitDir, nil, updates...)
+}
+
+// ApplyWhen is Apply with the commit held back until ready returns: git
+// locks the refs, checks the new objects and writes and syncs the new
+// values ("prepare") while the caller finishes something the refs must not
+// be committed before, such as making those objects durable. If ready
+// fails, the transaction is aborted, nothing changes, and ApplyWhen
+// returns ready's error. A nil ready is Apply.
+func (u *Updater) ApplyWhen(ctx context.Context, gitDir string, ready func() error, updates ...Update) error {
 	if len(updates) == 0 {
 		return nil
 	}
@@ -120,7 +131,12 @@ func (u *Updater) Apply(ctx context.Context, gitDir string, updates ...Update) e
 		if err != nil {
 			return fmt.Errorf("update refs: %w", err)
 		}
-		started, err := s.transact(tx)
+		started, err := s.transact(tx, ready)
+		var notReady *notReadyError
+		if errors.As(err, &notReady) {
+			s.kill() // git aborts the prepared transaction on EOF
+			return notReady.err
+		}
 		if err == nil {
 			u.put(s)
 			return nil
@@ -178,7 +194,7 @@ func (u *Updater) ApplyLogged(ctx context.Context, gitDir string, log Reflog, up
 	}
 	// Detached from ctx for the reason Apply gives: once git has the
 	// transaction it must be allowed to finish it.
-	opts := []git.Option{git.WithStdin(bytes.NewReader(tx))}
+	opts := []git.Option{git.WithStdin(io.MultiReader(bytes.NewReader(tx), strings.NewReader("commit\n")))}
 	if log.Name != "" {
 		opts = append(opts, git.WithEnv("GIT_COMMITTER_NAME="+log.Name, "GIT_COMMITTER_EMAIL="+log.Email))
 	}
@@ -204,7 +220,7 @@ func Check(updates []Update) error {
 }
 
 // encodeTransaction validates updates and writes them as one update-ref
-// --stdin transaction.
+// --stdin transaction up to "prepare"; "commit" follows (session.go).
 func encodeTransaction(updates []Update) ([]byte, error) {
 	var in bytes.Buffer
 	in.WriteString("start\n")
@@ -224,7 +240,7 @@ func encodeTransaction(updates []Update) ([]byte, error) {
 		}
 		fmt.Fprintf(&in, "update %s %s %s\n", up.Ref, nw, old)
 	}
-	in.WriteString("prepare\ncommit\n")
+	in.WriteString("prepare\n")
 	return in.Bytes(), nil
 }
 

@@ -195,3 +195,56 @@ func TestApplyLogged(t *testing.T) {
 		t.Fatalf("ref at %s, want %s", got, a)
 	}
 }
+
+// TestApplyWhen: git has locked the ref and prepared its new value when
+// ready runs, the ref moves only after ready returns nil, and a failing
+// ready leaves it (and its lock) as they were.
+func TestApplyWhen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u, dir, a, b := setup(t)
+	const main = git.ReferenceName("refs/heads/main")
+	if err := u.Apply(ctx, dir, refs.Update{Ref: main, Old: git.ZeroOID, New: a}); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(dir, "refs", "heads", "main.lock")
+	value := func() git.ObjectID { return git.ObjectID(run(t, dir, "rev-parse", "refs/heads/main")) }
+
+	notYet := errors.New("objects not durable")
+	err := u.ApplyWhen(ctx, dir, func() error {
+		if _, err := os.Stat(lock); err != nil {
+			t.Errorf("ready runs without the ref locked: %v", err)
+		}
+		return notYet
+	}, refs.Update{Ref: main, Old: a, New: b})
+	if !errors.Is(err, notYet) {
+		t.Fatalf("ApplyWhen with a failing ready = %v, want its error", err)
+	}
+	if got := value(); got != a {
+		t.Errorf("main moved to %s though ready failed", got)
+	}
+	if _, err := os.Stat(lock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock left after the abort: %v", err)
+	}
+
+	err = u.ApplyWhen(ctx, dir, func() error {
+		if got := value(); got != a {
+			t.Errorf("main is %s before ready returned, want %s", got, a)
+		}
+		return nil
+	}, refs.Update{Ref: main, Old: a, New: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := value(); got != b {
+		t.Errorf("main = %s after ApplyWhen, want %s", got, b)
+	}
+	// A stale old value fails in prepare, before ready is asked.
+	err = u.ApplyWhen(ctx, dir, func() error {
+		t.Error("ready called for a transaction git refused")
+		return nil
+	}, refs.Update{Ref: main, Old: a, New: a})
+	if !refs.IsConcurrentUpdate(err) {
+		t.Errorf("stale compare-and-swap = %v, want a concurrent update error", err)
+	}
+}

@@ -62,26 +62,57 @@ func (u *Updater) start(gitDir string) (*session, error) {
 	return &session{gitDir: gitDir, proc: p, stdin: p.Stdin, stdout: bufio.NewReader(p.Stdout), stderr: r}, nil
 }
 
-// transact sends one transaction and reads git's three acknowledgements.
-// started reports whether git got as far as accepting "start".
-func (s *session) transact(tx []byte) (started bool, err error) {
+// transact sends one transaction (tx: from "start" to "prepare") and
+// reads git's acknowledgements. Without ready, "commit" goes in the same
+// write; with it, "commit" is sent once git has prepared and ready has
+// returned nil, and a failed ready comes back as a *notReadyError with the
+// transaction still prepared (the caller kills the session, which aborts
+// it). started reports whether git got as far as accepting "start".
+func (s *session) transact(tx []byte, ready func() error) (started bool, err error) {
 	s.uses++
+	if ready == nil {
+		tx = append(tx[:len(tx):len(tx)], "commit\n"...)
+	}
 	if _, err := s.stdin.Write(tx); err != nil {
 		return false, fmt.Errorf("git update-ref: %w", err)
 	}
-	for _, want := range []string{"start: ok", "prepare: ok", "commit: ok"} {
-		line, err := s.stdout.ReadString('\n')
-		if err != nil {
-			return started, fmt.Errorf("git update-ref exited before %q", want)
+	if err := s.expect("start: ok"); err != nil {
+		return false, err
+	}
+	if err := s.expect("prepare: ok"); err != nil {
+		return true, err
+	}
+	if ready != nil {
+		if err := ready(); err != nil {
+			return true, &notReadyError{err}
 		}
-		if strings.TrimSuffix(line, "\n") != want {
-			return started, fmt.Errorf("git update-ref: unexpected reply %q, want %q", line, want)
+		if _, err := io.WriteString(s.stdin, "commit\n"); err != nil {
+			return true, fmt.Errorf("git update-ref: %w", err)
 		}
-		started = true
+	}
+	if err := s.expect("commit: ok"); err != nil {
+		return true, err
 	}
 	s.drainStderr()
 	return true, nil
 }
+
+// expect reads git's next acknowledgement, which must be want.
+func (s *session) expect(want string) error {
+	line, err := s.stdout.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("git update-ref exited before %q", want)
+	}
+	if strings.TrimSuffix(line, "\n") != want {
+		return fmt.Errorf("git update-ref: unexpected reply %q, want %q", line, want)
+	}
+	return nil
+}
+
+// notReadyError is the error of ApplyWhen's ready.
+type notReadyError struct{ err error }
+
+func (e *notReadyError) Error() string { return e.err.Error() }
 
 // drainStderr discards warnings git printed during a successful
 // transaction, so that the pipe can never fill and block it.
