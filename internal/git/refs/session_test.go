@@ -196,7 +196,7 @@ func TestSession_limits(t *testing.T) {
 		sessions = append(sessions, s)
 	}
 	for i, s := range sessions {
-		if _, err := s.transact([]byte("start\nupdate refs/heads/b" + string(rune('0'+i)) + " " + string(a) + " " + string(git.ZeroOID) + "\nprepare\n"), nil); err != nil {
+		if _, err := s.transact([]byte("start\nupdate refs/heads/b"+string(rune('0'+i))+" "+string(a)+" "+string(git.ZeroOID)+"\nprepare\n"), nil); err != nil {
 			t.Fatal(err)
 		}
 		r.u.put(s)
