@@ -35,6 +35,8 @@ func (s *PostgresStore) AppendRefEvents(ctx context.Context, events []RefEvent) 
 	now := time.Now()
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
+		// Not waiting for the WAL flush: see Store.AppendRefEvents.
+		b.Queue(`SET LOCAL synchronous_commit = off`)
 		b.Queue(`SELECT pg_advisory_xact_lock($1)`, lockRefEvents)
 		for i, e := range events {
 			e = newRefEvent(e, now)
@@ -50,8 +52,10 @@ func (s *PostgresStore) AppendRefEvents(ctx context.Context, events []RefEvent) 
 		}
 		br := tx.SendBatch(ctx, b)
 		defer br.Close()
-		if _, err := br.Exec(); err != nil {
-			return err
+		for range 2 { // the SET and the lock
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
 		}
 		for i := range out {
 			e := &out[i]

@@ -3,6 +3,7 @@ package metadata
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -120,6 +121,37 @@ func (s *SQLiteStore) SchemaVersion(ctx context.Context) (int, error) {
 // writeTx runs fn in a transaction on the writer, committing if fn succeeds.
 func (s *SQLiteStore) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// unsyncedWriteTx is writeTx with synchronous=NORMAL for this one
+// commit: it reaches the WAL file (and survives the process) but is not
+// fsynced; the next synced commit, or a checkpoint, makes it durable with
+// everything before it. Only for what can be rebuilt after a power loss.
+func (s *SQLiteStore) unsyncedWriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		return err
+	}
+	defer func() {
+		// Back to FULL whatever happened; a connection that cannot be
+		// set back is thrown away rather than left relaxed.
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

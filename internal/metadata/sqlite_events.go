@@ -14,7 +14,8 @@ func (s *SQLiteStore) AppendRefEvents(ctx context.Context, events []RefEvent) ([
 	}
 	out := make([]RefEvent, len(events))
 	now := time.Now()
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	// Not synced: see Store.AppendRefEvents.
+	err := s.unsyncedWriteTx(ctx, func(tx *sql.Tx) error {
 		// One statement per event, in slice order, inside one transaction on
 		// the single writer connection: seqs follow the slice and commit in
 		// increasing order. INSERT … SELECT takes org and id from the

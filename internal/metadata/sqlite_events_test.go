@@ -79,3 +79,51 @@ func TestLastRefStates_usesIndex(t *testing.T) {
 		t.Fatalf("query plan %q does not read the ref_events_last index", got)
 	}
 }
+
+// Ref events are committed without a sync, and the writer goes back to
+// synchronous=FULL for everything else, error or not.
+func TestSQLiteStore_unsyncedEventsOnly(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "strata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	repo, err := s.CreateRepo(ctx, Repo{Org: "acme", ID: "r", DefaultBranch: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	level := func() int {
+		t.Helper()
+		var n int
+		if err := s.w.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var during int
+	err = s.unsyncedWriteTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&during)
+	})
+	if err != nil || during != 1 {
+		t.Errorf("synchronous inside unsyncedWriteTx = %d, %v; want 1 (NORMAL)", during, err)
+	}
+	if got := level(); got != 2 {
+		t.Errorf("synchronous after it = %d, want 2 (FULL)", got)
+	}
+	oid := strings.Repeat("a", 40)
+	if _, err := s.AppendRefEvents(ctx, []RefEvent{{StorageKey: repo.StorageKey, Ref: "refs/heads/main", After: oid}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendRefEvents(ctx, []RefEvent{{StorageKey: "unknown-key", Ref: "refs/heads/main", After: oid}}); err == nil {
+		t.Fatal("AppendRefEvents for an unknown repository succeeded")
+	}
+	if got := level(); got != 2 {
+		t.Errorf("synchronous after AppendRefEvents, one failed = %d, want 2 (FULL)", got)
+	}
+	evs, err := s.RefEvents(ctx, 0, 10)
+	if err != nil || len(evs) != 1 || evs[0].After != oid {
+		t.Errorf("RefEvents = %v, %v; want the one appended", evs, err)
+	}
+}

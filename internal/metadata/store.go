@@ -157,8 +157,13 @@ type Store interface {
 	// CreatedAt ascending, then Seq.
 	Branches(ctx context.Context, storageKey, namespace string) ([]BranchRecord, error)
 
-	// AppendRefEvents durably appends the events of one ref transaction:
-	// all of them or, on error, none. It ignores Seq, Org and RepoID: Seq is
+	// AppendRefEvents appends the events of one ref transaction: all of
+	// them or, on error, none. When it returns they survive the process
+	// but need not be synced to disk yet: events follow from refs, and
+	// after a crash the server's start reconciles the feed with the refs
+	// on disk (events.Reconcile), which restores what a power loss took.
+	// That keeps a sync off every write's path (docs/benchmarks.md,
+	// finding 5). It ignores Seq, Org and RepoID: Seq is
 	// assigned in slice order, and Org and RepoID are copied from the
 	// repository (live or deleted) registered under each StorageKey. A zero
 	// At means now. It returns the events as RefEvents will return them.
