@@ -51,8 +51,12 @@ func (u *Updater) start(gitDir string) (*session, error) {
 		return nil, fmt.Errorf("stderr pipe: %w", err)
 	}
 	// Not tied to a request's context (see Apply); ended by kill.
+	// core.warnAmbiguousRefs=false: the transaction names objects by full
+	// id, which git would otherwise look for as ref names too (a dozen
+	// stats per update) only to warn about.
 	p, err := u.git.Start(context.Background(), gitDir,
 		git.Command{Name: "update-ref", Flags: []string{"--stdin"}},
+		git.WithConfig("core.warnAmbiguousRefs=false"),
 		git.WithStdinPipe(), git.WithStdoutPipe(), git.WithStderr(w))
 	w.Close() // the child has its copy; EOF on r means git exited
 	if err != nil {
