@@ -331,6 +331,13 @@ func startStrataProcess(b *testing.B) *strataProcess {
 	}
 	cmd := exec.Command(bin, "serve", "--addr", s.addr, "--data-dir", s.dataDir, "--org", "acme="+pub,
 		"--tls-cert", cert, "--tls-key", key, "--log-level", "warn")
+	if os.Getenv("STRATA_BENCH_PPROF") != "" {
+		// Each server gets its own listener, announced at once so that a
+		// profile can be taken while the benchmark runs.
+		pprofAddr := fmt.Sprintf("127.0.0.1:%d", freePort(b))
+		cmd.Args = append(cmd.Args, "--pprof-addr", pprofAddr)
+		fmt.Fprintf(os.Stderr, "strata serve %s: pprof on http://%s/debug/pprof/\n", s.addr, pprofAddr)
+	}
 	cmd.Env = os.Environ()
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
