@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/strata-storage/strata/internal/servertest"
 )
 
 // BenchmarkPackCache measures the pack cache (docs/git-transport.md, "Pack
@@ -26,6 +29,9 @@ import (
 //   - sequential/strata-https: STRATA_BENCH_PACKCACHE_CLONES (default 20)
 //     requests one after another, POSTed to Strata's git-upload-pack over
 //     HTTPS, the response drained; the first one generates the pack
+//   - sequential/strata-http: the same against a second server listening
+//     plain HTTP (Strata's default listener, TLS left to a proxy) on a
+//     copy of the repository
 //   - sequential/git-upload-pack: the same request piped into `git
 //     upload-pack --stateless-rpc <dir>` as many times, one after another
 //   - concurrent/strata-https and concurrent/git-upload-pack: the same with
@@ -51,6 +57,16 @@ func BenchmarkPackCache(b *testing.B) {
 	gitRun(b, "", nil, nil, "--git-dir", dir, "tag", "-a", "-m", "release", "v1", "refs/heads/main")
 	gitRun(b, "", nil, nil, "--git-dir", dir, "repack", "-adbq")
 	tip := gitRun(b, "", nil, nil, "--git-dir", dir, "rev-parse", "refs/heads/main")
+	// The same repository behind a plain-HTTP server (Strata's default
+	// listener, with TLS left to a proxy in front): a copy, made before
+	// anything reads it.
+	plain := servertest.Start(b)
+	plainToken, plainDir := createRepo(b, plain, id)
+	if err := os.RemoveAll(plainDir); err != nil {
+		b.Fatal(err)
+	}
+	gitRun(b, "", nil, nil, "clone", "--bare", "--mirror", "--quiet", "--no-local", dir, plainDir)
+	gitRun(b, "", nil, nil, "--git-dir", plainDir, "repack", "-adbq")
 	b.Logf("repository: %d commits, %s; generated in %v", commits,
 		strings.ReplaceAll(gitRun(b, "", nil, nil, "--git-dir", dir, "count-objects", "-v"), "\n", ", "), time.Since(start).Round(time.Millisecond))
 
@@ -68,8 +84,8 @@ func BenchmarkPackCache(b *testing.B) {
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, MaxIdleConnsPerHost: concurrent}}
 	b.Cleanup(client.CloseIdleConnections)
-	strata := func(body []byte) (int64, error) {
-		req, _ := http.NewRequest("POST", "https://"+srv.host+"/"+id+".git/git-upload-pack", bytes.NewReader(body))
+	fetch := func(url, token string, body []byte) (int64, error) {
+		req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
 		req.SetBasicAuth("t", token)
 		req.Header.Set("Content-Type", "application/x-git-upload-pack-request")
 		req.Header.Set("Git-Protocol", "version=2")
@@ -83,6 +99,12 @@ func BenchmarkPackCache(b *testing.B) {
 			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
 		return n, err
+	}
+	strata := func(body []byte) (int64, error) {
+		return fetch("https://"+srv.host+"/"+id+".git/git-upload-pack", token, body)
+	}
+	strataHTTP := func(body []byte) (int64, error) {
+		return fetch(plain.URL+"/"+id+".git/git-upload-pack", plainToken, body)
 	}
 	raw := func(body []byte) (int64, error) {
 		cmd := exec.Command("git", "upload-pack", "--stateless-rpc", dir)
@@ -174,6 +196,7 @@ func BenchmarkPackCache(b *testing.B) {
 		seq := request(append(slices.Clone(kind.caps), "include-tag")...)
 		conc := request(kind.caps...)
 		b.Run("sequential-"+kind.name+"/strata-https", func(b *testing.B) { batch(b, clones, 1, strata, seq) })
+		b.Run("sequential-"+kind.name+"/strata-http", func(b *testing.B) { batch(b, clones, 1, strataHTTP, seq) })
 		b.Run("sequential-"+kind.name+"/git-upload-pack", func(b *testing.B) { batch(b, clones, 1, raw, seq) })
 		b.Run("concurrent-"+kind.name+"/strata-https", func(b *testing.B) { batch(b, concurrent, concurrent, strata, conc) })
 		b.Run("concurrent-"+kind.name+"/git-upload-pack", func(b *testing.B) { batch(b, concurrent, concurrent, raw, conc) })

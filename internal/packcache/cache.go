@@ -361,6 +361,22 @@ func (r *Reader) Read(p []byte) (int, error) {
 	}
 }
 
+// WriteTo writes the rest of the pack to w. A complete pack goes as its
+// file, so that an http.ResponseWriter on a plain TCP connection sends it
+// with sendfile(2), never copying it through this process; one still
+// being generated is copied as Read returns it.
+func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	if size := r.Size(); size >= 0 {
+		if _, err := r.f.Seek(r.off, io.SeekStart); err != nil {
+			return 0, err
+		}
+		n, err := io.Copy(w, &io.LimitedReader{R: r.f, N: size - r.off})
+		r.off += n
+		return n, err
+	}
+	return io.Copy(w, struct{ io.Reader }{r}) // Read's loop, not WriteTo's
+}
+
 // Begun is closed once the entry's generation has begun (see Begin): at
 // once for a complete entry, never for a generation that fails before.
 func (r *Reader) Begun() <-chan struct{} { return r.e.begun }

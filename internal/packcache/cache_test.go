@@ -1,10 +1,12 @@
 package packcache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -421,5 +423,76 @@ func TestCache_begin(t *testing.T) {
 	case <-r.Begun():
 	default:
 		t.Error("a complete entry has not begun")
+	}
+}
+
+// WriteTo sends the rest of a pack: a complete one as its file (here to a
+// TCP connection, which takes it with sendfile), one being generated as it
+// grows; either way the bytes after what Read already returned.
+func TestReader_writeTo(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, 8<<20, nil)
+	data := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	release := make(chan struct{})
+	growing, err := c.Open(context.Background(), "k", func(ctx context.Context, w io.Writer) error {
+		if _, err := io.WriteString(w, data[:1000]); err != nil {
+			return err
+		}
+		<-release
+		_, err := io.WriteString(w, data[1000:])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, 10)
+	if _, err := io.ReadFull(growing, head); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	var rest bytes.Buffer
+	if n, err := growing.WriteTo(&rest); err != nil || n != int64(len(data)-10) || string(head)+rest.String() != data {
+		t.Fatalf("WriteTo during the generation: %d bytes, %v; contents match: %v", n, err, string(head)+rest.String() == data)
+	}
+	growing.Close()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	received := make(chan string, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			received <- err.Error()
+			return
+		}
+		defer conn.Close()
+		b, _ := io.ReadAll(conn)
+		received <- string(b)
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	complete, err := c.Open(context.Background(), "k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer complete.Close()
+	if _, err := io.ReadFull(complete, head); err != nil {
+		t.Fatal(err)
+	}
+	n, err := complete.WriteTo(conn)
+	conn.Close()
+	if err != nil || n != int64(len(data)-10) {
+		t.Fatalf("WriteTo of a complete pack: %d bytes, %v", n, err)
+	}
+	if got := <-received; got != data[10:] {
+		t.Errorf("the connection received %d bytes, not the pack's last %d", len(got), len(data)-10)
+	}
+	if n, err := complete.WriteTo(io.Discard); n != 0 || err != nil {
+		t.Errorf("WriteTo at the end = %d, %v; want 0, nil", n, err)
 	}
 }
