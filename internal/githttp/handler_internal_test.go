@@ -322,3 +322,56 @@ func TestPushSession_refNames(t *testing.T) {
 		}
 	}
 }
+
+// availableReader takes what a pipe holds without waiting for more, and
+// only from a non-blocking pipe.
+func TestAvailableReader(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	more := availableReader(r)
+	if more == nil {
+		t.Fatal("no availableReader for an os.Pipe")
+	}
+	if availableReader(strings.NewReader("x")) != nil {
+		t.Error("availableReader for a strings.Reader")
+	}
+	done := make(chan int, 1)
+	buf := make([]byte, 64)
+	go func() { done <- more(buf) }()
+	select {
+	case n := <-done:
+		if n != 0 {
+			t.Fatalf("read %d bytes from an empty pipe", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("availableReader waited on an empty pipe")
+	}
+	for _, s := range []string{"first ", "second ", "third"} {
+		if _, err := w.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := r.Read(buf[:6])
+	if err != nil || string(buf[:n]) != "first " {
+		t.Fatalf("Read = %q, %v", buf[:n], err)
+	}
+	n += more(buf[n:])
+	if string(buf[:n]) != "first second third" {
+		t.Errorf("with what was available: %q", buf[:n])
+	}
+	// A full buffer stops it; the rest stays for the next read.
+	w.WriteString("0123456789")
+	small := make([]byte, 4)
+	if got := more(small); got != 4 || string(small) != "0123" {
+		t.Errorf("into 4 bytes: %d, %q", got, small)
+	}
+	w.Close()
+	rest, _ := io.ReadAll(r)
+	if string(rest) != "456789" {
+		t.Errorf("left for the next read: %q", rest)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/internal/git"
+	"golang.org/x/sys/unix"
 )
 
 // copyBufferSize is the size of the buffer between git's stdout and the
@@ -228,6 +229,49 @@ func (h *Handler) receivePack(ctx context.Context, w http.ResponseWriter, r *htt
 	h.run(ctx, w, r, req, serviceCommand(req, false), stdin, env, nil, nil)
 }
 
+// availableReader returns a function that reads into p what r (git's
+// stdout) holds already, without waiting for more; nil when r is not a
+// non-blocking pipe. upload-pack writes its pack in side-band packets of
+// 8 KiB and the relay flushes after every read, so a fast git and a
+// slower client (TLS) would otherwise get every 8 KiB as its own chunk,
+// TLS record and write(2); with it a write carries what accumulated in the
+// pipe (up to its 64 KiB), and the flush still follows as soon as git has
+// nothing more to say. Errors and the end are left for the next blocking
+// Read to report.
+func availableReader(r io.Reader) func(p []byte) int {
+	f, ok := r.(*os.File)
+	if !ok {
+		return nil
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	nonblocking := false
+	_ = rc.Control(func(fd uintptr) {
+		flags, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+		nonblocking = err == nil && flags&unix.O_NONBLOCK != 0
+	})
+	if !nonblocking {
+		return nil
+	}
+	return func(p []byte) int {
+		total := 0
+		for total < len(p) {
+			var n int
+			var rerr error
+			if err := rc.Read(func(fd uintptr) bool {
+				n, rerr = unix.Read(int(fd), p[total:])
+				return true // never wait
+			}); err != nil || rerr != nil || n <= 0 {
+				break
+			}
+			total += n
+		}
+		return total
+	}
+}
+
 // startResult sets the headers of an RPC answer and lets the response be
 // written while the request body is still being read: receive-pack sends
 // progress while it unpacks.
@@ -291,8 +335,12 @@ func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 	var sent int64
 	var werr error
+	more := availableReader(p.Stdout)
 	for {
 		n, rerr := p.Stdout.Read(buf[:])
+		if rerr == nil && more != nil {
+			n += more(buf[n:])
+		}
 		if n > 0 && werr == nil && !started && gate != nil && !gate.isOpen() && len(held)+n <= maxHeldOutput {
 			held = append(held, buf[:n]...)
 			sent += int64(n)
