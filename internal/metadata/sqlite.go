@@ -121,6 +121,11 @@ func (s *SQLiteStore) SchemaVersion(ctx context.Context) (int, error) {
 // writeTx runs fn in a transaction on the writer, committing if fn succeeds.
 func (s *SQLiteStore) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
+	return inTx(tx, err, fn)
+}
+
+// inTx runs fn in tx, just begun (with err), committing if fn succeeds.
+func inTx(tx *sql.Tx, err error, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
@@ -152,14 +157,7 @@ func (s *SQLiteStore) unsyncedWriteTx(ctx context.Context, fn func(tx *sql.Tx) e
 		}
 	}()
 	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return inTx(tx, err, fn)
 }
 
 // constraint reports whether err is the SQLite constraint violation code

@@ -40,14 +40,8 @@ const rawIDLen = git.HexLen / 2
 // and a symlinked .gitmodules), wrapping ErrInvalidObject. The empty tree
 // encodes as no bytes (git.EmptyTreeOID).
 func EncodeTree(entries []TreeEntry) ([]byte, error) {
-	size := 0
-	for _, e := range entries {
-		if err := checkEntry(e); err != nil {
-			return nil, err
-		}
-		size += len(e.Mode) + len(e.Name) + 2 + rawIDLen
-	}
-	if err := checkDuplicateNames(entries); err != nil {
+	size, err := checkEntries(entries)
+	if err != nil {
 		return nil, err
 	}
 	sorted := slices.Clone(entries)
@@ -125,6 +119,19 @@ func canonicalMode(b []byte) (string, bool) {
 // where a subtree's name compares as if followed by '/'.
 func compareEntries(a, b TreeEntry) int {
 	return compareTreeNames(a.Name, a.Mode == ModeTree, b.Name, b.Mode == ModeTree)
+}
+
+// checkEntries applies EncodeTree's rules to entries and returns their
+// encoded size.
+func checkEntries(entries []TreeEntry) (int, error) {
+	size := 0
+	for _, e := range entries {
+		if err := checkEntry(e); err != nil {
+			return 0, err
+		}
+		size += len(e.Mode) + len(e.Name) + 2 + rawIDLen
+	}
+	return size, checkDuplicateNames(entries)
 }
 
 func checkDuplicateNames(entries []TreeEntry) error {

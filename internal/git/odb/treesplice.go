@@ -101,16 +101,11 @@ func LookupTree(data []byte, name string) (e TreeEntry, ok bool, err error) {
 // duplicates next to each other (ErrInvalidObject otherwise). add is
 // checked as EncodeTree checks its entries.
 func SpliceTree(data []byte, remove []string, add []TreeEntry) ([]byte, error) {
-	size := len(data)
-	for _, e := range add {
-		if err := checkEntry(e); err != nil {
-			return nil, err
-		}
-		size += len(e.Mode) + len(e.Name) + 2 + rawIDLen
-	}
-	if err := checkDuplicateNames(add); err != nil {
+	size, err := checkEntries(add)
+	if err != nil {
 		return nil, err
 	}
+	size += len(data)
 	drop := make(map[string]struct{}, len(remove)+len(add))
 	for _, name := range remove {
 		drop[name] = struct{}{}
