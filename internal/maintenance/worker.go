@@ -144,6 +144,11 @@ type repoState struct {
 	inspected  bool
 	packsBase  int
 	packsAdded int
+	// packsSinceQuiet counts the packs reported since a run other than
+	// one for too many packs started. Such a run in the middle of a burst
+	// resets packsAdded but leaves a geometric progression of packs, so
+	// it must not stop the roll-up that follows once the burst is over.
+	packsSinceQuiet int
 }
 
 // urgency is why a repository is run ahead of its schedule.
@@ -276,6 +281,7 @@ func (w *Worker) Trigger(storageKey string) {
 	// objects adds none; the count only decides when to look, and the run
 	// counts the packs on disk first.
 	st.packsAdded++
+	st.packsSinceQuiet++
 	if st.urgent == notUrgent && w.tooManyPacks(st) {
 		st.urgent = urgentPacks
 	}
@@ -303,6 +309,7 @@ func (w *Worker) ObjectsAdded(storageKey string, a Added) {
 	}
 	st := w.entry(storageKey, now)
 	st.packsAdded += a.Packs
+	st.packsSinceQuiet += a.Packs
 	switch {
 	case w.opts.PushObjects > 0 && a.Objects >= w.opts.PushObjects, w.opts.PushBytes > 0 && a.Bytes >= w.opts.PushBytes:
 		st.urgent = urgentPush
@@ -383,7 +390,7 @@ func (w *Worker) loop() {
 
 // quietLoop queues a roll-up for every repository that has gone
 // QuietRollUp without writes after its writes added quietPacks packs or
-// more. It looks every half QuietRollUp, so a roll-up comes between one
+// more since a run other than one for too many packs. It looks every half QuietRollUp, so a roll-up comes between one
 // and one and a half QuietRollUp after the last write.
 func (w *Worker) quietLoop() {
 	defer w.wg.Done()
@@ -398,7 +405,7 @@ func (w *Worker) quietLoop() {
 		now := w.now()
 		w.mu.Lock()
 		for key, st := range w.state {
-			if st.queued || st.running || st.packsAdded < quietPacks || now.Sub(st.lastSeen) < w.opts.QuietRollUp {
+			if st.queued || st.running || st.packsSinceQuiet < quietPacks || now.Sub(st.lastSeen) < w.opts.QuietRollUp {
 				continue
 			}
 			if st.urgent == notUrgent {
@@ -434,6 +441,9 @@ func (w *Worker) handle(key string) outcome {
 	// Packs reported from now on may or may not be in what this run
 	// sees; counting them again after it errs towards an earlier run.
 	st.packsAdded = 0
+	if urgent != urgentPacks {
+		st.packsSinceQuiet = 0
+	}
 	w.mu.Unlock()
 
 	res := w.maintain(w.ctx, key, pending, onSchedule, urgent)

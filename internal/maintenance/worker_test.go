@@ -669,6 +669,55 @@ func TestWorker_quietRollUp(t *testing.T) {
 	fsck(t, dir)
 }
 
+// A run for too many packs in the middle of a burst does not stand in for
+// the roll-up that follows the burst: the packs written after it still
+// get rolled up once writes pause, however few came after that run.
+func TestWorker_quietRollUpAfterPacksRun(t *testing.T) {
+	t.Parallel()
+	opts := DefaultOptions()
+	opts.Interval = time.Hour
+	opts.RefUpdates = 1 << 20
+	opts.LooseObjects = 1 << 30
+	opts.MaxPacks = 6
+	opts.QuietRollUp = 2 * time.Second
+	e := newEnv(t, opts)
+	r := e.newRepo()
+	handled := make(chan outcome, 10)
+	e.w.handled = func(_ string, o outcome) { handled <- o }
+	next := func(want outcome) {
+		t.Helper()
+		select {
+		case got := <-handled:
+			if got != want {
+				t.Fatalf("outcome %d, want %d", got, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no outcome, want %d", want)
+		}
+	}
+	e.w.Start()
+	commitFile(t, r, "main", "README", "base\n") // the first write: a check
+	next(notNeeded)
+	// The sixth pack takes the repository past MaxPacks: a run at once.
+	for i := range 6 {
+		commitFile(t, r, "main", fmt.Sprintf("burst/%d", i), "burst\n")
+	}
+	next(ranOK)
+	// Fewer than quietPacks after that run, well within QuietRollUp.
+	for i := range quietPacks - 2 {
+		commitFile(t, r, "main", fmt.Sprintf("tail/%d", i), "tail\n")
+	}
+	next(ranOK)
+	if log := e.logBuf.String(); !strings.Contains(log, "kind=roll-up trigger=quiet") {
+		t.Fatalf("no quiet roll-up logged:\n%s", log)
+	}
+	roll, err := rollUpPacks(r.Path())
+	if err != nil || len(roll) > 1 {
+		t.Errorf("after the quiet roll-up, %d packs still to roll up (%v)", len(roll), err)
+	}
+	fsck(t, r.Path())
+}
+
 // A large write that arrives while the repository's run is in progress
 // queues it again when that run ends.
 func TestWorker_objectsAddedWhileRunning(t *testing.T) {
