@@ -33,6 +33,7 @@ import (
 	"github.com/strata-storage/strata/internal/pgtest"
 	"github.com/strata-storage/strata/internal/repo"
 	"github.com/strata-storage/strata/internal/s3test"
+	"github.com/strata-storage/strata/internal/servertest"
 )
 
 // BenchmarkCluster measures the clustered mode (docs/scale-out.md) beside
@@ -100,22 +101,8 @@ func startBenchCluster(b *testing.B) *benchCluster {
 	dsn := pgtest.New(b)
 	s3 := s3test.Start(b)
 	dir := b.TempDir()
-	bin := os.Getenv("STRATA_BENCH_BINARY")
-	if bin == "" {
-		bin = filepath.Join(dir, "strata")
-		build := exec.Command("go", "build", "-o", bin, "github.com/strata-storage/strata/cmd/strata")
-		if out, err := build.CombinedOutput(); err != nil {
-			b.Fatalf("go build: %v\n%s", err, out)
-		}
-	}
-	signer, err := auth.GenerateKey("ES256")
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, pub, err := auth.WriteKeyPair(filepath.Join(dir, "keys"), "bench", signer)
-	if err != nil {
-		b.Fatal(err)
-	}
+	bin := strataBinary(b)
+	signer, pub := servertest.NewKey(b)
 	secret := filepath.Join(dir, "secret.key")
 	key := make([]byte, 32)
 	crand.Read(key)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/internal/auth"
+	"github.com/strata-storage/strata/internal/servertest"
 )
 
 // BenchmarkConcurrentClones runs STRATA_BENCH_CONCURRENT_CLONES (default
@@ -302,25 +303,26 @@ type strataProcess struct {
 // startStrataProcess builds strata (or takes STRATA_BENCH_BINARY) and
 // runs `strata serve` with a fresh organisation key and TLS certificate
 // until the benchmark ends.
+// strataBinary is STRATA_BENCH_BINARY, or strata built from the checkout
+// into a temporary directory.
+func strataBinary(b *testing.B) string {
+	b.Helper()
+	if bin := os.Getenv("STRATA_BENCH_BINARY"); bin != "" {
+		return bin
+	}
+	bin := filepath.Join(b.TempDir(), "strata")
+	build := exec.Command("go", "build", "-o", bin, "github.com/strata-storage/strata/cmd/strata")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 func startStrataProcess(b *testing.B) *strataProcess {
 	b.Helper()
 	dir := b.TempDir()
-	bin := os.Getenv("STRATA_BENCH_BINARY")
-	if bin == "" {
-		bin = filepath.Join(dir, "strata")
-		build := exec.Command("go", "build", "-o", bin, "github.com/strata-storage/strata/cmd/strata")
-		if out, err := build.CombinedOutput(); err != nil {
-			b.Fatalf("go build: %v\n%s", err, out)
-		}
-	}
-	signer, err := auth.GenerateKey("ES256")
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, pub, err := auth.WriteKeyPair(filepath.Join(dir, "keys"), "bench", signer)
-	if err != nil {
-		b.Fatal(err)
-	}
+	bin := strataBinary(b)
+	signer, pub := servertest.NewKey(b)
 	cert, key := writeTLSCert(b, dir)
 	s := &strataProcess{
 		addr:    fmt.Sprintf("127.0.0.1:%d", freePort(b)),

@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/strata-storage/strata/internal/durable"
 )
 
 // minRSABits is the smallest RSA modulus accepted for signing or verifying.
@@ -294,7 +296,7 @@ func WriteKeyPair(dir, name string, priv crypto.Signer) (privPath, pubPath strin
 		_ = os.Remove(privPath) // leave no half-written pair behind
 		return "", "", fmt.Errorf("write key pair %s: %w", name, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return "", "", fmt.Errorf("write key pair %s: %w", name, err)
 	}
 	return privPath, pubPath, nil
@@ -322,17 +324,4 @@ func writeNewFile(path string, data []byte, perm os.FileMode) (err error) {
 		return err
 	}
 	return f.Close()
-}
-
-// syncDir makes the new directory entries durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/strata-storage/strata/internal/durable"
 	"github.com/strata-storage/strata/internal/git"
 )
 
@@ -73,7 +74,7 @@ func (w *Worker) rollUp(ctx context.Context, gitDir string) error {
 	}
 	// git fsyncs the files, not their names: the new pack must be durable
 	// under its name before the packs it replaces can go.
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return err
 	}
 	var errs []error
@@ -211,17 +212,4 @@ func readIndexIDs(path string, emit func(oid string)) error {
 		emit(hex.EncodeToString(ids[i : i+20]))
 	}
 	return nil
-}
-
-// syncDir fsyncs a directory, making the entries created in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -25,6 +25,25 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// outcomes hooks the worker's handled callback. next waits for the next
+// outcome and fails the test unless it is want; handled is the channel
+// it reads, for tests that also check that none came.
+func (e *env) outcomes(t *testing.T) (next func(want outcome), handled chan outcome) {
+	handled = make(chan outcome, 10)
+	e.w.handled = func(_ string, o outcome) { handled <- o }
+	return func(want outcome) {
+		t.Helper()
+		select {
+		case got := <-handled:
+			if got != want {
+				t.Fatalf("outcome %d, want %d", got, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no outcome, want %d", want)
+		}
+	}, handled
+}
+
 func (e *env) state(key string) repoState {
 	e.w.mu.Lock()
 	defer e.w.mu.Unlock()
@@ -226,19 +245,7 @@ func TestWorker_debounce(t *testing.T) {
 		clock = clock.Add(d)
 		clockMu.Unlock()
 	}
-	handled := make(chan outcome, 10)
-	e.w.handled = func(_ string, o outcome) { handled <- o }
-	next := func(want outcome) {
-		t.Helper()
-		select {
-		case got := <-handled:
-			if got != want {
-				t.Fatalf("outcome %d, want %d", got, want)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("no outcome, want %d", want)
-		}
-	}
+	next, handled := e.outcomes(t)
 	idle := func(wantUpdates int) {
 		t.Helper()
 		st := e.state(key)
@@ -468,19 +475,7 @@ func TestWorker_objectsAdded(t *testing.T) {
 	commitFile(t, r, "main", "README", "base\n")
 	kinds := make(chan Kind, 10)
 	e.w.beforeRun = func(_ string, k Kind) { kinds <- k }
-	handled := make(chan outcome, 10)
-	e.w.handled = func(_ string, o outcome) { handled <- o }
-	next := func(want outcome) {
-		t.Helper()
-		select {
-		case got := <-handled:
-			if got != want {
-				t.Fatalf("outcome %d, want %d", got, want)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("no outcome, want %d", want)
-		}
-	}
+	next, handled := e.outcomes(t)
 	quiet := func() {
 		t.Helper()
 		time.Sleep(50 * time.Millisecond)
@@ -629,19 +624,7 @@ func TestWorker_quietRollUp(t *testing.T) {
 	e := newEnv(t, opts)
 	r := e.newRepo()
 	dir := r.Path()
-	handled := make(chan outcome, 10)
-	e.w.handled = func(_ string, o outcome) { handled <- o }
-	next := func(want outcome) {
-		t.Helper()
-		select {
-		case got := <-handled:
-			if got != want {
-				t.Fatalf("outcome %d, want %d", got, want)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("no outcome, want %d", want)
-		}
-	}
+	next, handled := e.outcomes(t)
 	e.w.Start()
 	commitFile(t, r, "main", "README", "base\n") // the first write: a check
 	next(notNeeded)
@@ -682,19 +665,7 @@ func TestWorker_quietRollUpAfterPacksRun(t *testing.T) {
 	opts.QuietRollUp = 2 * time.Second
 	e := newEnv(t, opts)
 	r := e.newRepo()
-	handled := make(chan outcome, 10)
-	e.w.handled = func(_ string, o outcome) { handled <- o }
-	next := func(want outcome) {
-		t.Helper()
-		select {
-		case got := <-handled:
-			if got != want {
-				t.Fatalf("outcome %d, want %d", got, want)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("no outcome, want %d", want)
-		}
-	}
+	next, _ := e.outcomes(t)
 	e.w.Start()
 	commitFile(t, r, "main", "README", "base\n") // the first write: a check
 	next(notNeeded)

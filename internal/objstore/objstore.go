@@ -38,6 +38,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/strata-storage/strata/internal/durable"
 )
 
 // attempts is how many times minio-go sends a request that failed in a way
@@ -412,19 +413,7 @@ func (b *Bucket) Download(ctx context.Context, key, path string) (err error) {
 	if err = os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("objstore: download %q: %w", key, err)
 	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
+	return durable.SyncDir(dir)
 }
 
 // Stat describes the object at key; a missing key is ErrNotFound.

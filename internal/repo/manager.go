@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/strata-storage/strata/internal/durable"
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/git/catfile"
 	"github.com/strata-storage/strata/internal/git/refs"
@@ -212,7 +213,7 @@ func (m *Manager) initDir(ctx context.Context, key, p, defaultBranch string) err
 		}
 		return fmt.Errorf("create repository %s: %w", key, err)
 	}
-	if err := syncDir(filepath.Dir(p)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(p)); err != nil {
 		return fmt.Errorf("create repository %s: %w", key, err)
 	}
 	return nil
@@ -264,13 +265,4 @@ func (m *Manager) removeDir(key, p string) error {
 func (m *Manager) Close() {
 	m.memo.walks.close()
 	m.updater.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

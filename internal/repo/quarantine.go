@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/strata-storage/strata/internal/durable"
 	"github.com/strata-storage/strata/internal/git"
 )
 
@@ -92,7 +93,7 @@ func (q *Quarantine) Migrate() error {
 		moved = true
 	}
 	if moved {
-		if err := syncDir(filepath.Join(dst, "pack")); err != nil {
+		if err := durable.SyncDir(filepath.Join(dst, "pack")); err != nil {
 			return fmt.Errorf("migrate quarantine: %w", err)
 		}
 	}
@@ -119,7 +120,7 @@ func (q *Quarantine) Migrate() error {
 				return err
 			}
 		}
-		if err := syncDir(filepath.Join(dst, d.Name())); err != nil {
+		if err := durable.SyncDir(filepath.Join(dst, d.Name())); err != nil {
 			return fmt.Errorf("migrate quarantine: %w", err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/strata-storage/strata/internal/durable"
 	"github.com/strata-storage/strata/internal/events"
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/repo"
@@ -60,7 +61,7 @@ func (s *Server) endRun() {
 		return
 	}
 	// Not durable, the next start would only reconcile for nothing.
-	if err := syncDir(s.cfg.DataDir); err != nil {
+	if err := durable.SyncDir(s.cfg.DataDir); err != nil {
 		s.log.Error("remove run marker", "err", err)
 	}
 }
@@ -83,16 +84,7 @@ func writeSynced(path string, data []byte) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return durable.SyncDir(filepath.Dir(path))
 }
 
 // diskRefs is the reconciliation's view of the repositories on disk.
