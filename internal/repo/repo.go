@@ -290,8 +290,15 @@ func (r *Repo) updateRefsWhen(ctx context.Context, log *refs.Reflog, written str
 	if r.order != nil {
 		defer r.order.lock(r.key, updates)()
 	}
-	apply := func(ctx context.Context, gitDir string, updates ...refs.Update) error {
-		return r.updater.ApplyWhen(ctx, gitDir, ready, updates...)
+	observed := false
+	observe := func() {
+		observed = true
+		if r.observer != nil {
+			// The refs moved (and are visible even if not yet durable);
+			// the observer must not be able to undo that by being
+			// cancelled with the request.
+			r.observer.RefsUpdated(context.WithoutCancel(ctx), r.key, updates)
+		}
 	}
 	readyFirst := func(apply func() error) error {
 		if ready != nil {
@@ -301,28 +308,27 @@ func (r *Repo) updateRefsWhen(ctx context.Context, log *refs.Reflog, written str
 		}
 		return apply()
 	}
+	var err error
 	switch {
 	case r.record != nil:
-		apply = func(ctx context.Context, gitDir string, updates ...refs.Update) error {
-			return readyFirst(func() error { return r.record.Publish(ctx, r.key, gitDir, log, updates, written) })
-		}
+		err = readyFirst(func() error { return r.record.Publish(ctx, r.key, r.path, log, updates, written) })
 	case log != nil:
-		apply = func(ctx context.Context, gitDir string, updates ...refs.Update) error {
-			return readyFirst(func() error { return r.updater.ApplyLogged(ctx, gitDir, *log, updates...) })
-		}
+		err = readyFirst(func() error { return r.updater.ApplyLogged(ctx, r.path, *log, updates...) })
+	default:
+		// The observer records the move while the refs' directories are
+		// synced.
+		err = r.updater.ApplyWhen(ctx, r.path, refs.When{Prepared: ready, Committed: observe}, updates...)
 	}
-	if err := apply(ctx, r.path, updates...); err != nil {
-		if refs.IsConcurrentUpdate(err) {
-			return fmt.Errorf("%w: %v", ErrConflict, err)
-		}
+	if refs.IsConcurrentUpdate(err) {
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	if err != nil && !errors.Is(err, refs.ErrNotDurable) {
 		return err
 	}
-	if r.observer != nil {
-		// The refs moved; the observer must not be able to undo that by
-		// being cancelled with the request.
-		r.observer.RefsUpdated(context.WithoutCancel(ctx), r.key, updates)
+	if !observed {
+		observe()
 	}
-	return nil
+	return err
 }
 
 // DefaultBranch reads the branch HEAD names.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/strata-storage/strata/internal/durable"
 	"github.com/strata-storage/strata/internal/git"
 )
 
@@ -84,7 +85,8 @@ var ErrInvalidUpdate = errors.New("invalid ref update")
 // Updater applies ref transactions. It keeps a few idle `git update-ref
 // --stdin` sessions per repository (see session.go); Close ends them.
 type Updater struct {
-	git *git.Factory
+	git     *git.Factory
+	syncDir func(dir string) error // durable.SyncDir; tests watch it
 
 	mu     sync.Mutex
 	idle   map[string][]*session // by gitDir, oldest first
@@ -94,12 +96,15 @@ type Updater struct {
 
 // NewUpdater returns an Updater that runs git through f.
 func NewUpdater(f *git.Factory) *Updater {
-	return &Updater{git: f, idle: make(map[string][]*session)}
+	return &Updater{git: f, idle: make(map[string][]*session), syncDir: durable.SyncDir}
 }
 
 // Apply performs all updates as one atomic transaction in the repository at
 // gitDir: either every ref moves from its Old to its New value, or none
-// does. Refs are durable (core.fsync=reference) when Apply returns nil.
+// does. Refs are durable when Apply returns nil: git syncs their values
+// (core.fsync=reference) and Apply the directories naming them
+// (syncRefDirs). An error wrapping ErrNotDurable means they moved but
+// that last sync failed.
 //
 // This is the only function in Strata that changes a reference.
 //
@@ -108,16 +113,29 @@ func NewUpdater(f *git.Factory) *Updater {
 // atomic transaction applied. git bounds the transaction itself by its
 // lock timeouts.
 func (u *Updater) Apply(ctx context.Context, gitDir string, updates ...Update) error {
-	return u.ApplyWhen(ctx, gitDir, nil, updates...)
+	return u.ApplyWhen(ctx, gitDir, When{}, updates...)
 }
 
-// ApplyWhen is Apply with the commit held back until ready returns: git
-// locks the refs, checks the new objects and writes and syncs the new
-// values ("prepare") while the caller finishes something the refs must not
-// be committed before, such as making those objects durable. If ready
-// fails, the transaction is aborted, nothing changes, and ApplyWhen
-// returns ready's error. A nil ready is Apply.
-func (u *Updater) ApplyWhen(ctx context.Context, gitDir string, ready func() error, updates ...Update) error {
+// When is what ApplyWhen runs around git's commit of a transaction, so
+// that the caller's own work overlaps git's instead of following it.
+type When struct {
+	// Prepared runs once git has locked the refs, checked the new objects
+	// and written and synced the new values, while git waits; git commits
+	// only after it returns nil. It is for what the refs must not be
+	// committed before, such as making those objects durable. If it
+	// fails, the transaction is aborted, nothing changes, and ApplyWhen
+	// returns its error.
+	Prepared func() error
+	// Committed runs once the refs have moved, while the directories
+	// naming them are synced; ApplyWhen returns when both are done. It
+	// runs even if that sync then fails (the refs are visible), never if
+	// the transaction failed.
+	Committed func()
+}
+
+// ApplyWhen is Apply with the caller's steps of when run around the
+// commit. A zero When is Apply.
+func (u *Updater) ApplyWhen(ctx context.Context, gitDir string, when When, updates ...Update) error {
 	if len(updates) == 0 {
 		return nil
 	}
@@ -131,7 +149,7 @@ func (u *Updater) ApplyWhen(ctx context.Context, gitDir string, ready func() err
 		if err != nil {
 			return fmt.Errorf("update refs: %w", err)
 		}
-		started, err := s.transact(tx, ready)
+		started, err := s.transact(tx, when.Prepared)
 		var notReady *notReadyError
 		if errors.As(err, &notReady) {
 			s.kill() // git aborts the prepared transaction on EOF
@@ -139,7 +157,7 @@ func (u *Updater) ApplyWhen(ctx context.Context, gitDir string, ready func() err
 		}
 		if err == nil {
 			u.put(s)
-			return nil
+			return u.committed(gitDir, updates, when.Committed)
 		}
 		stderr := s.kill()
 		// An idle session that died while parked (killed, or its
@@ -150,6 +168,18 @@ func (u *Updater) ApplyWhen(ctx context.Context, gitDir string, ready func() err
 		}
 		return failure(err, stderr, updates)
 	}
+}
+
+// committed finishes a transaction git committed: the directories naming
+// its refs are synced while the caller's next step, if any, runs.
+func (u *Updater) committed(gitDir string, updates []Update, next func()) error {
+	if next == nil {
+		return u.syncRefDirs(gitDir, updates)
+	}
+	synced := make(chan error, 1)
+	go func() { synced <- u.syncRefDirs(gitDir, updates) }()
+	next()
+	return <-synced
 }
 
 // prepare encodes updates as git-update-ref(1) transaction text, after
@@ -202,7 +232,7 @@ func (u *Updater) ApplyLogged(ctx context.Context, gitDir string, log Reflog, up
 		git.Command{Name: "update-ref", Flags: []string{"--create-reflog", "-m", log.Message, "--stdin"}},
 		opts...)
 	if err == nil {
-		return nil
+		return u.syncRefDirs(gitDir, updates)
 	}
 	var ce *git.CommandError
 	if errors.As(err, &ce) {

@@ -197,8 +197,9 @@ func TestApplyLogged(t *testing.T) {
 }
 
 // TestApplyWhen: git has locked the ref and prepared its new value when
-// ready runs, the ref moves only after ready returns nil, and a failing
-// ready leaves it (and its lock) as they were.
+// Prepared runs, the ref moves only after it returns nil, and a failing
+// Prepared leaves it (and its lock) as they were; Committed runs once,
+// after the move, and only for a committed transaction.
 func TestApplyWhen(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -211,12 +212,12 @@ func TestApplyWhen(t *testing.T) {
 	value := func() git.ObjectID { return git.ObjectID(run(t, dir, "rev-parse", "refs/heads/main")) }
 
 	notYet := errors.New("objects not durable")
-	err := u.ApplyWhen(ctx, dir, func() error {
+	err := u.ApplyWhen(ctx, dir, refs.When{Prepared: func() error {
 		if _, err := os.Stat(lock); err != nil {
-			t.Errorf("ready runs without the ref locked: %v", err)
+			t.Errorf("Prepared runs without the ref locked: %v", err)
 		}
 		return notYet
-	}, refs.Update{Ref: main, Old: a, New: b})
+	}, Committed: func() { t.Error("Committed called for an aborted transaction") }}, refs.Update{Ref: main, Old: a, New: b})
 	if !errors.Is(err, notYet) {
 		t.Fatalf("ApplyWhen with a failing ready = %v, want its error", err)
 	}
@@ -227,23 +228,32 @@ func TestApplyWhen(t *testing.T) {
 		t.Errorf("lock left after the abort: %v", err)
 	}
 
-	err = u.ApplyWhen(ctx, dir, func() error {
+	committed := 0
+	err = u.ApplyWhen(ctx, dir, refs.When{Prepared: func() error {
 		if got := value(); got != a {
-			t.Errorf("main is %s before ready returned, want %s", got, a)
+			t.Errorf("main is %s before Prepared returned, want %s", got, a)
 		}
 		return nil
-	}, refs.Update{Ref: main, Old: a, New: b})
+	}, Committed: func() {
+		committed++
+		if got := value(); got != b {
+			t.Errorf("main is %s when Committed runs, want %s", got, b)
+		}
+	}}, refs.Update{Ref: main, Old: a, New: b})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if committed != 1 {
+		t.Errorf("Committed ran %d times, want once", committed)
 	}
 	if got := value(); got != b {
 		t.Errorf("main = %s after ApplyWhen, want %s", got, b)
 	}
-	// A stale old value fails in prepare, before ready is asked.
-	err = u.ApplyWhen(ctx, dir, func() error {
-		t.Error("ready called for a transaction git refused")
+	// A stale old value fails in prepare, before Prepared is asked.
+	err = u.ApplyWhen(ctx, dir, refs.When{Prepared: func() error {
+		t.Error("Prepared called for a transaction git refused")
 		return nil
-	}, refs.Update{Ref: main, Old: a, New: a})
+	}, Committed: func() { t.Error("Committed called for a transaction git refused") }}, refs.Update{Ref: main, Old: a, New: a})
 	if !refs.IsConcurrentUpdate(err) {
 		t.Errorf("stale compare-and-swap = %v, want a concurrent update error", err)
 	}
