@@ -1,10 +1,10 @@
 package cluster
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/strata-storage/strata/internal/git/refs"
 )
 
 // clearLeftovers removes what a previous run, killed mid-write, left in
@@ -25,35 +25,24 @@ import (
 // process (a Publish packing outside the cache's lock, a compaction, local
 // maintenance's pack-refs) and are left alone.
 func (c *Cluster) clearLeftovers(gitDir string) {
-	var stale []string
-	old := func(path string, wantDir bool) bool {
-		fi, err := os.Lstat(path)
-		return err == nil && fi.IsDir() == wantDir && (wantDir || fi.Mode().IsRegular()) && fi.ModTime().Before(c.started)
+	locks, err := refs.RemoveStaleLocks(gitDir, c.started)
+	for _, p := range locks {
+		c.log.Warn("removed what a previous run left in a cache", "path", p)
 	}
-	for _, p := range []string{"HEAD.lock", "packed-refs.lock"} {
-		if path := filepath.Join(gitDir, p); old(path, false) {
-			stale = append(stale, path)
-		}
+	if err != nil {
+		c.log.Warn("remove what a previous run left in a cache", "repo", gitDir, "err", err)
 	}
-	filepath.WalkDir(filepath.Join(gitDir, "refs"), func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".lock") && old(path, false) {
-			stale = append(stale, path)
-		}
-		return nil
-	})
 	for _, pattern := range []string{"publish-*", "compact-*"} {
 		dirs, _ := filepath.Glob(filepath.Join(gitDir, pattern))
 		for _, d := range dirs {
-			if old(d, true) {
-				stale = append(stale, d)
+			if fi, err := os.Lstat(d); err != nil || !fi.IsDir() || !fi.ModTime().Before(c.started) {
+				continue
 			}
+			if err := os.RemoveAll(d); err != nil {
+				c.log.Warn("remove what a previous run left in a cache", "path", d, "err", err)
+				continue
+			}
+			c.log.Warn("removed what a previous run left in a cache", "path", d)
 		}
-	}
-	for _, p := range stale {
-		if err := os.RemoveAll(p); err != nil {
-			c.log.Warn("remove what a previous run left in a cache", "path", p, "err", err)
-			continue
-		}
-		c.log.Warn("removed what a previous run left in a cache", "path", p)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/refs"
 )
 
 // Kind is the depth of a maintenance run.
@@ -150,7 +151,8 @@ func (w *Worker) steps(gitDir string, kind Kind, bitmapFirst bool) []step {
 	expire := approxidate(w.opts.PruneGrace)
 	s := []step{
 		{name: "clean-temp", run: func(context.Context) error {
-			return errors.Join(removeStaleTemp(gitDir, w.now()), removeStaleObjectTemps(gitDir, w.now(), w.opts.TmpObjectGrace))
+			return errors.Join(removeStaleTemp(gitDir, w.now()), removeStaleObjectTemps(gitDir, w.now(), w.opts.TmpObjectGrace),
+				w.removeStaleLocks(gitDir))
 		}},
 	}
 	// -d deletes packs made redundant and loose objects now packed; -n
@@ -209,6 +211,18 @@ func approxidate(grace time.Duration) string {
 // belong to a repack that is still running (an operator's), so they stay.
 func removeStaleTemp(gitDir string, now time.Time) error {
 	return removeOlder(filepath.Join(gitDir, "objects", "pack"), now.Add(-staleTempAge), ".tmp-")
+}
+
+// removeStaleLocks deletes the ref lock files older than staleTempAge: a
+// git killed mid-transaction while this process went on (the OOM killer)
+// left them, and each refuses every change of its ref until removed. A
+// crash of the whole process is handled at the next start.
+func (w *Worker) removeStaleLocks(gitDir string) error {
+	removed, err := refs.RemoveStaleLocks(gitDir, w.now().Add(-staleTempAge))
+	for _, p := range removed {
+		w.log.Warn("maintenance: removed a stale ref lock", "path", p)
+	}
+	return err
 }
 
 // removeStaleObjectTemps deletes objects/xx/tmp_obj_* and

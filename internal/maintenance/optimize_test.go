@@ -288,6 +288,41 @@ func TestMaintain_removesStaleObjectTemps(t *testing.T) {
 	}
 }
 
+// A git killed mid-transaction while the server went on leaves its ref
+// lock; a maintenance run removes those older than an hour, which no live
+// transaction holds, and keeps younger ones.
+func TestMaintain_removesStaleRefLocks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testOptions())
+	r := e.newRepo()
+	commitFile(t, r, "main", "a.txt", "a\n")
+	now := time.Now()
+	locks := map[string]time.Duration{
+		"refs/heads/main.lock":  2 * time.Hour, // removed
+		"packed-refs.lock":      2 * time.Hour, // removed
+		"refs/heads/other.lock": time.Second,   // kept: may be live
+	}
+	for name, age := range locks {
+		p := filepath.Join(r.Path(), filepath.FromSlash(name))
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := runNow(t, e.w, r.Key()); out != ranOK {
+		t.Fatalf("run: %v", out)
+	}
+	for name, age := range locks {
+		_, err := os.Stat(filepath.Join(r.Path(), filepath.FromSlash(name)))
+		if gone := os.IsNotExist(err); gone != (age > time.Hour) {
+			t.Errorf("%s: removed = %v", name, gone)
+		}
+	}
+	commitFile(t, r, "main", "b.txt", "b\n") // main can move again
+}
+
 // A roll-up packs the packs outside the multi-pack-index into one and
 // keeps the index's packs, even a small one that geometric repacking on
 // its own would merge into the new pack (it holds fewer than half as many

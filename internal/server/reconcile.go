@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/strata-storage/strata/internal/durable"
 	"github.com/strata-storage/strata/internal/events"
 	"github.com/strata-storage/strata/internal/git"
+	"github.com/strata-storage/strata/internal/git/refs"
 	"github.com/strata-storage/strata/internal/repo"
 )
 
@@ -25,6 +27,9 @@ const runningMarker = "strata.running"
 // shut down cleanly, then marks this run as running. It runs in New, before
 // anything is served, so no write can race the reconciliation; the cost is
 // one `git for-each-ref` per live repository, and only after a crash.
+// Before listing a repository's refs it removes the ref lock files the
+// dead run's git left (refs.RemoveStaleLocks), which would otherwise
+// refuse every later change of their refs.
 //
 // A reconciliation that fails for some repositories does not stop the
 // server: it keeps the marker, so the next start tries again.
@@ -34,7 +39,7 @@ func (s *Server) startRun(repos *repo.Manager) error {
 	switch {
 	case err == nil:
 		s.log.Warn("the previous run did not shut down cleanly: reconciling ref-update events", "marker", marker)
-		if _, err := events.Reconcile(context.Background(), s.store, diskRefs{repos}, s.log); err != nil {
+		if _, err := events.Reconcile(context.Background(), s.store, diskRefs{repos: repos, log: s.log, started: time.Now()}, s.log); err != nil {
 			s.log.Error("crash reconciliation incomplete; it runs again at the next start", "err", err)
 			s.keepMarker = true
 		}
@@ -87,13 +92,25 @@ func writeSynced(path string, data []byte) error {
 	return durable.SyncDir(filepath.Dir(path))
 }
 
-// diskRefs is the reconciliation's view of the repositories on disk.
-type diskRefs struct{ repos *repo.Manager }
+// diskRefs is the reconciliation's view of the repositories on disk,
+// after a crash.
+type diskRefs struct {
+	repos   *repo.Manager
+	log     *slog.Logger
+	started time.Time // before this run ran git anywhere
+}
 
 func (d diskRefs) ListRefs(ctx context.Context, key string) (map[git.ReferenceName]git.ObjectID, error) {
 	r, err := d.repos.Open(ctx, key)
 	if errors.Is(err, repo.ErrNotFound) {
 		return nil, fmt.Errorf("%s: %w", key, events.ErrNoRepository)
+	}
+	if err != nil {
+		return nil, err
+	}
+	locks, err := refs.RemoveStaleLocks(r.Path(), d.started)
+	for _, p := range locks {
+		d.log.Warn("removed a ref lock the previous run left", "path", p)
 	}
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-storage/strata/internal/auth"
 	"github.com/strata-storage/strata/internal/config"
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/servertest"
@@ -96,15 +97,27 @@ func TestCrashReconciliation(t *testing.T) {
 	runGit(t, dir, "update-ref", "-d", "refs/heads/feature", c2)
 	runGit(t, dir, "update-ref", "refs/namespaces/ephemeral/refs/heads/scratch", c2, e1)
 	runGit(t, dir, "update-ref", "refs/tags/v1", c1)
+	// A git killed mid-transaction left its lock on main.
+	lock := filepath.Join(dir, "refs", "heads", "main.lock")
+	if err := os.WriteFile(lock, []byte(c2+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	simulateCrash(t, dataDir)
+	var c3 string
 	t.Run("restart after crash", func(t *testing.T) {
-		servertest.Start(t, onDir) // its cleanup runs git fsck --strict
+		s := servertest.Start(t, onDir) // its cleanup runs git fsck --strict
+		if _, err := os.Stat(lock); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("the dead run's lock on main is still there: %v", err)
+		}
+		c := &client{t: t, s: s, id: "crashy", token: s.Token("crashy", auth.ScopeGitRead, auth.ScopeGitWrite)}
+		c3 = c.commitPack("main", false, "a", "3\n")
 	})
 	reconciled := slices.Concat(recorded, []wantEvent{
 		{git.NormalNamespace, "refs/heads/feature", c2, zero},
 		{git.NormalNamespace, "refs/heads/main", c2, c1},
 		{git.NormalNamespace, "refs/tags/v1", zero, c1},
 		{git.EphemeralNamespace, "refs/heads/scratch", e1, c2},
+		{git.NormalNamespace, "refs/heads/main", c1, c3},
 	})
 	check(reconciled)
 	if markerExists(t, dataDir) {
