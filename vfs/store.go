@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-storage/strata/internal/durable"
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/git/catfile"
 	"github.com/strata-storage/strata/internal/git/odb"
@@ -123,7 +124,12 @@ func (s *Store) create(branch string, noBranch bool) error {
 	if err := s.git.Run(context.Background(), "", git.Command{Name: "init", Flags: flags, Args: []string{s.path}}); err != nil {
 		return fmt.Errorf("create repository %s: %w", s.path, err)
 	}
-	return nil
+	// git syncs nothing init writes: a power loss could otherwise leave a
+	// repository without its HEAD under commits already made durable.
+	if err := durable.SyncTree(s.path); err != nil {
+		return fmt.Errorf("create repository %s: %w", s.path, err)
+	}
+	return durable.SyncDir(filepath.Dir(s.path))
 }
 
 // initialCommit writes the empty-tree root commit "Initialize <branch>"

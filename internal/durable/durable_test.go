@@ -3,7 +3,10 @@ package durable
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 )
 
@@ -14,5 +17,45 @@ func TestSyncDir(t *testing.T) {
 	}
 	if err := SyncDir(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("SyncDir of a missing directory = %v, want fs.ErrNotExist", err)
+	}
+}
+
+// SyncTree syncs the directory, every directory and every file below it.
+func TestSyncTree(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	want := []string{dir}
+	for _, rel := range []string{"a", "a/b", "c"} {
+		p := filepath.Join(dir, rel)
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, p)
+	}
+	for _, rel := range []string{"HEAD", "a/b/f", "c/g"} {
+		p := filepath.Join(dir, rel)
+		if err := os.WriteFile(p, []byte(rel), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, p)
+	}
+	var mu sync.Mutex
+	var got []string
+	err := syncTree(dir, func(p string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, p)
+		return syncPath(p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("synced %q, want %q", got, want)
+	}
+	if err := SyncTree(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("SyncTree of a missing directory = %v, want fs.ErrNotExist", err)
 	}
 }

@@ -197,7 +197,10 @@ func (m *Manager) initDir(ctx context.Context, key, p, defaultBranch string) err
 		return fmt.Errorf("create repository %s: %w", key, err)
 	}
 	defer os.RemoveAll(tmp)
-	if err := m.git.Run(ctx, "", git.Command{Name: "init", Flags: []string{"--bare", "--quiet", "--initial-branch=" + defaultBranch}, Args: []string{tmp}}); err != nil {
+	// No template: the sample hooks, description and info/exclude are of
+	// no use to a server (its hooks come from core.hooksPath), and each
+	// file is one more sync.
+	if err := m.git.Run(ctx, "", git.Command{Name: "init", Flags: []string{"--bare", "--quiet", "--template=", "--initial-branch=" + defaultBranch}, Args: []string{tmp}}); err != nil {
 		return fmt.Errorf("init repository %s: %w", key, err)
 	}
 	// Repository-level settings: receive-pack checks objects it accepts.
@@ -205,6 +208,11 @@ func (m *Manager) initDir(ctx context.Context, key, p, defaultBranch string) err
 		if err := m.git.Run(ctx, tmp, git.Command{Name: "config", Args: []string{kv[0], kv[1]}}); err != nil {
 			return fmt.Errorf("configure repository %s: %w", key, err)
 		}
+	}
+	// git syncs none of what init and config wrote: without this, a power
+	// loss after the answer could leave the repository without its HEAD.
+	if err := durable.SyncTree(tmp); err != nil {
+		return fmt.Errorf("create repository %s: %w", key, err)
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		if _, serr := os.Stat(p); serr == nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/strata-storage/strata/internal/durable"
 	"github.com/strata-storage/strata/internal/git"
 	"github.com/strata-storage/strata/internal/git/catfile"
 	"github.com/strata-storage/strata/internal/git/refs"
@@ -353,5 +354,12 @@ func (r *Repo) SetDefaultBranch(ctx context.Context, branch string) error {
 	if r.record != nil {
 		return r.record.SetHead(ctx, r.key, r.path, branch)
 	}
-	return r.git.Run(ctx, r.path, git.Command{Name: "symbolic-ref", Args: []string{"HEAD", "refs/heads/" + branch}})
+	if err := r.git.Run(ctx, r.path, git.Command{Name: "symbolic-ref", Args: []string{"HEAD", "refs/heads/" + branch}}); err != nil {
+		return err
+	}
+	// git neither syncs the new HEAD nor the rename that put it there.
+	if err := durable.SyncFile(filepath.Join(r.path, "HEAD")); err != nil {
+		return err
+	}
+	return durable.SyncDir(r.path)
 }
