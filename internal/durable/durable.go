@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 )
 
 // SyncDir fsyncs the directory dir, so that the entries created, renamed
@@ -26,8 +27,7 @@ func SyncFile(path string) error {
 
 // SyncTree fsyncs dir and every file and directory below it, for a tree
 // written by something that syncs nothing (git init, git config) before
-// it is renamed into place. The syncs are independent and run in
-// parallel, a few at a time.
+// it is renamed into place, in parallel.
 func SyncTree(dir string) error {
 	return syncTree(dir, syncPath)
 }
@@ -46,14 +46,38 @@ func syncTree(dir string, syncOne func(path string) error) error {
 	if err != nil {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
-	errs := make([]error, len(paths))
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i, p := range paths {
-		sem <- struct{}{}
+	return Parallel(len(paths), func(i int) error { return syncOne(paths[i]) })
+}
+
+// parallelism bounds concurrent fsyncs. Issued together, fsyncs share
+// the file system's journal commits and device flushes.
+const parallelism = 16
+
+// Parallel calls fn(0..n-1) on up to 16 goroutines, all joined before it
+// returns, and returns every error: syncs of different files are
+// independent, and the disk takes several at once for little more than
+// the time of one.
+func Parallel(n int, fn func(i int) error) error {
+	if n <= 1 {
+		if n == 1 {
+			return fn(0)
+		}
+		return nil
+	}
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+		errs = make([]error, n)
+	)
+	for range min(n, parallelism) {
 		wg.Go(func() {
-			defer func() { <-sem }()
-			errs[i] = syncOne(p)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				errs[i] = fn(i)
+			}
 		})
 	}
 	wg.Wait()

@@ -59,3 +59,39 @@ func TestSyncTree(t *testing.T) {
 		t.Errorf("SyncTree of a missing directory = %v, want fs.ErrNotExist", err)
 	}
 }
+
+// Parallel calls fn once per index, however many, and returns every error.
+func TestParallel(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, 1, 2, 100} {
+		var mu sync.Mutex
+		seen := make(map[int]int)
+		errA, errB := errors.New("a"), errors.New("b")
+		err := Parallel(n, func(i int) error {
+			mu.Lock()
+			seen[i]++
+			mu.Unlock()
+			switch {
+			case i == 0 && n > 1:
+				return errA
+			case i == n-1 && n > 1:
+				return errB
+			}
+			return nil
+		})
+		if len(seen) != n {
+			t.Errorf("n=%d: called for %d indexes", n, len(seen))
+		}
+		for i, c := range seen {
+			if c != 1 || i < 0 || i >= n {
+				t.Errorf("n=%d: index %d called %d times", n, i, c)
+			}
+		}
+		if n > 1 && (!errors.Is(err, errA) || !errors.Is(err, errB)) {
+			t.Errorf("n=%d: error %v, want both", n, err)
+		}
+		if n == 0 && err != nil {
+			t.Errorf("n=0: error %v", err)
+		}
+	}
+}

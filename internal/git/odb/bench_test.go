@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/zlib"
 
+	"github.com/strata-storage/strata/internal/durable"
 	"github.com/strata-storage/strata/internal/git"
 )
 
@@ -144,16 +145,16 @@ func BenchmarkFsync(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StartTimer()
-			if err := syncPath(dir); err != nil {
+			if err := durable.SyncDir(dir); err != nil {
 				b.Fatal(err)
 			}
 			i++
 		}
 	})
 	b.Run("dir-clean", func(b *testing.B) {
-		syncPath(dir)
+		durable.SyncDir(dir)
 		for b.Loop() {
-			if err := syncPath(dir); err != nil {
+			if err := durable.SyncDir(dir); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -15,11 +15,11 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zlib"
 
+	"github.com/strata-storage/strata/internal/durable"
 	"github.com/strata-storage/strata/internal/git"
 )
 
@@ -32,10 +32,6 @@ const (
 	// source: zlib's default level is 1.7x slower on 1 KiB for 1.5%
 	// smaller output, and 4x slower on 10 MiB for 21% smaller output.
 	compressionLevel = zlib.BestSpeed
-
-	// syncParallelism bounds concurrent fsyncs in Commit. Issued together,
-	// fsyncs can share the filesystem's journal commits and device flushes.
-	syncParallelism = 16
 
 	// maxPresentSyncs is how many already-present objects Commit fsyncs
 	// one by one; past it, one syncfs(2) flushes them all (a transaction
@@ -312,20 +308,20 @@ func (t *Transaction) compress(f *os.File, typ git.ObjectType, size int64, src i
 // Transaction for the protocol. Nothing refers to them until a ref is
 // updated after Commit returns.
 func (t *Transaction) Commit() error {
-	durable, err := t.CommitVisible()
+	wait, err := t.CommitVisible()
 	if err != nil {
 		return err
 	}
-	return durable()
+	return wait()
 }
 
 // CommitVisible is Commit up to its last step: when it returns, the
 // objects are complete and visible to git, and the sync that makes their
-// names durable is under way. durable waits for it; nothing may refer to
+// names durable is under way. wait waits for it; nothing may refer to
 // the objects until it has returned nil. This lets a caller overlap that
 // sync with work that must precede the reference, such as git locking
 // and preparing the ref (refs.Updater.ApplyWhen).
-func (t *Transaction) CommitVisible() (durable func() error, err error) {
+func (t *Transaction) CommitVisible() (wait func() error, err error) {
 	if t.done {
 		return nil, errDone
 	}
@@ -370,7 +366,7 @@ func (t *Transaction) CommitVisible() (durable func() error, err error) {
 			}
 		}
 	}
-	err = parallel(len(files)+len(paths), func(i int) error {
+	err = durable.Parallel(len(files)+len(paths), func(i int) error {
 		if i < len(files) {
 			f := *files[i]
 			*files[i] = nil
@@ -379,7 +375,7 @@ func (t *Transaction) CommitVisible() (durable func() error, err error) {
 		// A concurrent repack's prune-packed removes loose objects that are
 		// already in a (durable) pack and then their emptied fan-out
 		// directories: what vanished is safe elsewhere.
-		if err := syncPath(paths[i-len(files)]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := durable.SyncFile(paths[i-len(files)]); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		return nil
@@ -403,7 +399,7 @@ func (t *Transaction) CommitVisible() (durable func() error, err error) {
 
 	// 3. The new names.
 	synced := make(chan error, 1)
-	go func() { synced <- syncPath(t.pack.dir) }()
+	go func() { synced <- durable.SyncDir(t.pack.dir) }()
 	return sync.OnceValue(func() error {
 		if err := <-synced; err != nil {
 			return fmt.Errorf("commit objects: %w", err)
@@ -512,44 +508,6 @@ func syncClose(f *os.File) error {
 		err = cerr
 	}
 	return err
-}
-
-// syncPath fsyncs a file or directory by name.
-func syncPath(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	return syncClose(f)
-}
-
-// parallel calls fn(0..n-1) on up to syncParallelism goroutines, all joined
-// before it returns, and returns the errors.
-func parallel(n int, fn func(i int) error) error {
-	if n <= 1 {
-		if n == 1 {
-			return fn(0)
-		}
-		return nil
-	}
-	var (
-		next atomic.Int64
-		wg   sync.WaitGroup
-		errs = make([]error, n)
-	)
-	for range min(n, syncParallelism) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				errs[i] = fn(i)
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 type countingWriter struct {

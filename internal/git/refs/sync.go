@@ -3,9 +3,12 @@ package refs
 import (
 	"errors"
 	"io/fs"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
+
+	"github.com/strata-storage/strata/internal/durable"
 )
 
 // ErrNotDurable means a transaction committed (the refs moved and are
@@ -39,23 +42,15 @@ func (u *Updater) syncRefDirs(gitDir string, updates []Update) error {
 			dirs[d] = true
 		}
 	}
-	errs := make(chan error, len(dirs))
-	var wg sync.WaitGroup
-	for d := range dirs {
-		wg.Go(func() {
-			if err := u.syncDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	if len(all) > 0 {
-		return errors.Join(append([]error{ErrNotDurable}, all...)...)
+	list := slices.Collect(maps.Keys(dirs))
+	err := durable.Parallel(len(list), func(i int) error {
+		if err := u.syncDir(list[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return errors.Join(ErrNotDurable, err)
 	}
 	return nil
 }
