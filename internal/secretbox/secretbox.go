@@ -31,6 +31,8 @@ import (
 	"os"
 	"path/filepath"
 	"unicode"
+
+	"github.com/strata-storage/strata/internal/durable"
 )
 
 // KeySize is the length of a key in bytes (AES-256).
@@ -185,10 +187,9 @@ func LoadOrCreateKeyFile(path string) (key []byte, created bool, err error) {
 			return nil, false, fmt.Errorf("write secret key file: %w", err)
 		}
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	// Best effort: the file itself is synced, and a file system that
+	// cannot sync a directory should not stop the server from starting.
+	_ = durable.SyncDir(dir)
 	return key, true, nil
 }
 
