@@ -133,8 +133,8 @@ type When struct {
 	Committed func()
 }
 
-// ApplyWhen is Apply with the caller's steps of when run around the
-// commit. A zero When is Apply.
+// ApplyWhen is Apply with when's steps run around git's commit. A zero
+// When is Apply.
 func (u *Updater) ApplyWhen(ctx context.Context, gitDir string, when When, updates ...Update) error {
 	if len(updates) == 0 {
 		return nil
