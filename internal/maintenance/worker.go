@@ -390,8 +390,9 @@ func (w *Worker) loop() {
 
 // quietLoop queues a roll-up for every repository that has gone
 // QuietRollUp without writes after its writes added quietPacks packs or
-// more since a run other than one for too many packs. It looks every half QuietRollUp, so a roll-up comes between one
-// and one and a half QuietRollUp after the last write.
+// more since a run other than one for too many packs. It looks every half
+// QuietRollUp, so a roll-up comes between one and one and a half
+// QuietRollUp after the last write.
 func (w *Worker) quietLoop() {
 	defer w.wg.Done()
 	tick := time.NewTicker(w.opts.QuietRollUp / 2)

@@ -134,12 +134,7 @@ func moveObject(from, to string) error {
 	if _, err := os.Stat(to); err == nil {
 		return nil
 	}
-	f, err := os.Open(from)
-	if err != nil {
-		return fmt.Errorf("migrate quarantine: %w", err)
-	}
-	err = f.Sync()
-	f.Close()
+	err := durable.SyncFile(from)
 	if err == nil {
 		err = os.Rename(from, to)
 	}

@@ -199,7 +199,7 @@ func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (
 			}
 		}
 		// The objects' last sync runs while git prepares the ref update.
-		durable, err := tx.CommitVisible()
+		objectsSynced, err := tx.CommitVisible()
 		if err != nil {
 			return nil, fmt.Errorf("write commit: %w", err)
 		}
@@ -208,7 +208,7 @@ func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (
 			blobs = n
 		}
 		packBytes += written
-		err = r.updateRefsWhen(ctx, nil, writtenPack(tx, attempt, req), durable, []refs.Update{{Ref: target.Ref, Old: target.Old, New: commit}})
+		err = r.updateRefsWhen(ctx, nil, writtenPack(tx, attempt, req), objectsSynced, []refs.Update{{Ref: target.Ref, Old: target.Old, New: commit}})
 		if err == nil {
 			return &CommitResult{Commit: commit, Tree: tree, Old: target.Old, PackBytes: packBytes, BlobCount: blobs}, nil
 		}
@@ -276,7 +276,7 @@ func (r *Repo) buildTree(ctx context.Context, tx *odb.Transaction, parent git.Ob
 // readParent reads the commit a new one builds on, from memory when this
 // process wrote it.
 func (r *Repo) readParent(ctx context.Context, rd *catfile.Reader, oid git.ObjectID) (*Commit, error) {
-	if raw, ok := r.memo.written.get(r.key + "\x00" + string(oid)); ok {
+	if raw, ok := r.recall(oid); ok {
 		return ParseCommit(oid, raw)
 	}
 	return readCommitWith(ctx, rd, oid)
@@ -288,9 +288,16 @@ func (r *Repo) readParent(ctx context.Context, rd *catfile.Reader, oid git.Objec
 // which exist in the repository.
 func (r *Repo) remember(oid git.ObjectID, raw []byte) {
 	if len(raw) <= maxRememberedObject {
-		r.memo.written.put(r.key+"\x00"+string(oid), raw, int64(len(raw)))
+		r.memo.written.put(r.writtenKey(oid), raw, int64(len(raw)))
 	}
 }
+
+// recall returns the tree or commit oid if remember kept it.
+func (r *Repo) recall(oid git.ObjectID) ([]byte, bool) {
+	return r.memo.written.get(r.writtenKey(oid))
+}
+
+func (r *Repo) writtenKey(oid git.ObjectID) string { return r.key + "\x00" + string(oid) }
 
 // maxRememberedObject bounds what remember keeps: the trees of a few
 // commits' paths, not a huge directory.
@@ -399,7 +406,7 @@ func (ed *treeEditor) load(n *treeNode) error {
 	if n.loaded {
 		return nil
 	}
-	if raw, ok := ed.repo.memo.written.get(ed.repo.key + "\x00" + string(n.oid)); ok {
+	if raw, ok := ed.repo.recall(n.oid); ok {
 		n.raw, n.loaded = raw, true
 		return nil
 	}
