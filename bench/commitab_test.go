@@ -3,10 +3,12 @@ package bench
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +22,11 @@ import (
 // (400) commit-packs go to them alternately, the order swapped every
 // other pair, so that the machine's other load meets both alike. The 60
 // commits before are a warm-up that takes both past their first scheduled
-// maintenance run, which is waited out. It ignores b.N.
+// maintenance run, which is waited out. With STRATA_BENCH_AB_CLIENTS = c
+// (1), each of those commit-packs is c at once, one per client, each
+// client on a branch of its own (made from main by its first commit), so
+// that they contend for the server and the disk but not for a ref. It
+// ignores b.N.
 func BenchmarkCommitPackAB(b *testing.B) {
 	bins := []string{os.Getenv("STRATA_BENCH_AB_A"), os.Getenv("STRATA_BENCH_AB_B")}
 	if bins[0] == "" || bins[1] == "" {
@@ -32,6 +38,7 @@ func BenchmarkCommitPackAB(b *testing.B) {
 		token     string
 		dir       string
 		lat       latencies
+		busy      time.Duration // wall time of the measured rounds
 	}
 	var sides []*side
 	for i, bin := range bins {
@@ -45,22 +52,52 @@ func BenchmarkCommitPackAB(b *testing.B) {
 		sides = append(sides, sd)
 	}
 	content := bytes.Repeat([]byte("x"), 1024)
-	commit := func(sd *side, path string, i int) time.Duration {
-		body := commitPackBody(path, append(content[:1000:1000], []byte(fmt.Sprint(i))...))
+	clients := envInt("STRATA_BENCH_AB_CLIENTS", 1)
+	commit := func(sd *side, branch, path string, i int) time.Duration {
+		body := branchCommitPackBody(branch, path, append(content[:1000:1000], []byte(fmt.Sprint(i))...))
 		req, _ := http.NewRequest("POST", "https://"+sd.s.addr+"/api/v1/repos/commit-pack", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+sd.token)
 		req.Header.Set("Content-Type", "application/x-ndjson")
 		start := time.Now()
 		resp, err := sd.s.client.Do(req)
 		if err != nil {
-			b.Fatal(err)
+			b.Error(err)
+			return 0
 		}
-		mustOK(b, resp, 201)
+		defer resp.Body.Close()
+		// Not mustOK: this may run off the benchmark's goroutine.
+		if resp.StatusCode != http.StatusCreated {
+			msg, _ := io.ReadAll(resp.Body)
+			b.Errorf("commit-pack: status %d: %s", resp.StatusCode, msg)
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
 		return time.Since(start)
+	}
+	// round makes one commit-pack per client on sd at once.
+	round := func(sd *side, dir string, i int) []time.Duration {
+		lat := make([]time.Duration, clients)
+		var wg sync.WaitGroup
+		for c := range clients {
+			branch := "main"
+			if clients > 1 {
+				branch = fmt.Sprintf("ab-%d", c)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				lat[c] = commit(sd, branch, fmt.Sprintf("%s/%d/%d.txt", dir, c, i), i)
+			}()
+		}
+		wg.Wait()
+		if b.Failed() {
+			b.FailNow()
+		}
+		return lat
 	}
 	for i := range 60 {
 		for _, sd := range sides {
-			commit(sd, fmt.Sprintf("warm/%d.txt", i), i)
+			round(sd, "warm", i)
 		}
 	}
 	for _, sd := range sides {
@@ -76,12 +113,16 @@ func BenchmarkCommitPackAB(b *testing.B) {
 	for i := range n {
 		for j := range sides {
 			sd := sides[(i/2+j)%2]
-			sd.lat = append(sd.lat, commit(sd, fmt.Sprintf("bench/ab/%d.txt", i), i))
+			start := time.Now()
+			sd.lat = append(sd.lat, round(sd, "bench/ab", i)...)
+			sd.busy += time.Since(start)
 		}
 	}
 	for _, sd := range sides {
-		b.Logf("%s (%s): p50 %v p90 %v p99 %v; %s", sd.name, sd.bin, sd.lat.pct(0.5).Round(10*time.Microsecond),
-			sd.lat.pct(0.9).Round(10*time.Microsecond), sd.lat.pct(0.99).Round(10*time.Microsecond), packDirSummary(b, sd.dir))
+		rate := float64(len(sd.lat)) / sd.busy.Seconds()
+		b.Logf("%s (%s): p50 %v p90 %v p99 %v, %.0f commits/s with %d clients; %s", sd.name, sd.bin, sd.lat.pct(0.5).Round(10*time.Microsecond),
+			sd.lat.pct(0.9).Round(10*time.Microsecond), sd.lat.pct(0.99).Round(10*time.Microsecond), rate, clients, packDirSummary(b, sd.dir))
+		b.ReportMetric(rate, sd.name+"-commits/s")
 		b.ReportMetric(sd.lat.pct(0.5).Seconds()*1000, sd.name+"-p50-ms")
 		b.ReportMetric(sd.lat.pct(0.99).Seconds()*1000, sd.name+"-p99-ms")
 	}

@@ -97,12 +97,22 @@ func (f *fixture) objectCount(b *testing.B) string {
 
 // commitPackBody is one commit-pack request adding a 1 KiB file.
 func commitPackBody(path string, content []byte) string {
-	meta, _ := json.Marshal(map[string]any{"metadata": map[string]any{
-		"target_branch":  "main",
+	return branchCommitPackBody("main", path, content)
+}
+
+// branchCommitPackBody is commitPackBody onto branch, which is made from
+// main if it does not exist.
+func branchCommitPackBody(branch, path string, content []byte) string {
+	md := map[string]any{
+		"target_branch":  branch,
 		"commit_message": "bench",
 		"author":         map[string]string{"name": "Bench", "email": "bench@example.com"},
 		"files":          []map[string]string{{"path": path, "content_id": "c1", "operation": "upsert", "mode": "100644"}},
-	}})
+	}
+	if branch != "main" {
+		md["base_branch"] = "main"
+	}
+	meta, _ := json.Marshal(map[string]any{"metadata": md})
 	chunk, _ := json.Marshal(map[string]any{"blob_chunk": map[string]any{"content_id": "c1", "data": base64.StdEncoding.EncodeToString(content), "eof": true}})
 	return string(meta) + "\n" + string(chunk) + "\n"
 }

@@ -26,6 +26,10 @@ import (
 type SQLiteStore struct {
 	w *sql.DB
 	r *sql.DB
+	// appendEvent is AppendRefEvents' insert, prepared once: it runs on
+	// every ref update, and parsing it each time was most of that write's
+	// CPU (docs/benchmarks.md, finding 5, round 5).
+	appendEvent *sql.Stmt
 }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -90,7 +94,13 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &SQLiteStore{w: w, r: r}, nil
+	appendEvent, err := w.PrepareContext(ctx, appendRefEventSQL)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &SQLiteStore{w: w, r: r, appendEvent: appendEvent}, nil
 }
 
 // dsn returns the connection string for file with the settings every
@@ -106,7 +116,7 @@ func dsn(file url.URL, extra ...string) string {
 
 // Close closes both pools. Closing the last connection checkpoints the WAL.
 func (s *SQLiteStore) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.appendEvent.Close(), s.r.Close(), s.w.Close())
 }
 
 // SchemaVersion reports the highest applied migration, for diagnostics.

@@ -8,6 +8,14 @@ import (
 	"time"
 )
 
+// appendRefEventSQL appends one event. INSERT … SELECT takes org and id
+// from the registry, so an event cannot name a repository its key isn't.
+const appendRefEventSQL = `INSERT INTO ref_events
+		(org, repo_id, storage_key, namespace, ref, before_oid, after_oid, at)
+	SELECT org, id, storage_key, ?, ?, ?, ?, ?
+	FROM repos WHERE storage_key = ?
+	RETURNING seq, org, repo_id`
+
 func (s *SQLiteStore) AppendRefEvents(ctx context.Context, events []RefEvent) ([]RefEvent, error) {
 	if len(events) == 0 {
 		return nil, nil
@@ -18,16 +26,8 @@ func (s *SQLiteStore) AppendRefEvents(ctx context.Context, events []RefEvent) ([
 	err := s.unsyncedWriteTx(ctx, func(tx *sql.Tx) error {
 		// One statement per event, in slice order, inside one transaction on
 		// the single writer connection: seqs follow the slice and commit in
-		// increasing order. INSERT … SELECT takes org and id from the
-		// registry, so an event cannot name a repository its key isn't.
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO ref_events
-				(org, repo_id, storage_key, namespace, ref, before_oid, after_oid, at)
-			SELECT org, id, storage_key, ?, ?, ?, ?, ?
-			FROM repos WHERE storage_key = ?
-			RETURNING seq, org, repo_id`)
-		if err != nil {
-			return err
-		}
+		// increasing order.
+		stmt := tx.StmtContext(ctx, s.appendEvent)
 		defer stmt.Close()
 		for i, e := range events {
 			e = newRefEvent(e, now)

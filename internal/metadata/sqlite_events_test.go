@@ -2,9 +2,11 @@ package metadata
 
 import (
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A database created before ref events existed (schema version 1) gains
@@ -125,5 +127,29 @@ func TestSQLiteStore_unsyncedEventsOnly(t *testing.T) {
 	evs, err := s.RefEvents(ctx, 0, 10)
 	if err != nil || len(evs) != 1 || evs[0].After != oid {
 		t.Errorf("RefEvents = %v, %v; want the one appended", evs, err)
+	}
+}
+
+// BenchmarkSQLiteAppendRefEvents is the metadata write every ref update
+// makes: one event, appended without a sync.
+func BenchmarkSQLiteAppendRefEvents(b *testing.B) {
+	s, err := OpenSQLite(filepath.Join(b.TempDir(), "strata.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := b.Context()
+	r, err := s.CreateRepo(ctx, Repo{Org: "acme", ID: "r", DefaultBranch: "main"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	before := strings.Repeat("1", 40)
+	b.ResetTimer()
+	for i := range b.N {
+		after := fmt.Sprintf("%040x", i+1)
+		if _, err := s.AppendRefEvents(ctx, []RefEvent{{StorageKey: r.StorageKey, Ref: "refs/heads/main", Before: before, After: after, At: time.Now()}}); err != nil {
+			b.Fatal(err)
+		}
+		before = after
 	}
 }
