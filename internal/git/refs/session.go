@@ -35,7 +35,11 @@ type session struct {
 }
 
 const (
-	maxIdlePerRepo = 2
+	// maxIdlePerRepo covers that many writers of one repository at once
+	// (as catfile.DefaultMaxIdlePerRepo does readers); each writer beyond
+	// it starts a git and throws it away (docs/benchmarks.md, finding 5,
+	// round 5).
+	maxIdlePerRepo = 8
 	maxIdle        = 64
 	idleTimeout    = 30 * time.Second
 	// maxUses retires a session: git keeps every object it parsed for
