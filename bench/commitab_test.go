@@ -25,8 +25,9 @@ import (
 // maintenance run, which is waited out. With STRATA_BENCH_AB_CLIENTS = c
 // (1), each of those commit-packs is c at once, one per client, each
 // client on a branch of its own (made from main by its first commit), so
-// that they contend for the server and the disk but not for a ref. It
-// ignores b.N.
+// that they contend for the server and the disk but not for a ref; with
+// STRATA_BENCH_AB_SHARED set, all on main, each commit-pack retried on
+// the new tip when another one moved it first. It ignores b.N.
 func BenchmarkCommitPackAB(b *testing.B) {
 	bins := []string{os.Getenv("STRATA_BENCH_AB_A"), os.Getenv("STRATA_BENCH_AB_B")}
 	if bins[0] == "" || bins[1] == "" {
@@ -53,6 +54,7 @@ func BenchmarkCommitPackAB(b *testing.B) {
 	}
 	content := bytes.Repeat([]byte("x"), 1024)
 	clients := envInt("STRATA_BENCH_AB_CLIENTS", 1)
+	shared := os.Getenv("STRATA_BENCH_AB_SHARED") != ""
 	commit := func(sd *side, branch, path string, i int) time.Duration {
 		body := branchCommitPackBody(branch, path, append(content[:1000:1000], []byte(fmt.Sprint(i))...))
 		req, _ := http.NewRequest("POST", "https://"+sd.s.addr+"/api/v1/repos/commit-pack", strings.NewReader(body))
@@ -80,7 +82,7 @@ func BenchmarkCommitPackAB(b *testing.B) {
 		var wg sync.WaitGroup
 		for c := range clients {
 			branch := "main"
-			if clients > 1 {
+			if clients > 1 && !shared {
 				branch = fmt.Sprintf("ab-%d", c)
 			}
 			wg.Add(1)

@@ -289,8 +289,21 @@ func (r *Repo) updateRefsLogged(ctx context.Context, log *refs.Reflog, written s
 // while they are being synced, and commits it only after ready returns nil.
 func (r *Repo) updateRefsWhen(ctx context.Context, log *refs.Reflog, written string, ready func() error, updates []refs.Update) error {
 	if r.order != nil {
-		defer r.order.lock(r.key, updates)()
+		names := make([]git.ReferenceName, len(updates))
+		for i, u := range updates {
+			names[i] = u.Ref
+		}
+		unlock, err := r.order.lock(ctx, r.key, names...)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
+	return r.applyRefs(ctx, log, written, ready, updates)
+}
+
+// applyRefs is updateRefsWhen for a caller that holds the refs' locks.
+func (r *Repo) applyRefs(ctx context.Context, log *refs.Reflog, written string, ready func() error, updates []refs.Update) error {
 	observed := false
 	observe := func() {
 		observed = true

@@ -154,6 +154,16 @@ func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (
 	// Whatever happens, nothing of a failed attempt stays behind (Abort
 	// after Commit is a no-op).
 	defer w.tx.Abort()
+	// Writers of this server queue for the branch (refOrder): the tip read
+	// below is then the one the compare-and-swap meets, unless a writer
+	// from outside moved it.
+	if r.order != nil {
+		unlock, err := r.order.lock(ctx, r.key, git.NewBranchReferenceName(req.Namespace, req.Branch))
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	var blobs int
 	var packBytes int64
 	for attempt := 0; ; attempt++ {
@@ -208,7 +218,7 @@ func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (
 			blobs = n
 		}
 		packBytes += written
-		err = r.updateRefsWhen(ctx, nil, writtenPack(tx, attempt, req), objectsSynced, []refs.Update{{Ref: target.Ref, Old: target.Old, New: commit}})
+		err = r.applyRefs(ctx, nil, writtenPack(tx, attempt, req), objectsSynced, []refs.Update{{Ref: target.Ref, Old: target.Old, New: commit}})
 		if err == nil {
 			return &CommitResult{Commit: commit, Tree: tree, Old: target.Old, PackBytes: packBytes, BlobCount: blobs}, nil
 		}
