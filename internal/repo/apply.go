@@ -119,6 +119,11 @@ func (r *Repo) CommitPatch(ctx context.Context, patch *PatchFile, req CommitRequ
 		return nil, err
 	}
 	req.Changes = nil
+	unlock, err := r.queue(ctx, git.NewBranchReferenceName(req.Namespace, req.Branch))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	for attempt := 0; ; attempt++ {
 		target, err := r.ResolveTarget(ctx, req)
 		if err != nil {
@@ -159,7 +164,7 @@ func (r *Repo) CommitPatch(ctx context.Context, patch *PatchFile, req CommitRequ
 			if w, err = r.BeginWrite(); err != nil {
 				return nil, err
 			}
-			res, err = r.CommitChanges(ctx, w, creq)
+			res, err = r.commitChanges(ctx, w, creq)
 		}
 		if err == nil {
 			res.BlobCount = blobs
@@ -202,7 +207,7 @@ func (r *Repo) commitRoot(ctx context.Context, req CommitRequest, target Target)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.UpdateRefs(ctx, refs.Update{Ref: target.Ref, Old: git.ZeroOID, New: commit}); err != nil {
+	if err := r.applyRefs(ctx, nil, "", nil, []refs.Update{{Ref: target.Ref, Old: git.ZeroOID, New: commit}}); err != nil {
 		return nil, err
 	}
 	return &CommitResult{Commit: commit, Tree: req.Tree, Old: git.ZeroOID}, nil

@@ -152,6 +152,11 @@ func (r *Repo) Merge(ctx context.Context, req MergeRequest) (*MergeResult, error
 		req.Message = fmt.Sprintf("%s branch '%s' into %s", verb, req.SourceName, req.TargetBranch)
 	}
 	ref := git.NewBranchReferenceName(req.TargetNamespace, req.TargetBranch)
+	unlock, err := r.queue(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	for attempt := 0; ; attempt++ {
 		old, err := r.ResolveBranch(req.TargetNamespace, req.TargetBranch)
 		if err != nil {
@@ -228,7 +233,7 @@ func (r *Repo) mergeOnce(ctx context.Context, req MergeRequest, ref git.Referenc
 		res.Commit, res.Tree = commit, m.tree
 	}
 	res.New = res.Commit
-	if err := r.UpdateRefs(ctx, refs.Update{Ref: ref, Old: old, New: res.New}); err != nil {
+	if err := r.applyRefs(ctx, nil, "", nil, []refs.Update{{Ref: ref, Old: old, New: res.New}}); err != nil {
 		return nil, errors.Is(err, ErrConflict), err
 	}
 	if res.Promoted, err = r.countNew(ctx, res.New, old); err != nil {

@@ -315,6 +315,11 @@ func (r *Repo) commitNotes(ctx context.Context, nc notesCommit, change notesChan
 	if nc.author.When.IsZero() {
 		nc.author.When = time.Now().UTC().Truncate(time.Second)
 	}
+	unlock, err := r.queue(ctx, nc.ref)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	for attempt := 0; ; attempt++ {
 		res, err := r.commitNotesOnce(ctx, nc, change)
 		if err == nil || !errors.Is(err, ErrConflict) || nc.expected != "" || attempt >= maxCommitRetries {
@@ -393,7 +398,7 @@ func (r *Repo) commitNotesOnce(ctx context.Context, nc notesCommit, change notes
 	if nc.reflog != "" {
 		log = &refs.Reflog{Message: nc.reflog, Name: nc.author.Name, Email: nc.author.Email}
 	}
-	if err := r.updateRefsLogged(ctx, log, "", []refs.Update{{Ref: nc.ref, Old: old, New: commit}}); err != nil {
+	if err := r.applyRefs(ctx, log, "", nil, []refs.Update{{Ref: nc.ref, Old: old, New: commit}}); err != nil {
 		if isRefNameClash(err) {
 			return nil, invalidf("notes ref %s clashes with an existing notes ref", nc.ref)
 		}

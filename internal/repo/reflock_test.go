@@ -115,45 +115,17 @@ func TestUpdateRefs_observedInOrder(t *testing.T) {
 func TestCommitChanges_queuedPerBranch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f, err := git.NewFactory(git.FactoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := catfile.NewCache(f, catfile.Options{})
-	t.Cleanup(cache.Stop)
 	rec := &recorder{}
-	m, err := repo.NewManager(t.TempDir(), f, cache, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	r, err := m.Create(ctx, "abcdef0123", "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newQueueRepo(t, rec)
 
 	const writers, each = 12, 3
-	author := repo.Signature{Name: "A", Email: "a@example.com"}
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range writers {
 		wg.Go(func() {
 			<-start
 			for j := range each {
-				w, err := r.BeginWrite()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				bw := w.NewBlob()
-				fmt.Fprintf(bw, "writer %d, commit %d\n", i, j)
-				oid, err := bw.Close()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if _, err := r.CommitChanges(ctx, w, repo.CommitRequest{Branch: "main", Author: author, Message: "m",
-					Changes: []repo.FileChange{{Path: fmt.Sprintf("w%d/c%d.txt", i, j), Mode: "100644", OID: oid}}}); err != nil {
+				if _, err := commitFile(ctx, r, "main", fmt.Sprintf("w%d/c%d.txt", i, j)); err != nil {
 					t.Error(err)
 					return
 				}
@@ -166,14 +138,7 @@ func TestCommitChanges_queuedPerBranch(t *testing.T) {
 		return
 	}
 
-	git := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("git", append([]string{"--git-dir", r.Path()}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	git := func(args ...string) string { t.Helper(); return gitIn(t, r.Path(), args...) }
 	if n := git("rev-list", "--count", "main"); n != strconv.Itoa(writers*each) {
 		t.Fatalf("main has %s commits, want %d", n, writers*each)
 	}
@@ -191,4 +156,115 @@ func TestCommitChanges_queuedPerBranch(t *testing.T) {
 		t.Errorf("observed %d updates, want %d", len(rec.seen), writers*each)
 	}
 	git("fsck", "--strict")
+}
+
+// TestWrites_queuedPerRef: merges and patches into one branch, and notes
+// added to one notes ref, all at once: each waits its turn at its ref, so
+// none runs out of retries (a merge has 5, a patch and a note 8).
+func TestWrites_queuedPerRef(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newQueueRepo(t, nil)
+	const n = 10
+	if _, err := commitFile(ctx, r, "main", "README"); err != nil {
+		t.Fatal(err)
+	}
+	sources := make([]git.ObjectID, n)
+	for i := range sources {
+		res, err := commitFile(ctx, r, fmt.Sprintf("b%d", i), fmt.Sprintf("b%d.txt", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources[i] = res.Commit
+	}
+
+	author := repo.Signature{Name: "A", Email: "a@example.com"}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			if _, err := r.Merge(ctx, repo.MergeRequest{Source: sources[i], SourceName: fmt.Sprintf("b%d", i),
+				TargetBranch: "main", Strategy: repo.MergeAlways, Author: author}); err != nil {
+				t.Errorf("merge b%d: %v", i, err)
+			}
+		})
+		wg.Go(func() {
+			<-start
+			if _, err := r.WriteNote(ctx, repo.NoteWrite{Ref: "refs/notes/commits", Object: sources[i],
+				Action: repo.NoteAdd, Text: fmt.Sprintf("note %d", i), Author: author}); err != nil {
+				t.Errorf("note on b%d: %v", i, err)
+			}
+		})
+		wg.Go(func() {
+			<-start
+			pf, err := repo.NewPatchFile()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer pf.Close()
+			fmt.Fprintf(pf, "diff --git a/p%d.txt b/p%d.txt\nnew file mode 100644\n--- /dev/null\n+++ b/p%d.txt\n@@ -0,0 +1 @@\n+patch %d\n", i, i, i, i)
+			if _, err := r.CommitPatch(ctx, pf, repo.CommitRequest{Branch: "main", Author: author, Message: "patch"}); err != nil {
+				t.Errorf("patch %d: %v", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+
+	git := func(args ...string) string { t.Helper(); return gitIn(t, r.Path(), args...) }
+	if files := strings.Fields(git("ls-tree", "--name-only", "main")); len(files) != 1+2*n {
+		t.Errorf("main has %d files, want %d: %v", len(files), 1+2*n, files)
+	}
+	if notes := strings.Split(git("notes", "list"), "\n"); len(notes) != n {
+		t.Errorf("%d notes, want %d", len(notes), n)
+	}
+	git("fsck", "--strict")
+}
+
+// newQueueRepo is a repository of a Manager, whose writers queue per ref.
+func newQueueRepo(t *testing.T, obs repo.RefObserver) *repo.Repo {
+	t.Helper()
+	f, err := git.NewFactory(git.FactoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := catfile.NewCache(f, catfile.Options{})
+	t.Cleanup(cache.Stop)
+	m, err := repo.NewManager(t.TempDir(), f, cache, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	r, err := m.Create(context.Background(), "abcdef0123", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// commitFile commits a new file at path to branch (made from main if it
+// does not exist).
+func commitFile(ctx context.Context, r *repo.Repo, branch, path string) (*repo.CommitResult, error) {
+	w, err := r.BeginWrite()
+	if err != nil {
+		return nil, err
+	}
+	bw := w.NewBlob()
+	fmt.Fprintf(bw, "%s on %s\n", path, branch)
+	oid, err := bw.Close()
+	if err != nil {
+		w.Abort()
+		return nil, err
+	}
+	req := repo.CommitRequest{Branch: branch, Author: repo.Signature{Name: "A", Email: "a@example.com"}, Message: "m",
+		Changes: []repo.FileChange{{Path: path, Mode: "100644", OID: oid}}}
+	if branch != "main" {
+		req.BaseBranch = "main"
+	}
+	return r.CommitChanges(ctx, w, req)
 }

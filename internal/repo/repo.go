@@ -288,21 +288,33 @@ func (r *Repo) updateRefsLogged(ctx context.Context, log *refs.Reflog, written s
 // reports (odb.Transaction.CommitVisible): git prepares the ref update
 // while they are being synced, and commits it only after ready returns nil.
 func (r *Repo) updateRefsWhen(ctx context.Context, log *refs.Reflog, written string, ready func() error, updates []refs.Update) error {
-	if r.order != nil {
-		names := make([]git.ReferenceName, len(updates))
-		for i, u := range updates {
-			names[i] = u.Ref
-		}
-		unlock, err := r.order.lock(ctx, r.key, names...)
-		if err != nil {
-			return err
-		}
-		defer unlock()
+	names := make([]git.ReferenceName, len(updates))
+	for i, u := range updates {
+		names[i] = u.Ref
 	}
+	unlock, err := r.queue(ctx, names...)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return r.applyRefs(ctx, log, written, ready, updates)
 }
 
-// applyRefs is updateRefsWhen for a caller that holds the refs' locks.
+// queue takes the refs' locks in refOrder: a write that reads a ref, builds
+// on it and moves it (a commit, a merge, a notes change) holds its ref's
+// from the read to the move, so that writers of this server take turns at
+// the ref rather than race its compare-and-swap; it then moves the ref
+// with applyRefs. Without a Manager (the embedded library) there is no
+// queue.
+func (r *Repo) queue(ctx context.Context, names ...git.ReferenceName) (unlock func(), err error) {
+	if r.order == nil {
+		return func() {}, nil
+	}
+	return r.order.lock(ctx, r.key, names...)
+}
+
+// applyRefs is updateRefsWhen for a caller that holds the refs' locks
+// (queue).
 func (r *Repo) applyRefs(ctx context.Context, log *refs.Reflog, written string, ready func() error, updates []refs.Update) error {
 	observed := false
 	observe := func() {

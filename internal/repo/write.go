@@ -133,6 +133,20 @@ const maxCommitRetries = 8
 // head, the commit is rebuilt on the new tip; with an expected head the
 // caller gets ErrConflict.
 func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (*CommitResult, error) {
+	// Writers of this server queue for the branch: the tip read below is
+	// then the one the compare-and-swap meets, unless a writer from
+	// outside moved it.
+	unlock, err := r.queue(ctx, git.NewBranchReferenceName(req.Namespace, req.Branch))
+	if err != nil {
+		w.Abort()
+		return nil, err
+	}
+	defer unlock()
+	return r.commitChanges(ctx, w, req)
+}
+
+// commitChanges is CommitChanges for a caller in the branch's queue.
+func (r *Repo) commitChanges(ctx context.Context, w *Write, req CommitRequest) (*CommitResult, error) {
 	now := time.Now().UTC().Truncate(time.Second)
 	if req.Author.When.IsZero() {
 		req.Author.When = now
@@ -154,16 +168,6 @@ func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (
 	// Whatever happens, nothing of a failed attempt stays behind (Abort
 	// after Commit is a no-op).
 	defer w.tx.Abort()
-	// Writers of this server queue for the branch (refOrder): the tip read
-	// below is then the one the compare-and-swap meets, unless a writer
-	// from outside moved it.
-	if r.order != nil {
-		unlock, err := r.order.lock(ctx, r.key, git.NewBranchReferenceName(req.Namespace, req.Branch))
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
-	}
 	var blobs int
 	var packBytes int64
 	for attempt := 0; ; attempt++ {
