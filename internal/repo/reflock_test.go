@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/internal/git"
-	"github.com/strata-storage/strata/internal/git/catfile"
 	"github.com/strata-storage/strata/internal/git/refs"
 	"github.com/strata-storage/strata/internal/repo"
 )
@@ -39,22 +38,8 @@ func (r *recorder) RefsUpdated(_ context.Context, _ string, updates []refs.Updat
 func TestUpdateRefs_observedInOrder(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f, err := git.NewFactory(git.FactoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := catfile.NewCache(f, catfile.Options{})
-	t.Cleanup(cache.Stop)
 	rec := &recorder{}
-	m, err := repo.NewManager(t.TempDir(), f, cache, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	r, err := m.Create(ctx, "abcdef0123", "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newObservedRepo(t, rec)
 
 	const n = 120
 	script := `for i in $(seq ` + "120" + `); do git commit-tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904 -m "c$i"; done`
@@ -116,7 +101,7 @@ func TestCommitChanges_queuedPerBranch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rec := &recorder{}
-	r := newQueueRepo(t, rec)
+	r := newObservedRepo(t, rec)
 
 	const writers, each = 12, 3
 	start := make(chan struct{})
@@ -164,7 +149,7 @@ func TestCommitChanges_queuedPerBranch(t *testing.T) {
 func TestWrites_queuedPerRef(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	r := newQueueRepo(t, nil)
+	r := newRepo(t)
 	const n = 10
 	if _, err := commitFile(ctx, r, "main", "README"); err != nil {
 		t.Fatal(err)
@@ -224,27 +209,6 @@ func TestWrites_queuedPerRef(t *testing.T) {
 		t.Errorf("%d notes, want %d", len(notes), n)
 	}
 	git("fsck", "--strict")
-}
-
-// newQueueRepo is a repository of a Manager, whose writers queue per ref.
-func newQueueRepo(t *testing.T, obs repo.RefObserver) *repo.Repo {
-	t.Helper()
-	f, err := git.NewFactory(git.FactoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := catfile.NewCache(f, catfile.Options{})
-	t.Cleanup(cache.Stop)
-	m, err := repo.NewManager(t.TempDir(), f, cache, obs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	r, err := m.Create(context.Background(), "abcdef0123", "main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 // commitFile commits a new file at path to branch (made from main if it

@@ -18,13 +18,19 @@ import (
 // Manager that lives as long as the test.
 func newRepo(t *testing.T) *repo.Repo {
 	t.Helper()
+	return newObservedRepo(t, nil)
+}
+
+// newObservedRepo is newRepo with obs told of every ref update.
+func newObservedRepo(t *testing.T, obs repo.RefObserver) *repo.Repo {
+	t.Helper()
 	f, err := git.NewFactory(git.FactoryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cache := catfile.NewCache(f, catfile.Options{})
 	t.Cleanup(cache.Stop)
-	m, err := repo.NewManager(t.TempDir(), f, cache, nil)
+	m, err := repo.NewManager(t.TempDir(), f, cache, obs)
 	if err != nil {
 		t.Fatal(err)
 	}
