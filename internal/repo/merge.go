@@ -113,11 +113,12 @@ const maxMergeRetries = 5
 // Merge merges req.Source into req.TargetBranch. Merged trees come from
 // git-merge-tree(1) --write-tree (no index, no working tree); the merge or
 // squash commit is written in-process and the branch moves by one
-// compare-and-swap through UpdateRefs. A conflicted merge returns a
-// *MergeConflictError and changes nothing (merge-tree may leave unreferenced
-// objects behind, which gc prunes). When the target moves while the merge is
-// built and the caller gave no ExpectedTarget, the merge is redone on the
-// new tip, up to maxMergeRetries times.
+// compare-and-swap. A conflicted merge returns a *MergeConflictError and
+// changes nothing (merge-tree may leave unreferenced objects behind, which
+// gc prunes). Writers of this server take turns at the target (Repo.queue);
+// when a writer outside them moves it while the merge is built and the
+// caller gave no ExpectedTarget, the merge is redone on the new tip, up to
+// maxMergeRetries times.
 func (r *Repo) Merge(ctx context.Context, req MergeRequest) (*MergeResult, error) {
 	switch req.Strategy {
 	case MergeAlways, MergeFastForwardPrefer:

@@ -128,14 +128,12 @@ const maxCommitRetries = 8
 
 // CommitChanges makes a commit from w's blobs and req's changes and moves
 // the branch to it with a compare-and-swap. Objects are durable before the
-// ref moves, and the ref is durable before CommitChanges returns. When
-// another writer moves the branch first and the caller gave no expected
+// ref moves, and the ref is durable before CommitChanges returns. Writers
+// of this server take turns at the branch (Repo.queue). When a writer
+// outside them moves the branch first and the caller gave no expected
 // head, the commit is rebuilt on the new tip; with an expected head the
 // caller gets ErrConflict.
 func (r *Repo) CommitChanges(ctx context.Context, w *Write, req CommitRequest) (*CommitResult, error) {
-	// Writers of this server queue for the branch: the tip read below is
-	// then the one the compare-and-swap meets, unless a writer from
-	// outside moved it.
 	unlock, err := r.queue(ctx, git.NewBranchReferenceName(req.Namespace, req.Branch))
 	if err != nil {
 		w.Abort()
