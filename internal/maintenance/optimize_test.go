@@ -45,13 +45,7 @@ func TestWorker_fullThenIncremental(t *testing.T) {
 	// A leftover of a killed repack: git 2.39's cruft repack fails while
 	// one exists, so the run must clean it first.
 	stale := filepath.Join(dir, "objects", "pack", ".tmp-4242-pack-0123.pack")
-	if err := os.WriteFile(stale, []byte("junk"), 0o444); err != nil {
-		t.Fatal(err)
-	}
-	old := time.Now().Add(-2 * time.Hour)
-	if err := os.Chtimes(stale, old, old); err != nil {
-		t.Fatal(err)
-	}
+	writeAged(t, stale, []byte("junk"), 0o444, time.Now().Add(-2*time.Hour))
 
 	before := countObjects(t, dir)
 	if before["packs"] != 71 || before["count"] != 1 {
@@ -208,13 +202,7 @@ func TestRemoveStaleTemp(t *testing.T) {
 		".tmp-3-old.bitmap":    3 * staleTempAge, // stale: removed
 	}
 	for name, age := range files {
-		p := filepath.Join(pack, name)
-		if err := os.WriteFile(p, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
-			t.Fatal(err)
-		}
+		writeAged(t, filepath.Join(pack, name), nil, 0o644, now.Add(-age))
 	}
 	if err := removeStaleTemp(dir, now); err != nil {
 		t.Fatal(err)
@@ -265,16 +253,7 @@ func TestMaintain_removesStaleObjectTemps(t *testing.T) {
 		"pack/tmp_pack_b":  time.Second,     // kept: a write in flight
 	}
 	for name, age := range files {
-		p := filepath.Join(dir, "objects", name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("partial"), 0o444); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
-			t.Fatal(err)
-		}
+		writeAged(t, filepath.Join(dir, "objects", name), []byte("partial"), 0o444, now.Add(-age))
 	}
 	if out := runNow(t, e.w, r.Key()); out != ranOK {
 		t.Fatalf("run: %v", out)
@@ -303,13 +282,7 @@ func TestMaintain_removesStaleRefLocks(t *testing.T) {
 		"refs/heads/other.lock": time.Second,   // kept: may be live
 	}
 	for name, age := range locks {
-		p := filepath.Join(r.Path(), filepath.FromSlash(name))
-		if err := os.WriteFile(p, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
-			t.Fatal(err)
-		}
+		writeAged(t, filepath.Join(r.Path(), filepath.FromSlash(name)), nil, 0o644, now.Add(-age))
 	}
 	if out := runNow(t, e.w, r.Key()); out != ranOK {
 		t.Fatalf("run: %v", out)
@@ -441,5 +414,20 @@ func TestGeometricRollUp(t *testing.T) {
 				t.Fatalf("roll up %v, want %v", got, tc.roll)
 			}
 		})
+	}
+}
+
+// writeAged writes a file (and its missing directories) last modified at
+// mtime, as something a crash left behind.
+func writeAged(t *testing.T, path string, data []byte, perm os.FileMode, mtime time.Time) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, mtime, mtime); err != nil {
+		t.Fatal(err)
 	}
 }
